@@ -1,0 +1,133 @@
+"""What `ai-implement config check` shows: the effective configuration, secrets redacted, and its problems."""
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+from controller.config.problems import ConfigProblem, ConfigurationError
+from controller.config.settings import Section, Settings, as_environment_text, describe_settings
+
+SET: Final = "<set>"
+UNSET: Final = "<unset>"
+
+
+class ValueSource(StrEnum):
+    """Where a shown value came from."""
+
+    ENVIRONMENT = "environment"
+    """Set in the process environment or the dotenv file."""
+    DEFAULT = "default"
+    """Not set; the documented default applies."""
+    DERIVED = "derived"
+    """Not set; the value follows from other variables (e.g. DEDUP_DB_PATH from AI_IMPLEMENT_ENV)."""
+
+
+@dataclass(frozen=True)
+class ConfigEntry:
+    """One variable as the running controller sees it; `value` is `<set>`/`<unset>` for a secret."""
+
+    variable: str
+    section: Section
+    value: str
+    source: ValueSource
+    secret: bool
+
+
+def effective_configuration(settings: Settings) -> list[ConfigEntry]:
+    """Every variable with the value in effect, so operators see defaults and derivations, never secrets."""
+    derived_values = {
+        "ai_implement_env": settings.environment,
+        "dedup_db_path": settings.effective_dedup_db_path,
+    }
+    entries = []
+    for described in describe_settings():
+        value = getattr(settings, described.field_name)
+        if described.field_name in settings.model_fields_set:
+            source = ValueSource.ENVIRONMENT
+        elif described.field_name in derived_values:
+            source = ValueSource.DERIVED
+            value = derived_values[described.field_name]
+        else:
+            source = ValueSource.DEFAULT
+        if described.secret:
+            shown = UNSET if value is None else SET
+        else:
+            shown = UNSET if value is None else as_environment_text(value)
+        entries.append(ConfigEntry(described.variable, described.section, shown, source, described.secret))
+    return entries
+
+
+def operational_problems(settings: Settings) -> list[ConfigProblem]:
+    """What keeps the orchestrator from starting: the GitHub App and at least one ticketing provider.
+
+    Variables that only some mappings need are not checked here; see `missing_for_mapping`.
+    """
+    problems = [
+        ConfigProblem(
+            variable,
+            f"{variable} is not set: the controller acts on GitHub as the GitHub App and needs both "
+            "GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY to start; take them from the app's settings page.",
+        )
+        for variable in ("GITHUB_APP_ID", "GITHUB_APP_PRIVATE_KEY")
+        if not settings.is_set(variable)
+    ]
+    if settings.linear_configured or settings.jira_configured:
+        return problems
+    partial_jira = settings.partial_jira_problems
+    if partial_jira:
+        return problems + partial_jira
+    return [
+        *problems,
+        ConfigProblem(
+            "LINEAR_API_KEY",
+            "LINEAR_API_KEY is not set, and neither are JIRA_TOKEN, JIRA_CLOUD_ID and JIRA_SITE_URL: the "
+            "controller needs at least one ticketing provider to start; set LINEAR_API_KEY for Linear, or "
+            "all three JIRA_* variables for Jira.",
+        ),
+    ]
+
+
+def render_config_check(outcome: Settings | ConfigurationError) -> tuple[str, int]:
+    """The text and exit code of `ai-implement config check`: 0 when it can start (warnings allowed), else 1.
+
+    Takes the outcome of `load_settings()`, so the caller only has to catch `ConfigurationError` and
+    pass it on. Each problem gets a line of its own.
+    """
+    if isinstance(outcome, ConfigurationError):
+        lines = ["AI-Implement configuration is invalid.", "", *_problem_lines("error", outcome.problems)]
+        return _with_verdict(lines, errors=len(outcome.problems), warnings=0), 1
+    errors = operational_problems(outcome)
+    warnings = outcome.warnings
+    lines = [f"AI-Implement configuration ({outcome.environment}, {outcome.environment_reason})", ""]
+    lines += _table_lines(effective_configuration(outcome))
+    if errors or warnings:
+        lines += ["", *_problem_lines("error", errors), *_problem_lines("warning", warnings)]
+    return _with_verdict(lines, errors=len(errors), warnings=len(warnings)), 1 if errors else 0
+
+
+def _table_lines(entries: list[ConfigEntry]) -> list[str]:
+    variable_width = max(len(entry.variable) for entry in entries)
+    value_width = max(len(entry.value) for entry in entries)
+    lines = []
+    for section in Section:
+        in_section = [entry for entry in entries if entry.section is section]
+        lines.append(f"{section}:")
+        lines += [
+            f"  {entry.variable:<{variable_width}}  {entry.value:<{value_width}}  {entry.source}"
+            for entry in in_section
+        ]
+    return lines
+
+
+def _problem_lines(severity: str, problems: list[ConfigProblem]) -> list[str]:
+    return [f"{severity + ':':<8} {problem.message}" for problem in problems]
+
+
+def _with_verdict(lines: list[str], *, errors: int, warnings: int) -> str:
+    counts = f"{_count(errors, 'error')}, {_count(warnings, 'warning')}"
+    verdict = "Configuration is invalid" if errors else "Configuration is valid"
+    return "\n".join([*lines, "", f"{verdict} ({counts})."]) + "\n"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
