@@ -1,0 +1,140 @@
+"""Dispatch: one agent run for one ticket (the "job" of the admin UI)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import ConfigDict, Field
+
+from controller.resources.base import CONDITIONS_SCHEMA_EXTRA, Condition, ResourceModel, StatusModel, cel
+from controller.resources.project_mapping import TEAM_KEY_PATTERN, TicketingProvider
+
+DispatchKind = Literal["planning", "implementation", "review", "gap-fill"]
+RunnerMode = Literal["github-actions", "fly-machines", "local", "shadow"]
+DispatchPhase = Literal[
+    "Pending", "Starting", "Running", "Succeeded", "Failed", "ReviewFailed", "Cancelled", "TimedOut"
+]
+TERMINAL_PHASES: frozenset[str] = frozenset({"Succeeded", "Failed", "ReviewFailed", "Cancelled", "TimedOut"})
+StepStatus = Literal["pending", "running", "succeeded", "failed", "skipped"]
+
+
+class IssueRef(ResourceModel):
+    """The ticket this run works on, as the ticketing system names it."""
+
+    provider: TicketingProvider = Field(description="linear or jira.")
+    id: str = Field(min_length=1, max_length=128, description="The ticket's stable id in its system.")
+    identifier: str = Field(
+        min_length=1, max_length=64, description="The ticket's human identifier, e.g. ENG-123."
+    )
+    title: str = Field(default="", max_length=1024, description="The ticket's title when dispatched.")
+    url: str = Field(default="", max_length=2048, description="Link to the ticket.")
+
+
+class PullRequestRef(ResourceModel):
+    """A pull request the run reviews or completes."""
+
+    number: int = Field(ge=1, description="The pull request number in the target repository.")
+    url: str = Field(default="", max_length=2048, description="Link to the pull request.")
+    head_branch: str | None = Field(default=None, max_length=255, description="The pull request's branch.")
+
+
+class DispatchSpec(ResourceModel):
+    """What to run; immutable once created, so that a retry can never change a started run."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel("self == oldSelf", "Dispatch spec is immutable; create a new Dispatch instead"),
+                cel(
+                    "!(self.kind == 'review' || self.kind == 'gap-fill') || has(self.pullRequest)",
+                    "pullRequest is required for review and gap-fill dispatches",
+                ),
+            ]
+        }
+    )
+
+    mapping: str = Field(
+        pattern=TEAM_KEY_PATTERN, max_length=32, description="Team key of the ProjectMapping."
+    )
+    issue: IssueRef = Field(description="The ticket.")
+    kind: DispatchKind = Field(description="planning, implementation, review or gap-fill.")
+    iteration: int = Field(
+        default=1, ge=1, le=1000, description="The dispatch number for this ticket and kind."
+    )
+    runner_mode: RunnerMode = Field(description="The runner mode resolved when the Dispatch was created.")
+    session_image: str | None = Field(
+        default=None, max_length=512, description="The session image resolved when the Dispatch was created."
+    )
+    pull_request: PullRequestRef | None = Field(
+        default=None, description="The pull request, for review and gap-fill runs."
+    )
+
+
+class RunnerRef(StatusModel):
+    """Where the run lives on its backend."""
+
+    backend: str = Field(max_length=32, description="github-actions, fly-machines or local.")
+    id: str | None = Field(default=None, max_length=256, description="Run, machine or container id.")
+    url: str | None = Field(default=None, max_length=2048, description="Link to the run, when it has one.")
+
+
+class Step(StatusModel):
+    """One pipeline step as reported by the runner's progress callbacks."""
+
+    name: str = Field(max_length=128, description="The step's module id.")
+    status: StepStatus = Field(description="pending, running, succeeded, failed or skipped.")
+    started_at: datetime | None = Field(default=None, description="When the step started.")
+    finished_at: datetime | None = Field(default=None, description="When the step finished.")
+    elapsed_seconds: float | None = Field(default=None, ge=0, description="How long the step took so far.")
+    message: str | None = Field(default=None, max_length=4096, description="The step's last output line.")
+
+
+class DispatchError(StatusModel):
+    """Why a run did not succeed."""
+
+    reason: str = Field(max_length=128, description="A CamelCase word, e.g. TimedOut or RunnerFailed.")
+    message: str = Field(default="", max_length=8192, description="What failed and where.")
+
+
+class PullRequestStatus(StatusModel):
+    """The pull request the run opened or updated."""
+
+    url: str = Field(max_length=2048, description="Link to the pull request.")
+    number: int | None = Field(default=None, ge=1, description="Its number.")
+
+
+class DispatchStatus(StatusModel):
+    """Observed state of a run."""
+
+    phase: DispatchPhase | None = Field(default=None, description="Where the run is in its life.")
+    observed_generation: int | None = Field(default=None, description="The spec generation last reconciled.")
+    runner: RunnerRef | None = Field(default=None, description="The backend resource running it.")
+    steps: list[Step] = Field(
+        default_factory=list,
+        max_length=200,
+        description="Pipeline steps reported so far.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    pull_request: PullRequestStatus | None = Field(default=None, description="The resulting pull request.")
+    error: DispatchError | None = Field(default=None, description="Why the run failed, when it did.")
+    started_at: datetime | None = Field(default=None, description="When the run was started on its backend.")
+    last_progress_at: datetime | None = Field(default=None, description="The latest progress callback.")
+    finished_at: datetime | None = Field(default=None, description="When the run reached a terminal phase.")
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        max_length=16,
+        description="Conditions of the run.",
+        json_schema_extra=CONDITIONS_SCHEMA_EXTRA,
+    )
+
+
+def is_terminal(phase: str | None) -> bool:
+    """Whether nothing more will happen to a run in this phase."""
+    return phase in TERMINAL_PHASES
+
+
+def dispatch_name_for(issue_identifier: str, kind: str, iteration: int) -> str:
+    """The deterministic resource name that makes creating the same Dispatch twice harmless."""
+    safe_identifier = "".join(c if c.isalnum() else "-" for c in issue_identifier.lower()).strip("-")
+    return f"{safe_identifier}-{kind}-{iteration}"
