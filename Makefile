@@ -1,0 +1,61 @@
+# AI-Implement — developer commands. `make help` lists them.
+SHELL := /usr/bin/env bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-24s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(INSTALLED): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $@
+
+.PHONY: install
+install: $(INSTALLED) system-deps control-plane-binaries ## Install Python packages, system packages and the control-plane binaries (idempotent).
+
+.PHONY: system-deps
+system-deps: ## Install the Debian packages the tests need (PostgreSQL), when missing.
+	@bash hack/install-system-deps.sh
+
+.PHONY: control-plane-binaries
+control-plane-binaries: ## Build kube-apiserver and etcd into ~/.cache/ai-implement (once).
+	@test -n "$$KUBEBUILDER_ASSETS" || bash hack/build-control-plane.sh >/dev/null
+
+.PHONY: control-plane
+control-plane: $(INSTALLED) control-plane-binaries ## Run a local kube-apiserver + etcd with the CRDs until Ctrl-C.
+	$(BIN)/python -m controller.devcluster
+
+.PHONY: crds
+crds: $(INSTALLED) ## Regenerate crds/ from the models in controller/resources.
+	$(BIN)/ai-implement crds --write crds/
+
+.PHONY: lint
+lint: $(INSTALLED) ## ruff, mypy --strict on controller/, and the import layering contract.
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy controller
+	$(BIN)/lint-imports
+
+.PHONY: test
+test: install lint ## Everything CI runs: install, lint, then the whole test suite.
+	$(BIN)/pytest
+
+.PHONY: kind-up
+kind-up: ## Create a kind cluster (needs Docker and kind) and install the CRDs.
+	kind create cluster --config manifests/kind/cluster.yaml
+	kubectl apply -f crds/
+
+.PHONY: kind-down
+kind-down: ## Delete the kind cluster.
+	kind delete cluster --name ai-implement
+
+.PHONY: clean
+clean: ## Remove the virtualenv and caches in the work tree (not ~/.cache).
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
