@@ -100,11 +100,10 @@ class ControlPlane:
         self._write_kubeconfig()
 
     def stop(self) -> None:
-        """Stop the processes (politely, then not) and remove what they left behind."""
+        """Stop the API server before etcd (it hangs on shutdown without its store), then clean up."""
         for process in reversed(self._processes):
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
-        for process in reversed(self._processes):
             try:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
