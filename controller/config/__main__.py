@@ -1,7 +1,7 @@
 """Print the settings reference, or regenerate it inside a Markdown document.
 
-`python -m controller.config --write-docs docs/configuration.md` is how docs/configuration.md is kept
-in step with the `Settings` fields.
+`python -m controller.config --write-docs README.md docs/configuration.md` is how both documents are
+kept in step with the `Settings` fields.
 """
 
 import argparse
@@ -21,19 +21,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--write-docs",
         metavar="PATH",
         type=Path,
-        help=f"instead of printing, replace the reference between {TABLE_START} and {TABLE_END} in PATH",
+        nargs="+",
+        help=f"instead of printing, replace the reference between {TABLE_START} and {TABLE_END} in each PATH",
     )
     arguments = parser.parse_args(argv)
-    document_path: Path | None = arguments.write_docs
-    if document_path is None:
+    document_paths: list[Path] | None = arguments.write_docs
+    if document_paths is None:
         sys.stdout.write(settings_reference_markdown())
         return 0
-    try:
-        document_path.write_text(
-            with_settings_table(document_path.read_text(encoding="utf-8")), encoding="utf-8"
-        )
-    except (OSError, ValueError) as error:
-        parser.error(f"cannot update {document_path}: {error}")
+    for document_path in document_paths:
+        try:
+            updated = with_settings_table(document_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            parser.error(f"cannot update {document_path}: {error}")
+        document_path.write_text(updated, encoding="utf-8")
     return 0
 
 

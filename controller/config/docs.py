@@ -6,7 +6,7 @@ from controller.config.settings import Section, SettingDescription, as_environme
 
 TABLE_START: Final = "<!-- settings-table:start -->"
 TABLE_END: Final = "<!-- settings-table:end -->"
-REGENERATE_COMMAND: Final = "python -m controller.config --write-docs docs/configuration.md"
+REGENERATE_COMMAND: Final = "python -m controller.config --write-docs README.md docs/configuration.md"
 
 
 def settings_reference_markdown() -> str:

@@ -8,14 +8,15 @@ from controller.config import Section, Settings, settings_reference_markdown, wi
 from controller.config.__main__ import main
 from controller.config.docs import REGENERATE_COMMAND, TABLE_END, TABLE_START
 
-CONFIGURATION_DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
+ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_docs_configuration_md_carries_the_current_reference() -> None:
-    document = CONFIGURATION_DOC.read_text(encoding="utf-8")
+@pytest.mark.parametrize("document_path", [ROOT / "README.md", ROOT / "docs" / "configuration.md"], ids=str)
+def test_documents_carry_the_current_reference(document_path: Path) -> None:
+    document = document_path.read_text(encoding="utf-8")
 
     assert with_settings_table(document) == document, (
-        f"{CONFIGURATION_DOC.name} is out of date with the Settings fields: run `{REGENERATE_COMMAND}`"
+        f"{document_path.name} is out of date with the Settings fields: run `{REGENERATE_COMMAND}`"
     )
 
 
