@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from sqlalchemy.ext.asyncio import create_async_engine
 
+from controller.store import Store, database_url, upgrade_database
+from controller.store.urls import normalise_database_url
 from tests.support.cluster import Cluster, running_cluster
+from tests.support.databases import Databases, PostgresDatabases, SqliteDatabases, database_on
+from tests.support.postgres import MISSING_SERVER_BINARIES, find_server_binaries, throwaway_postgres_server
 
 
 @pytest.fixture(scope="session")
@@ -36,3 +44,69 @@ def rsa_key_pem(rsa_key: rsa.RSAPrivateKey) -> str:
     return rsa_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
+
+
+# The store: every test using `store` or `databases` runs on SQLite and on PostgreSQL.
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """An administrative URL of the server the PostgreSQL tests use, started here unless given."""
+    given = os.environ.get("AI_IMPLEMENT_TEST_POSTGRES_URL")
+    if given:
+        yield normalise_database_url(given)
+        return
+    binaries = find_server_binaries()
+    if binaries is None:
+        pytest.fail(MISSING_SERVER_BINARIES, pytrace=False)
+    with throwaway_postgres_server(binaries) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+async def postgres_databases(postgres_server_url: str) -> AsyncIterator[PostgresDatabases]:
+    """Creates test databases from a template migrated once; CREATE DATABASE needs autocommit."""
+    admin = create_async_engine(postgres_server_url, isolation_level="AUTOCOMMIT")
+    databases = PostgresDatabases(
+        server_url=postgres_server_url, admin=admin, template=f"ai_implement_template_{uuid.uuid4().hex[:12]}"
+    )
+    await databases.create(databases.template)
+    try:
+        await upgrade_database(database_on(postgres_server_url, databases.template))
+        yield databases
+    finally:
+        await databases.drop(databases.template)
+        await admin.dispose()
+
+
+@pytest.fixture(scope="session")
+async def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file that each test's file is copied from."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "store.sqlite"
+    await upgrade_database(database_url(None, str(path)))
+    return path
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def databases(request: pytest.FixtureRequest, tmp_path: Path) -> Databases:
+    """The backend under test; the PostgreSQL server starts only when a PostgreSQL test needs it."""
+    if request.param == "sqlite":
+        return SqliteDatabases(template=request.getfixturevalue("sqlite_template"), directory=tmp_path)
+    if os.environ.get("AI_IMPLEMENT_TEST_SKIP_POSTGRES") == "1":
+        pytest.skip("AI_IMPLEMENT_TEST_SKIP_POSTGRES=1")
+    postgres: PostgresDatabases = request.getfixturevalue("postgres_databases")
+    return postgres
+
+
+@pytest.fixture
+async def migrated_database_url(databases: Databases) -> AsyncIterator[str]:
+    """A fresh database at the newest schema, for tests that open several stores on it."""
+    async with databases.fresh(migrated=True) as url:
+        yield url
+
+
+@pytest.fixture
+async def store(migrated_database_url: str) -> AsyncIterator[Store]:
+    """A store on a fresh, migrated database of the backend under test."""
+    async with Store.from_url(migrated_database_url) as opened:
+        yield opened

@@ -1,0 +1,70 @@
+"""The SQL store: history and ledgers that Kubernetes resources do not hold.
+
+SQLite (one file shared by the operator and the api, in WAL mode) by default, PostgreSQL through
+DATABASE_URL for several replicas. Run `upgrade_database(url)` at start, then use one `Store`.
+"""
+
+from controller.store.admin_audit import AdminAudit
+from controller.store.dedup import DEDUP_WINDOW, DedupWindow
+from controller.store.dispatch_log import DISPATCH_LOG_PAGE, DispatchLog
+from controller.store.engine import create_store_engine
+from controller.store.issue_snapshots import IssueSnapshots
+from controller.store.migrate import upgrade_database
+from controller.store.reaper_history import ReaperHistory
+from controller.store.records import (
+    AuditEntry,
+    DedupEntry,
+    DispatchLogEntry,
+    IssueSnapshot,
+    ReaperAction,
+    ReaperCounts,
+    ReaperSweep,
+    SettingValue,
+)
+from controller.store.repository import Store
+from controller.store.runner_tokens import RunnerTokens
+from controller.store.stored_settings import StoredSettings
+from controller.store.urls import database_url, redact_database_url
+from controller.store.vocabulary import (
+    DispatchKind,
+    JsonValue,
+    ReaperBackend,
+    ReaperOutcome,
+    ReaperRule,
+    RunnerTokenPurpose,
+    TicketingProvider,
+)
+from controller.store.webhook_deliveries import WebhookDeliveries
+
+__all__ = [
+    "DEDUP_WINDOW",
+    "DISPATCH_LOG_PAGE",
+    "AdminAudit",
+    "AuditEntry",
+    "DedupEntry",
+    "DedupWindow",
+    "DispatchKind",
+    "DispatchLog",
+    "DispatchLogEntry",
+    "IssueSnapshot",
+    "IssueSnapshots",
+    "JsonValue",
+    "ReaperAction",
+    "ReaperBackend",
+    "ReaperCounts",
+    "ReaperHistory",
+    "ReaperOutcome",
+    "ReaperRule",
+    "ReaperSweep",
+    "RunnerTokenPurpose",
+    "RunnerTokens",
+    "SettingValue",
+    "Store",
+    "StoredSettings",
+    "TicketingProvider",
+    "WebhookDeliveries",
+    "create_store_engine",
+    "database_url",
+    "redact_database_url",
+    "upgrade_database",
+]

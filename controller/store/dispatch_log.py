@@ -1,0 +1,117 @@
+"""The dispatch log behind "Pipelines (jobs)" and GET /api/log: every dispatch, kept as history.
+
+Entries are appended when a Dispatch is created and outlive the resource; only the status, the
+pull request and the message of an entry change afterwards.
+"""
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Final
+
+from sqlalchemy import select, update
+
+from controller.store.base import StoreBase
+from controller.store.records import DispatchLogEntry
+from controller.store.tables import DispatchLogRow
+from controller.store.timestamps import as_utc
+from controller.store.vocabulary import DispatchKind
+
+DISPATCH_LOG_PAGE: Final = 500
+"""How many entries GET /api/log shows."""
+
+
+class DispatchLog(StoreBase):
+    """Append dispatches, follow their status, and list the latest."""
+
+    async def append_dispatch_log(
+        self,
+        *,
+        now: datetime,
+        issue_id: str,
+        identifier: str,
+        title: str,
+        team_key: str,
+        repo: str,
+        kind: DispatchKind,
+        iteration: int,
+        runner_mode: str,
+        session_image: str,
+        status: str,
+        pull_request_url: str | None = None,
+        dispatch_name: str | None = None,
+        message: str | None = None,
+    ) -> DispatchLogEntry:
+        """Log a dispatch as it happens; the entry returned carries its id."""
+        row = DispatchLogRow(
+            created_at=as_utc(now),
+            issue_id=issue_id,
+            identifier=identifier,
+            title=title,
+            team_key=team_key,
+            repo=repo,
+            kind=kind,
+            iteration=iteration,
+            runner_mode=runner_mode,
+            session_image=session_image,
+            status=status,
+            pull_request_url=pull_request_url,
+            dispatch_name=dispatch_name,
+            message=message,
+        )
+        async with self._transaction() as session:
+            session.add(row)
+            await session.flush()
+            return _dispatch_log_entry(row)
+
+    async def update_dispatch_status(
+        self,
+        dispatch_name: str,
+        status: str,
+        pull_request_url: str | None = None,
+        message: str | None = None,
+    ) -> bool:
+        """Follow a Dispatch's phase; a None pull request or message keeps the one already logged.
+
+        Returns False when no entry carries that dispatch name, which means it was never logged.
+        """
+        changes: dict[str, str] = {"status": status}
+        if pull_request_url is not None:
+            changes["pull_request_url"] = pull_request_url
+        if message is not None:
+            changes["message"] = message
+        statement = (
+            update(DispatchLogRow).where(DispatchLogRow.dispatch_name == dispatch_name).values(changes)
+        )
+        async with self._transaction() as session:
+            return await self._rows_affected(session, statement) > 0
+
+    async def recent_dispatch_log(self, limit: int = DISPATCH_LOG_PAGE) -> Sequence[DispatchLogEntry]:
+        """The latest entries, newest first."""
+        query = (
+            select(DispatchLogRow)
+            .order_by(DispatchLogRow.created_at.desc(), DispatchLogRow.id.desc())
+            .limit(limit)
+        )
+        async with self._transaction() as session:
+            rows = await session.scalars(query)
+            return [_dispatch_log_entry(row) for row in rows]
+
+
+def _dispatch_log_entry(row: DispatchLogRow) -> DispatchLogEntry:
+    return DispatchLogEntry(
+        id=row.id,
+        created_at=row.created_at,
+        issue_id=row.issue_id,
+        identifier=row.identifier,
+        title=row.title,
+        team_key=row.team_key,
+        repo=row.repo,
+        kind=row.kind,
+        iteration=row.iteration,
+        runner_mode=row.runner_mode,
+        session_image=row.session_image,
+        status=row.status,
+        pull_request_url=row.pull_request_url,
+        dispatch_name=row.dispatch_name,
+        message=row.message,
+    )

@@ -1,0 +1,1 @@
+"""One module per revision, applied in the order of their `down_revision` links."""

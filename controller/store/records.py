@@ -1,0 +1,122 @@
+"""The values the store hands out and takes in: frozen, detached from any session, safe to cache."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from controller.store.vocabulary import (
+    DispatchKind,
+    JsonValue,
+    ReaperBackend,
+    ReaperOutcome,
+    ReaperRule,
+    TicketingProvider,
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DedupEntry:
+    """A ticket inside the dedup window and when it was last dispatched."""
+
+    issue_id: str
+    identifier: str
+    title: str
+    team_key: str
+    provider: TicketingProvider
+    dispatched_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DispatchLogEntry:
+    """One line of "Pipelines (jobs)"; `iteration` is the dispatch number of the ticket."""
+
+    id: int
+    created_at: datetime
+    issue_id: str
+    identifier: str
+    title: str
+    team_key: str
+    repo: str
+    kind: DispatchKind
+    iteration: int
+    runner_mode: str
+    session_image: str
+    status: str
+    pull_request_url: str | None
+    dispatch_name: str | None
+    message: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IssueSnapshot:
+    """A ticket in the inbox; `updated_at` is the ticket's last change as its provider reports it."""
+
+    issue_id: str
+    identifier: str
+    title: str
+    url: str
+    team_key: str
+    provider: TicketingProvider
+    state: str
+    readiness: str
+    blocked_reason: str | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SettingValue:
+    """A stored setting and who changed it last, so the UI can show where a value came from."""
+
+    value: JsonValue
+    updated_at: datetime
+    updated_by: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReaperAction:
+    """A runner resource the reaper destroyed, failed to destroy, or only reported in a dry run."""
+
+    id: int
+    at: datetime
+    rule: ReaperRule
+    backend: ReaperBackend
+    resource_id: str
+    tenant: str | None
+    issue_identifier: str | None
+    age_seconds: int
+    dry_run: bool
+    outcome: ReaperOutcome
+    message: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReaperCounts:
+    """Reaper actions since a moment, as the summary card and the alert threshold need them."""
+
+    total: int
+    by_rule: Mapping[ReaperRule, int]
+    by_outcome: Mapping[ReaperOutcome, int]
+    dry_run: int
+    live: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReaperSweep:
+    """One pass of the reaper; `error` says why it stopped early, if it did."""
+
+    started_at: datetime
+    finished_at: datetime
+    dry_run: bool
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditEntry:
+    """A change made through the admin UI or API."""
+
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    target: str
+    details: Mapping[str, JsonValue]

@@ -1,0 +1,46 @@
+"""Orchestrator settings changed at run time (runner mode, Fly app and region), as JSON by key.
+
+Environment variables still win over these values; the store only remembers what the admin chose
+and who chose it, so the UI can show both.
+"""
+
+from datetime import datetime
+
+from controller.store.base import StoreBase
+from controller.store.records import SettingValue
+from controller.store.tables import SettingRow
+from controller.store.timestamps import as_utc
+from controller.store.vocabulary import JsonValue
+
+
+class StoredSettings(StoreBase):
+    """Read and upsert settings by key."""
+
+    async def get_setting(self, key: str) -> SettingValue | None:
+        """The stored value of a setting, or None when it was never set."""
+        async with self._transaction() as session:
+            row = await session.get(SettingRow, key)
+            if row is None:
+                return None
+            return SettingValue(value=row.value, updated_at=row.updated_at, updated_by=row.updated_by)
+
+    async def set_setting(
+        self, key: str, value: JsonValue, updated_by: str | None, now: datetime
+    ) -> SettingValue:
+        """Store a setting, replacing any earlier value, and say who changed it."""
+        fields = {"value": value, "updated_at": as_utc(now), "updated_by": updated_by}
+        statement = self._insert(SettingRow).values(key=key, **fields)
+        async with self._transaction() as session:
+            await session.execute(statement.on_conflict_do_update(index_elements=["key"], set_=fields))
+        return SettingValue(value=value, updated_at=as_utc(now), updated_by=updated_by)
+
+    async def setting_or_initialise(self, key: str, initial: JsonValue, now: datetime) -> SettingValue:
+        """The stored value, storing `initial` first when there is none; racing callers all get one winner."""
+        statement = self._insert(SettingRow).values(
+            key=key, value=initial, updated_at=as_utc(now), updated_by=None
+        )
+        async with self._transaction() as session:
+            await session.execute(statement.on_conflict_do_nothing(index_elements=["key"]))
+        stored = await self.get_setting(key)
+        assert stored is not None, "a row that was just inserted or already there cannot be missing"
+        return stored

@@ -1,0 +1,194 @@
+"""The store's tables as SQLAlchemy declarative models; the migrations must build exactly this schema.
+
+Rows never leave the store: the repository converts them into the frozen records of `records.py`.
+Closed vocabularies are CHECK constraints so that a typo cannot be stored; open ones (statuses,
+runner modes) stay plain strings so that new values need no migration.
+"""
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any, ClassVar, Final
+
+from sqlalchemy import JSON, CheckConstraint, Integer, MetaData, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeEngine
+
+from controller.store.timestamps import UtcDateTime
+from controller.store.vocabulary import (
+    DISPATCH_KINDS,
+    REAPER_BACKENDS,
+    REAPER_OUTCOMES,
+    REAPER_RULES,
+    RUNNER_TOKEN_PURPOSES,
+    TICKETING_PROVIDERS,
+    DispatchKind,
+    JsonValue,
+    ReaperBackend,
+    ReaperOutcome,
+    ReaperRule,
+    RunnerTokenPurpose,
+    TicketingProvider,
+)
+
+NAMING_CONVENTION: Final = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Names every constraint and index, so that migrations can refer to them on both databases."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[Mapping[Any, TypeEngine[Any]]] = {datetime: UtcDateTime()}
+
+
+def one_of(column: str, words: Iterable[str]) -> CheckConstraint:
+    """Restrict a column to one vocabulary of `vocabulary.py`."""
+    quoted = ", ".join(f"'{word}'" for word in words)
+    return CheckConstraint(f"{column} IN ({quoted})", name=column)
+
+
+class DedupEntryRow(Base):
+    """A ticket dispatched recently; while its row is inside the window it is not dispatched again."""
+
+    __tablename__ = "dedup_entries"
+    __table_args__ = (one_of("provider", TICKETING_PROVIDERS),)
+
+    issue_id: Mapped[str] = mapped_column(String, primary_key=True)
+    identifier: Mapped[str]
+    title: Mapped[str] = mapped_column(Text)
+    team_key: Mapped[str]
+    provider: Mapped[TicketingProvider] = mapped_column(String)
+    dispatched_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class DispatchLogRow(Base):
+    """One dispatch as shown in "Pipelines (jobs)"; kept after its Dispatch resource is deleted."""
+
+    __tablename__ = "dispatch_log"
+    __table_args__ = (one_of("kind", DISPATCH_KINDS),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    issue_id: Mapped[str] = mapped_column(index=True)
+    identifier: Mapped[str]
+    title: Mapped[str] = mapped_column(Text)
+    team_key: Mapped[str]
+    repo: Mapped[str]
+    kind: Mapped[DispatchKind] = mapped_column(String)
+    iteration: Mapped[int]
+    runner_mode: Mapped[str]
+    session_image: Mapped[str] = mapped_column(Text)
+    status: Mapped[str]
+    pull_request_url: Mapped[str | None] = mapped_column(Text)
+    dispatch_name: Mapped[str | None] = mapped_column(index=True)
+    message: Mapped[str | None] = mapped_column(Text)
+
+
+class IssueSnapshotRow(Base):
+    """A ticket as the last poll of its provider saw it: the inbox and the blockers panel."""
+
+    __tablename__ = "issue_snapshots"
+    __table_args__ = (one_of("provider", TICKETING_PROVIDERS),)
+
+    issue_id: Mapped[str] = mapped_column(String, primary_key=True)
+    identifier: Mapped[str]
+    title: Mapped[str] = mapped_column(Text)
+    url: Mapped[str] = mapped_column(Text)
+    team_key: Mapped[str]
+    provider: Mapped[TicketingProvider] = mapped_column(String, index=True)
+    state: Mapped[str]
+    readiness: Mapped[str]
+    blocked_reason: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+
+
+class RunnerTokenRow(Base):
+    """A runner callback token by its JWT id: the ledger that makes result tokens single-use."""
+
+    __tablename__ = "runner_tokens"
+    __table_args__ = (one_of("purpose", RUNNER_TOKEN_PURPOSES),)
+
+    jti: Mapped[str] = mapped_column(String, primary_key=True)
+    dispatch_uid: Mapped[str]
+    purpose: Mapped[RunnerTokenPurpose] = mapped_column(String)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    consumed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class SettingRow(Base):
+    """An orchestrator setting changed from the admin UI (runner mode, Fly app and region)."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String, primary_key=True)
+    value: Mapped[JsonValue] = mapped_column(JSON, nullable=False)
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str | None]
+
+
+class ReaperActionRow(Base):
+    """A runner resource the reaper destroyed, or would have destroyed in a dry run."""
+
+    __tablename__ = "reaper_actions"
+    __table_args__ = (
+        one_of("rule", REAPER_RULES),
+        one_of("backend", REAPER_BACKENDS),
+        one_of("outcome", REAPER_OUTCOMES),
+        CheckConstraint(
+            "(dry_run AND outcome = 'dry-run') OR (NOT dry_run AND outcome <> 'dry-run')",
+            name="dry_run_matches_outcome",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    rule: Mapped[ReaperRule] = mapped_column(String)
+    backend: Mapped[ReaperBackend] = mapped_column(String)
+    resource_id: Mapped[str]
+    tenant: Mapped[str | None]
+    issue_identifier: Mapped[str | None]
+    age_seconds: Mapped[int]
+    dry_run: Mapped[bool]
+    outcome: Mapped[ReaperOutcome] = mapped_column(String)
+    message: Mapped[str | None] = mapped_column(Text)
+
+
+class ReaperSweepRow(Base):
+    """One pass of the reaper, so that the last sweep is known even when it destroyed nothing."""
+
+    __tablename__ = "reaper_sweeps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime] = mapped_column(index=True)
+    dry_run: Mapped[bool]
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class WebhookDeliveryRow(Base):
+    """A webhook delivery id already accepted; a second delivery with the same id is a replay."""
+
+    __tablename__ = "webhook_deliveries"
+
+    source: Mapped[str] = mapped_column(String, primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(String, primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class AdminAuditRow(Base):
+    """A change made through the admin UI or API; details never hold secret values."""
+
+    __tablename__ = "admin_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str]
+    action: Mapped[str]
+    target: Mapped[str]
+    details: Mapped[dict[str, JsonValue]] = mapped_column(JSON)

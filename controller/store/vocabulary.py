@@ -1,0 +1,19 @@
+"""The closed sets of words the store accepts, shared by the column CHECK constraints and the API types."""
+
+from typing import Final, Literal, TypeAlias, get_args
+
+TicketingProvider: TypeAlias = Literal["linear", "jira"]
+DispatchKind: TypeAlias = Literal["planning", "implementation", "review", "gap-fill"]
+RunnerTokenPurpose: TypeAlias = Literal["progress", "result"]
+ReaperRule: TypeAlias = Literal["orphan", "stale-terminal-job", "max-age-exceeded", "issue-terminal"]
+ReaperBackend: TypeAlias = Literal["fly", "github-actions", "local"]
+ReaperOutcome: TypeAlias = Literal["dry-run", "destroyed", "failed"]
+
+TICKETING_PROVIDERS: Final[tuple[TicketingProvider, ...]] = get_args(TicketingProvider)
+DISPATCH_KINDS: Final[tuple[DispatchKind, ...]] = get_args(DispatchKind)
+RUNNER_TOKEN_PURPOSES: Final[tuple[RunnerTokenPurpose, ...]] = get_args(RunnerTokenPurpose)
+REAPER_RULES: Final[tuple[ReaperRule, ...]] = get_args(ReaperRule)
+REAPER_BACKENDS: Final[tuple[ReaperBackend, ...]] = get_args(ReaperBackend)
+REAPER_OUTCOMES: Final[tuple[ReaperOutcome, ...]] = get_args(ReaperOutcome)
+
+JsonValue: TypeAlias = str | int | float | bool | list["JsonValue"] | dict[str, "JsonValue"] | None

@@ -1,0 +1,84 @@
+"""The dispatch log: appended entries, newest first, and status updates by dispatch name."""
+
+from datetime import timedelta
+from typing import Any
+
+from controller.store import DispatchLogEntry, Store
+from tests.store.moments import T0
+
+
+async def log_dispatch(store: Store, **overrides: Any) -> DispatchLogEntry:
+    fields: dict[str, Any] = {
+        "now": T0,
+        "issue_id": "issue-1",
+        "identifier": "ENG-1",
+        "title": "Add a button",
+        "team_key": "ENG",
+        "repo": "acme/web",
+        "kind": "implementation",
+        "iteration": 1,
+        "runner_mode": "github-actions",
+        "session_image": "ghcr.io/acme/session:1",
+        "status": "dispatched",
+        "dispatch_name": "eng-1-implementation-1",
+    }
+    return await store.append_dispatch_log(**(fields | overrides))
+
+
+async def test_an_appended_entry_comes_back_whole_with_its_id(store: Store) -> None:
+    appended = await log_dispatch(store, kind="gap-fill", iteration=2, message="from the trigger")
+
+    [listed] = await store.recent_dispatch_log()
+
+    assert listed == appended
+    assert listed.id > 0
+    assert listed.kind == "gap-fill"
+    assert listed.iteration == 2
+    assert listed.created_at == T0
+    assert listed.pull_request_url is None
+    assert listed.message == "from the trigger"
+
+
+async def test_the_log_lists_newest_first_and_only_as_many_as_asked(store: Store) -> None:
+    for minute in (5, 1, 3):
+        await log_dispatch(store, now=T0 + timedelta(minutes=minute), identifier=f"ENG-{minute}")
+
+    recent = await store.recent_dispatch_log(limit=2)
+
+    assert [entry.identifier for entry in recent] == ["ENG-5", "ENG-3"]
+
+
+async def test_entries_logged_at_the_same_moment_list_the_later_append_first(store: Store) -> None:
+    await log_dispatch(store, kind="planning")
+    await log_dispatch(store, kind="implementation")
+
+    assert [entry.kind for entry in await store.recent_dispatch_log()] == ["implementation", "planning"]
+
+
+async def test_a_status_update_reaches_the_entry_of_that_dispatch_only(store: Store) -> None:
+    await log_dispatch(store, dispatch_name="eng-1-planning-1", kind="planning")
+    await log_dispatch(store, dispatch_name="eng-1-implementation-1")
+
+    updated = await store.update_dispatch_status(
+        "eng-1-implementation-1", "succeeded", pull_request_url="https://github.com/acme/web/pull/7"
+    )
+
+    assert updated is True
+    by_name = {entry.dispatch_name: entry for entry in await store.recent_dispatch_log()}
+    assert by_name["eng-1-implementation-1"].status == "succeeded"
+    assert by_name["eng-1-implementation-1"].pull_request_url == "https://github.com/acme/web/pull/7"
+    assert by_name["eng-1-planning-1"].status == "dispatched"
+
+
+async def test_a_later_update_without_a_pull_request_keeps_the_one_logged(store: Store) -> None:
+    await log_dispatch(store)
+    await store.update_dispatch_status("eng-1-implementation-1", "running", pull_request_url="https://pr/7")
+
+    await store.update_dispatch_status("eng-1-implementation-1", "failed", message="tests failed")
+
+    [entry] = await store.recent_dispatch_log()
+    assert (entry.status, entry.pull_request_url, entry.message) == ("failed", "https://pr/7", "tests failed")
+
+
+async def test_updating_a_dispatch_that_was_never_logged_says_so(store: Store) -> None:
+    assert await store.update_dispatch_status("eng-9-review-2", "running") is False

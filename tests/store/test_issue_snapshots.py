@@ -1,0 +1,85 @@
+"""The inbox snapshot: replaced whole per provider, in one transaction."""
+
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+
+from controller.store import IssueSnapshot, Store, TicketingProvider
+from tests.store.moments import T0
+
+
+def snapshot(issue_id: str, provider: TicketingProvider = "linear", **overrides: Any) -> IssueSnapshot:
+    ticket = IssueSnapshot(
+        issue_id=issue_id,
+        identifier=f"ENG-{issue_id}",
+        title=f"Ticket {issue_id}",
+        url=f"https://tickets.example/{issue_id}",
+        team_key="ENG",
+        provider=provider,
+        state="started",
+        readiness="ready",
+        blocked_reason=None,
+        updated_at=T0 - timedelta(minutes=5),
+    )
+    return replace(ticket, **overrides)
+
+
+async def test_a_snapshot_comes_back_as_it_was_stored(store: Store) -> None:
+    stored = snapshot("1", readiness="planning_pending", blocked_reason="concurrency cap")
+
+    await store.replace_issue_snapshot("linear", [stored])
+
+    assert await store.list_issue_snapshots() == [stored]
+
+
+async def test_replacing_drops_tickets_the_new_poll_no_longer_saw(store: Store) -> None:
+    await store.replace_issue_snapshot("linear", [snapshot("1"), snapshot("2")])
+
+    await store.replace_issue_snapshot("linear", [snapshot("2", state="completed"), snapshot("3")])
+
+    listed = await store.list_issue_snapshots()
+    assert [(ticket.issue_id, ticket.state) for ticket in listed] == [("2", "completed"), ("3", "started")]
+
+
+async def test_replacing_one_provider_leaves_the_other_alone(store: Store) -> None:
+    await store.replace_issue_snapshot("jira", [snapshot("J1", provider="jira")])
+    await store.replace_issue_snapshot("linear", [snapshot("L1")])
+
+    await store.replace_issue_snapshot("linear", [])
+
+    assert [ticket.issue_id for ticket in await store.list_issue_snapshots()] == ["J1"]
+
+
+async def test_a_failed_replacement_keeps_the_previous_snapshot(store: Store) -> None:
+    previous = [snapshot("1"), snapshot("2")]
+    await store.replace_issue_snapshot("linear", previous)
+
+    with pytest.raises(IntegrityError):
+        await store.replace_issue_snapshot("linear", [snapshot("3"), snapshot("3")])
+
+    assert await store.list_issue_snapshots() == previous
+
+
+async def test_tickets_of_another_provider_are_refused_by_identifier(store: Store) -> None:
+    with pytest.raises(ValueError, match="linear snapshot with tickets of another provider: ENG-J7"):
+        await store.replace_issue_snapshot("linear", [snapshot("1"), snapshot("J7", provider="jira")])
+
+    assert await store.list_issue_snapshots() == []
+
+
+async def test_the_inbox_lists_by_team_then_identifier(store: Store) -> None:
+    await store.replace_issue_snapshot(
+        "linear",
+        [snapshot("2", team_key="WEB"), snapshot("9", team_key="API"), snapshot("1", team_key="WEB")],
+    )
+
+    listed = await store.list_issue_snapshots()
+
+    assert [(ticket.team_key, ticket.identifier) for ticket in listed] == [
+        ("API", "ENG-9"),
+        ("WEB", "ENG-1"),
+        ("WEB", "ENG-2"),
+    ]
