@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,6 +33,22 @@ def _check_config(args: argparse.Namespace) -> int:
     return code
 
 
+def _upgrade_database(args: argparse.Namespace) -> int:
+    from controller.config import ConfigurationError, load_settings
+    from controller.store import database_url, redact_database_url, upgrade_database
+
+    try:
+        settings = load_settings(env_file=args.env_file)
+    except ConfigurationError as error:
+        sys.stderr.write("".join(f"error: {problem.message}\n" for problem in error.problems))
+        return 1
+    explicit = settings.database_url.get_secret_value() if settings.database_url else None
+    url = database_url(explicit, str(settings.effective_dedup_db_path))
+    asyncio.run(upgrade_database(url))
+    sys.stdout.write(f"store at {redact_database_url(url)} is at the newest schema\n")
+    return 0
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ai-implement", description="Turns tickets labelled for AI work into coding-agent runs."
@@ -47,6 +64,14 @@ def _build_parser() -> argparse.ArgumentParser:
         "--env-file", default=".env", help="dotenv file read under the environment (default .env)"
     )
     check.set_defaults(handler=_check_config)
+
+    db = commands.add_parser("db", help="manage the store's database")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
+    upgrade = db_commands.add_parser("upgrade", help="create or migrate the store's tables (idempotent)")
+    upgrade.add_argument(
+        "--env-file", default=".env", help="dotenv file read under the environment (default .env)"
+    )
+    upgrade.set_defaults(handler=_upgrade_database)
 
     crds = commands.add_parser("crds", help="print the CustomResourceDefinitions as YAML")
     crds.add_argument("--write", metavar="DIR", help="write one file per CRD into DIR instead of printing")

@@ -467,8 +467,9 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = Field(
         default=None,
         description=(
-            "PostgreSQL URL of the store, e.g. `postgresql://USER:PASSWORD@HOST:5432/ai_implement` (a driver "
-            "suffix such as `postgresql+asyncpg://` is accepted). Use it in production and whenever more "
+            "PostgreSQL URL of the store, e.g. `postgresql://USER:PASSWORD@HOST:5432/ai_implement` "
+            "(`postgres://` and `postgresql+asyncpg://` are accepted too; the asyncpg driver is used). Use "
+            "it in production and whenever more "
             "than one replica runs. When unset, the store is SQLite at DEDUP_DB_PATH. A secret, because it "
             "usually holds a password."
         ),
@@ -592,10 +593,11 @@ class Settings(BaseSettings):
             scheme = urlsplit(value.get_secret_value().strip()).scheme
         except ValueError:
             scheme = ""
-        if scheme.partition("+")[0] not in {"postgresql", "postgres"}:
+        if scheme not in {"postgresql", "postgres", "postgresql+asyncpg"}:
             raise _invalid(
-                "DATABASE_URL is not a PostgreSQL URL (value not shown: it may hold a password): use "
-                "postgresql://USER:PASSWORD@HOST:5432/DATABASE, or unset it to keep the store in SQLite at "
+                "DATABASE_URL is not a PostgreSQL URL the controller can use (value not shown: it may hold a "
+                "password): use postgresql://USER:PASSWORD@HOST:5432/DATABASE (the asyncpg driver is used; "
+                "postgresql+asyncpg:// is accepted too), or unset it to keep the store in SQLite at "
                 "DEDUP_DB_PATH."
             )
         return value

@@ -65,3 +65,22 @@ def test_crds_prints_every_definition() -> None:
     assert result.returncode == 0, result.stderr
     documents = [d for d in yaml.safe_load_all(result.stdout) if d]
     assert {d["spec"]["names"]["kind"] for d in documents} == {k.kind for k in ALL_KINDS}
+
+
+def test_db_upgrade_creates_the_sqlite_store_where_dedup_db_path_says(tmp_path: Path) -> None:
+    target = tmp_path / "data" / "dedup.sqlite"
+    env = {"DEDUP_DB_PATH": str(target), "PYTHONPATH": str(Path(__file__).parents[2])}
+    first = _run("db", "upgrade", env=env, cwd=tmp_path)
+    second = _run("db", "upgrade", env=env, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert second.returncode == 0, second.stderr
+    assert target.exists()
+    assert "newest schema" in second.stdout
+
+
+def test_db_upgrade_refuses_a_bad_database_url_without_echoing_it(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": "mysql://root:s3cret@db/x", "PYTHONPATH": str(Path(__file__).parents[2])}
+    result = _run("db", "upgrade", env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "DATABASE_URL" in result.stderr
+    assert "s3cret" not in result.stderr + result.stdout
