@@ -6,6 +6,7 @@ A bad value stops start-up with every problem listed at once, and no message eve
 """
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -38,6 +39,8 @@ class Section(StrEnum):
     MULTI_TENANT = "Multi-tenant"
     RUNNER_CREDENTIALS = "Runner credentials"
     STORE = "Store"
+    SECRETS = "Secrets"
+    ENDPOINTS = "Service endpoints"
 
 
 class RunnerMode(StrEnum):
@@ -64,6 +67,14 @@ class Environment(StrEnum):
     DEVELOPMENT = "development"
 
 
+class SecretsBackend(StrEnum):
+    """Where the per-team and global runner secrets managed through the admin API are kept."""
+
+    AUTO = "auto"
+    FLY = "fly"
+    KUBERNETES = "kubernetes"
+
+
 class LogLevel(StrEnum):
     """Lowest severity that reaches the log."""
 
@@ -88,6 +99,9 @@ _URL_EXAMPLES: Final = {
     "jira_site_url": "https://acme.atlassian.net",
     "local_runner_orchestrator_url": "http://host.docker.internal:8080",
     "runner_callback_base_url": "https://ai-implement.example.com",
+    "linear_api_url": "https://api.linear.app/graphql",
+    "jira_api_base_url": "https://api.atlassian.com",
+    "fly_api_base_url": "https://api.machines.dev",
 }
 _FLY_CREDENTIAL_HINTS: Final = {
     "fly_sessions_app": "the name of the Fly.io app that hosts the session machines",
@@ -476,6 +490,50 @@ class Settings(BaseSettings):
         json_schema_extra={"section": Section.STORE},
     )
 
+    ai_implement_namespace: str | None = Field(
+        default=None,
+        description=(
+            "Kubernetes namespace of the ProjectMapping, Dispatch and RunnerSession resources (and of the "
+            "Secret that holds runner secrets when SECRETS_BACKEND is kubernetes). Defaults to the pod's own "
+            "namespace inside a cluster, and to `default` outside one."
+        ),
+        json_schema_extra={
+            "section": Section.SERVICE,
+            "derived_default": "the pod's namespace, else `default`",
+        },
+    )
+
+    secrets_backend: SecretsBackend = Field(
+        default=SecretsBackend.AUTO,
+        description=(
+            "Where the secrets managed under /api/global-secrets and /api/mappings/:teamKey/secrets live: "
+            "`fly` (app secrets of FLY_SESSIONS_APP, which Fly Machine runners receive as environment "
+            "variables), `kubernetes` (the Secret `ai-implement-runner-secrets` in AI_IMPLEMENT_NAMESPACE, "
+            "for clusters without Fly) or `auto` (fly when FLY_SESSIONS_APP and FLY_SESSIONS_TOKEN are set, "
+            "kubernetes otherwise)."
+        ),
+        json_schema_extra={"section": Section.SECRETS},
+    )
+
+    linear_api_url: str = Field(
+        default="https://api.linear.app/graphql",
+        description="Linear's GraphQL endpoint. Change it only to point at a sandbox or a proxy.",
+        json_schema_extra={"section": Section.ENDPOINTS},
+    )
+    jira_api_base_url: str = Field(
+        default="https://api.atlassian.com",
+        description=(
+            "Base URL of the Atlassian cloud-ID gateway (`/ex/jira/{JIRA_CLOUD_ID}` is appended). Change it "
+            "only to point at a sandbox or a proxy."
+        ),
+        json_schema_extra={"section": Section.ENDPOINTS},
+    )
+    fly_api_base_url: str = Field(
+        default="https://api.machines.dev",
+        description="Base URL of the Fly Machines API. Change it only to point at a sandbox or a proxy.",
+        json_schema_extra={"section": Section.ENDPOINTS},
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -553,6 +611,39 @@ class Settings(BaseSettings):
     @classmethod
     def _notify_type_is_known(cls, value: object) -> NotifyType:
         return _parse_choice("NOTIFY_TYPE", value, NotifyType)
+
+    @field_validator("ai_implement_namespace", mode="before")
+    @classmethod
+    def _namespace_is_a_dns_label(cls, value: object) -> str | None:
+        if value is None:
+            return None
+        text = str(value).strip()
+        if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", text):
+            raise _invalid(
+                f"AI_IMPLEMENT_NAMESPACE={text!r} is not a Kubernetes namespace name: use at most 63 "
+                "lower-case letters, digits and -, first and last a letter or digit, e.g. ai-implement."
+            )
+        return text
+
+    @field_validator("secrets_backend", mode="before")
+    @classmethod
+    def _secrets_backend_is_known(cls, value: object) -> SecretsBackend:
+        return _parse_choice("SECRETS_BACKEND", value, SecretsBackend)
+
+    @field_validator("secrets_backend", mode="after")
+    @classmethod
+    def _fly_credentials_set_for_fly_secrets(
+        cls, value: SecretsBackend, info: ValidationInfo
+    ) -> SecretsBackend:
+        """Reads fields declared above it, like the runner-mode check below."""
+        if value is SecretsBackend.FLY:
+            missing = [name.upper() for name in _FLY_CREDENTIAL_HINTS if info.data.get(name) is None]
+            if missing:
+                raise _invalid(
+                    f"SECRETS_BACKEND=fly needs {' and '.join(missing)}: the secrets are app secrets of "
+                    "FLY_SESSIONS_APP; set them, or use SECRETS_BACKEND=kubernetes."
+                )
+        return value
 
     @field_validator("runner_mode", mode="before")
     @classmethod
@@ -651,6 +742,14 @@ class Settings(BaseSettings):
         return Environment.DEVELOPMENT, "detected: neither KUBERNETES_SERVICE_HOST nor FLY_APP_NAME is set"
 
     @property
+    def effective_secrets_backend(self) -> SecretsBackend:
+        """SECRETS_BACKEND with `auto` resolved: Fly when its credentials are set, else Kubernetes."""
+        if self.secrets_backend is not SecretsBackend.AUTO:
+            return self.secrets_backend
+        fly_ready = self.fly_sessions_app is not None and self.fly_sessions_token is not None
+        return SecretsBackend.FLY if fly_ready else SecretsBackend.KUBERNETES
+
+    @property
     def is_production(self) -> bool:
         return self.environment is Environment.PRODUCTION
 
@@ -733,6 +832,10 @@ class Settings(BaseSettings):
         if self.linear_configured:
             found += self.partial_jira_problems
         return found
+
+    def explicitly_set(self, variable: str) -> bool:
+        """Whether the variable was given (environment or .env), rather than left at its default."""
+        return variable.lower() in self.model_fields_set
 
     def is_set(self, variable: str) -> bool:
         """Whether the variable has a value, by its environment name (`is_set("JIRA_TOKEN")`)."""

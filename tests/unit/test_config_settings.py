@@ -14,6 +14,7 @@ from controller.config import (
     LogLevel,
     NotifyType,
     RunnerMode,
+    SecretsBackend,
     Settings,
     load_settings,
 )
@@ -50,7 +51,17 @@ SPEC_VARIABLES = {
     "ANTHROPIC_API_KEY",
     "CLAUDE_CODE_OAUTH_TOKEN",
 }
-OUR_VARIABLES = {"DATABASE_URL", "AI_IMPLEMENT_ENV", "KUBERNETES_SERVICE_HOST", "LOG_LEVEL"}
+OUR_VARIABLES = {
+    "DATABASE_URL",
+    "AI_IMPLEMENT_ENV",
+    "KUBERNETES_SERVICE_HOST",
+    "LOG_LEVEL",
+    "AI_IMPLEMENT_NAMESPACE",
+    "SECRETS_BACKEND",
+    "LINEAR_API_URL",
+    "JIRA_API_BASE_URL",
+    "FLY_API_BASE_URL",
+}
 SECRET_VARIABLES = {
     "GITHUB_APP_PRIVATE_KEY",
     "LINEAR_API_KEY",
@@ -136,6 +147,11 @@ def test_every_variable_has_its_documented_default() -> None:
         "anthropic_api_key": None,
         "claude_code_oauth_token": None,
         "database_url": None,
+        "ai_implement_namespace": None,
+        "secrets_backend": SecretsBackend.AUTO,
+        "linear_api_url": "https://api.linear.app/graphql",
+        "jira_api_base_url": "https://api.atlassian.com",
+        "fly_api_base_url": "https://api.machines.dev",
     }
     assert settings.effective_dedup_db_path == Path("./dedup.sqlite")
     assert settings.poll_interval == timedelta(minutes=1)
@@ -518,3 +534,37 @@ def test_provider_and_app_conveniences_follow_the_variables(rsa_key: rsa.RSAPriv
     )
     assert load(GITHUB_APP_ID="1").github_app_configured is False
     assert load(JIRA_TOKEN="t").unset_jira_variables == ["JIRA_CLOUD_ID", "JIRA_SITE_URL"]
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({}, SecretsBackend.KUBERNETES),
+        ({"FLY_SESSIONS_APP": "sessions", "FLY_SESSIONS_TOKEN": "fly-token"}, SecretsBackend.FLY),
+        (
+            {
+                "FLY_SESSIONS_APP": "sessions",
+                "FLY_SESSIONS_TOKEN": "fly-token",
+                "SECRETS_BACKEND": "Kubernetes",
+            },
+            SecretsBackend.KUBERNETES,
+        ),
+    ],
+)
+def test_auto_secrets_backend_follows_the_fly_credentials(
+    environ: dict[str, str], expected: SecretsBackend
+) -> None:
+    assert load(**environ).effective_secrets_backend is expected
+
+
+def test_fly_secrets_backend_needs_the_fly_credentials() -> None:
+    problems = problems_of(SECRETS_BACKEND="fly", FLY_SESSIONS_APP="sessions")
+    assert [problem.variable for problem in problems] == ["SECRETS_BACKEND"]
+    assert "FLY_SESSIONS_TOKEN" in problems[0].message
+
+
+@pytest.mark.parametrize("namespace", ["Upper", "-leading", "has_underscore", "x" * 64])
+def test_namespace_must_be_a_dns_label(namespace: str) -> None:
+    problems = problems_of(AI_IMPLEMENT_NAMESPACE=namespace)
+    assert [problem.variable for problem in problems] == ["AI_IMPLEMENT_NAMESPACE"]
+    assert "namespace name" in problems[0].message
