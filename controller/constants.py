@@ -23,3 +23,8 @@ LABEL_DISPATCH: Final = f"{GROUP}/dispatch"
 FINALIZER_RUNNER_SESSION: Final = f"{GROUP}/destroy-backend"
 
 FIELD_MANAGER: Final = "ai-implement"
+
+SETTING_RUNNER_MODE: Final = "runnerMode"
+SETTING_FLY_SESSIONS_APP: Final = "flySessionsApp"
+SETTING_FLY_SESSIONS_REGION: Final = "flySessionsRegion"
+SETTING_ADMIN_TOKEN_SECRET: Final = "adminTokenInstallationSecret"

@@ -72,9 +72,7 @@ def resolve_restart_bound_setting(
         runtime, source = stored_at_start, ValueSource.DATABASE
     else:
         runtime, source = default, ValueSource.DEFAULT
-    next_start = (
-        environment if environment is not None else (stored_now if stored_now is not None else default)
-    )
+    next_start = environment if environment is not None else (stored_now if stored_now is not None else default)
     return ResolvedSetting(
         stored=stored_now,
         environment=environment,

@@ -59,9 +59,7 @@ def missing_for_mapping(
     return problems
 
 
-def _needed_variables(
-    settings: Settings, ticketing_provider: str, execution_mode: str
-) -> Iterator[tuple[str, str]]:
+def _needed_variables(settings: Settings, ticketing_provider: str, execution_mode: str) -> Iterator[tuple[str, str]]:
     """Each variable the mapping needs, with why, in the order an operator would set them up."""
     github_reason = "every mapping acts on its repository as the GitHub App"
     yield "GITHUB_APP_ID", github_reason

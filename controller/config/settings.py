@@ -227,9 +227,7 @@ class Settings(BaseSettings):
     )
     linear_workspace_url: str = Field(
         default="https://linear.app",
-        description=(
-            "User-facing Linear workspace URL, used to render issue links in dispatch logs and comments."
-        ),
+        description=("User-facing Linear workspace URL, used to render issue links in dispatch logs and comments."),
         json_schema_extra={"section": Section.TICKETING},
     )
     jira_token: SecretStr | None = Field(
@@ -551,9 +549,7 @@ class Settings(BaseSettings):
     def _github_app_id_is_numeric(cls, value: object) -> int | None:
         if value is None:
             return None
-        expected = (
-            "use the numeric App ID from the GitHub App's settings page (General → App ID), e.g. 123456"
-        )
+        expected = "use the numeric App ID from the GitHub App's settings page (General → App ID), e.g. 123456"
         return _parse_integer("GITHUB_APP_ID", value, minimum=1, maximum=None, expected=expected)
 
     @field_validator("github_app_private_key", mode="before")
@@ -632,9 +628,7 @@ class Settings(BaseSettings):
 
     @field_validator("secrets_backend", mode="after")
     @classmethod
-    def _fly_credentials_set_for_fly_secrets(
-        cls, value: SecretsBackend, info: ValidationInfo
-    ) -> SecretsBackend:
+    def _fly_credentials_set_for_fly_secrets(cls, value: SecretsBackend, info: ValidationInfo) -> SecretsBackend:
         """Reads fields declared above it, like the runner-mode check below."""
         if value is SecretsBackend.FLY:
             missing = [name.upper() for name in _FLY_CREDENTIAL_HINTS if info.data.get(name) is None]
@@ -892,9 +886,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path
     """
     source = os.environ if environ is None else environ
     known = Settings.model_fields.keys()
-    values: dict[str, Any] = {
-        name.lower(): value for name, value in source.items() if value and name.lower() in known
-    }
+    values: dict[str, Any] = {name.lower(): value for name, value in source.items() if value and name.lower() in known}
     try:
         return Settings(_env_file=env_file, **values)
     except ValidationError as error:
@@ -905,10 +897,6 @@ def _problems_from(error: ValidationError) -> list[ConfigProblem]:
     problems = []
     for detail in error.errors(include_url=False, include_context=False, include_input=False):
         variable = str(detail["loc"][0]).upper()
-        message = (
-            detail["msg"]
-            if detail["type"] == _INVALID_SETTING
-            else f"{variable} is not valid: {detail['msg']}."
-        )
+        message = detail["msg"] if detail["type"] == _INVALID_SETTING else f"{variable} is not valid: {detail['msg']}."
         problems.append(ConfigProblem(variable, message))
     return problems

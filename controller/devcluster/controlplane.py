@@ -208,16 +208,12 @@ class ControlPlane:
         deadline = time.monotonic() + self._start_timeout
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise ControlPlaneError(
-                    f"{name} exited with {process.returncode}:\n{self._log_tail(log_name)}"
-                )
+                raise ControlPlaneError(f"{name} exited with {process.returncode}:\n{self._log_tail(log_name)}")
             with contextlib.suppress(httpx.HTTPError):
                 if ready():
                     return
             time.sleep(0.2)
-        raise ControlPlaneError(
-            f"{name} was not ready after {self._start_timeout:.0f}s:\n{self._log_tail(log_name)}"
-        )
+        raise ControlPlaneError(f"{name} was not ready after {self._start_timeout:.0f}s:\n{self._log_tail(log_name)}")
 
     def _log_tail(self, log_name: str) -> str:
         path = self.work_dir / log_name

@@ -33,9 +33,7 @@ def _private_pem(key: rsa.RSAPrivateKey) -> bytes:
 def service_account_keys() -> PemPair:
     """The key pair kube-apiserver signs and verifies service-account tokens with."""
     key = _new_key()
-    public = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     return PemPair(public=public, private=_private_pem(key))
 
 
@@ -75,7 +73,5 @@ def serving_certificates(hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) ->
         .sign(ca_key, hashes.SHA256())
     )
     ca = PemPair(public=ca_cert.public_bytes(serialization.Encoding.PEM), private=_private_pem(ca_key))
-    server = PemPair(
-        public=server_cert.public_bytes(serialization.Encoding.PEM), private=_private_pem(server_key)
-    )
+    server = PemPair(public=server_cert.public_bytes(serialization.Encoding.PEM), private=_private_pem(server_key))
     return ca, server

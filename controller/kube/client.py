@@ -91,9 +91,7 @@ class KubeClient:
 
     async def __aenter__(self) -> Self:
         connector = aiohttp.TCPConnector(ssl=self.connection.ssl_context or True)
-        self._session = aiohttp.ClientSession(
-            connector=connector, headers={"User-Agent": USER_AGENT, "Accept": JSON}
-        )
+        self._session = aiohttp.ClientSession(connector=connector, headers={"User-Agent": USER_AGENT, "Accept": JSON})
         return self
 
     async def __aexit__(
@@ -222,9 +220,7 @@ class KubeClient:
                 )
                 if value is not None
             }
-        return await self._request(
-            "DELETE", self._url(resource, namespace, name), body=options, content_type=JSON
-        )
+        return await self._request("DELETE", self._url(resource, namespace, name), body=options, content_type=JSON)
 
     async def watch(
         self,
@@ -310,7 +306,7 @@ class KubeClient:
                 method,
                 url,
                 params=params,
-                data=json.dumps(body).encode() if body is not None else None,
+                data=json.dumps(body, ensure_ascii=False).encode() if body is not None else None,
                 headers=headers,
                 timeout=aiohttp.ClientTimeout(total=total, connect=min(total, self._connect_timeout)),
                 **self._tls_options(),
@@ -328,9 +324,7 @@ class KubeClient:
 
     def _open_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            raise RuntimeError(
-                "KubeClient is not open: use it as `async with KubeClient(connection) as client`"
-            )
+            raise RuntimeError("KubeClient is not open: use it as `async with KubeClient(connection) as client`")
         return self._session
 
     def _headers(self) -> dict[str, str]:
@@ -415,9 +409,7 @@ def _json_object(method: str, url: URL, status: int, payload: bytes) -> KubeObje
             status_code=status,
         ) from error
     if not isinstance(decoded, dict):
-        raise KubeApiError(
-            f"{method} {url.path} answered {status} with JSON that is not an object", status_code=status
-        )
+        raise KubeApiError(f"{method} {url.path} answered {status} with JSON that is not an object", status_code=status)
     return decoded
 
 

@@ -107,9 +107,7 @@ def ssl_context_for(
             f"got certificate={client_cert_file!s} and key={client_key_file!s}"
         )
     try:
-        context = ssl.create_default_context(
-            cafile=str(ca_file) if ca_file is not None else None, cadata=ca_data
-        )
+        context = ssl.create_default_context(cafile=str(ca_file) if ca_file is not None else None, cadata=ca_data)
         if insecure:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
@@ -130,9 +128,7 @@ def connection_from_kubeconfig(path: str | Path | None, context: str | None = No
         raise KubeConfigError(f"kubeconfig {paths} does not exist")
     configuration = Configuration()
     try:
-        load_kube_config(
-            config_file=paths, context=context, client_configuration=configuration, persist_config=False
-        )
+        load_kube_config(config_file=paths, context=context, client_configuration=configuration, persist_config=False)
     except (ConfigException, OSError, ValueError) as error:
         chosen = f" (context {context})" if context else ""
         raise KubeConfigError(f"kubeconfig {paths}{chosen} is not usable: {error}") from error

@@ -135,9 +135,7 @@ class Informer:
         task.cancel()
         await asyncio.wait({task})
         if not task.cancelled() and task.exception() is not None:
-            logger.error(
-                "the informer of %s had stopped on its own", self._description, exc_info=task.exception()
-            )
+            logger.error("the informer of %s had stopped on its own", self._description, exc_info=task.exception())
 
     async def __aenter__(self) -> Self:
         self.start()
@@ -164,21 +162,15 @@ class Informer:
                 if not await self._follow():
                     await self._sleep(self._next_retry_delay())
             except GoneError as error:
-                logger.info(
-                    "listing %s again: its watch version is gone (%s)", self._description, error.message
-                )
+                logger.info("listing %s again: its watch version is gone (%s)", self._description, error.message)
                 self._resource_version = None
             except KubeError as error:
                 delay = self._next_retry_delay()
-                logger.warning(
-                    "%s %s failed (%s); retrying in %gs", action, self._description, _reason(error), delay
-                )
+                logger.warning("%s %s failed (%s); retrying in %gs", action, self._description, _reason(error), delay)
                 await self._sleep(delay)
             except Exception:
                 delay = self._next_retry_delay()
-                logger.exception(
-                    "unexpected error %s %s; listing again in %gs", action, self._description, delay
-                )
+                logger.exception("unexpected error %s %s; listing again in %gs", action, self._description, delay)
                 self._resource_version = None
                 await self._sleep(delay)
 
@@ -244,9 +236,7 @@ class Informer:
                 if inspect.isawaitable(result):
                     await result
             except Exception:
-                logger.exception(
-                    "a change callback of %s failed on %s %s/%s", self._description, change, *key_of(obj)
-                )
+                logger.exception("a change callback of %s failed on %s %s/%s", self._description, change, *key_of(obj))
 
 
 def _version_of(obj: KubeObject) -> str:

@@ -32,9 +32,7 @@ class ApiResource:
 PROJECT_MAPPINGS: Final = ApiResource(
     constants.GROUP, constants.VERSION, constants.PROJECT_MAPPING_KIND, constants.PROJECT_MAPPING_PLURAL
 )
-DISPATCHES: Final = ApiResource(
-    constants.GROUP, constants.VERSION, constants.DISPATCH_KIND, constants.DISPATCH_PLURAL
-)
+DISPATCHES: Final = ApiResource(constants.GROUP, constants.VERSION, constants.DISPATCH_KIND, constants.DISPATCH_PLURAL)
 RUNNER_SESSIONS: Final = ApiResource(
     constants.GROUP, constants.VERSION, constants.RUNNER_SESSION_KIND, constants.RUNNER_SESSION_PLURAL
 )

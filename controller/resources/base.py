@@ -8,6 +8,16 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+PRINTABLE_TEXT = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+"""Free text without control characters, which YAML (and so `kubectl apply`) cannot carry."""
+
+
+def refuse_booleans(value: object) -> object:
+    """For whole-number fields: JSON `true` is not 1, though pydantic's lax mode would read it so."""
+    if isinstance(value, bool):
+        raise ValueError("expected a whole number, not true or false")
+    return value
+
 
 def cel(rule: str, message: str, *, field_path: str | None = None) -> dict[str, Any]:
     """One CEL validation rule, evaluated by the API server itself."""

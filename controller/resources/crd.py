@@ -182,18 +182,14 @@ def _resolve(node: JsonSchema, definitions: dict[str, JsonSchema]) -> JsonSchema
 
 def _convert(node: JsonSchema, definitions: dict[str, JsonSchema]) -> JsonSchema:
     node = _resolve(node, definitions)
-    result: JsonSchema = {
-        k: v for k, v in node.items() if k in _KEPT_KEYWORDS or k.startswith("x-kubernetes")
-    }
+    result: JsonSchema = {k: v for k, v in node.items() if k in _KEPT_KEYWORDS or k.startswith("x-kubernetes")}
     if "const" in node:
         result["enum"] = [node["const"]]
     if "enum" in result and "type" not in result:
         result["type"] = "string"
     if "properties" in node:
         result["type"] = "object"
-        result["properties"] = {
-            name: _convert(child, definitions) for name, child in node["properties"].items()
-        }
+        result["properties"] = {name: _convert(child, definitions) for name, child in node["properties"].items()}
     if "items" in node:
         result["items"] = _convert(node["items"], definitions)
     if isinstance(node.get("additionalProperties"), dict):

@@ -24,9 +24,7 @@ class IssueRef(ResourceModel):
 
     provider: TicketingProvider = Field(description="linear or jira.")
     id: str = Field(min_length=1, max_length=128, description="The ticket's stable id in its system.")
-    identifier: str = Field(
-        min_length=1, max_length=64, description="The ticket's human identifier, e.g. ENG-123."
-    )
+    identifier: str = Field(min_length=1, max_length=64, description="The ticket's human identifier, e.g. ENG-123.")
     title: str = Field(default="", max_length=1024, description="The ticket's title when dispatched.")
     url: str = Field(default="", max_length=2048, description="Link to the ticket.")
 
@@ -54,14 +52,10 @@ class DispatchSpec(ResourceModel):
         }
     )
 
-    mapping: str = Field(
-        pattern=TEAM_KEY_PATTERN, max_length=32, description="Team key of the ProjectMapping."
-    )
+    mapping: str = Field(pattern=TEAM_KEY_PATTERN, max_length=32, description="Team key of the ProjectMapping.")
     issue: IssueRef = Field(description="The ticket.")
     kind: DispatchKind = Field(description="planning, implementation, review or gap-fill.")
-    iteration: int = Field(
-        default=1, ge=1, le=1000, description="The dispatch number for this ticket and kind."
-    )
+    iteration: int = Field(default=1, ge=1, le=1000, description="The dispatch number for this ticket and kind.")
     runner_mode: RunnerMode = Field(description="The runner mode resolved when the Dispatch was created.")
     session_image: str | None = Field(
         default=None, max_length=512, description="The session image resolved when the Dispatch was created."

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
 from controller.resources.base import (
     CONDITIONS_SCHEMA_EXTRA,
+    PRINTABLE_TEXT,
     Condition,
     ResourceModel,
     StatusModel,
     cel,
     defaulted_object,
+    refuse_booleans,
 )
 
 TicketingProvider = Literal["linear", "jira"]
@@ -21,8 +23,13 @@ ExecutionMode = Literal["github-actions", "fly-machines", "local"]
 ModelProvider = Literal["anthropic", "bedrock"]
 TemplateState = Literal["current", "stale", "missing", "unknown"]
 
-TEAM_KEY_PATTERN = r"^[A-Z][A-Z0-9_]{0,31}$"
+TEAM_KEY_PATTERN = r"^[A-Z]([A-Z0-9_]{0,30}[A-Z0-9])?$"
 DEFAULT_MAX_ITERATIONS: dict[ModelProvider, int] = {"bedrock": 2, "anthropic": 3}
+
+
+def _when(condition: dict[str, Any], then: dict[str, Any]) -> dict[str, Any]:
+    """A JSON Schema twin of a CEL rule, for OpenAPI clients; the CRD carries the CEL rule itself."""
+    return {"if": {"required": list(condition), "properties": condition}, "then": then}
 
 
 class LinearScope(ResourceModel):
@@ -42,16 +49,19 @@ class JiraScope(ResourceModel):
     jql: str = Field(
         min_length=1,
         max_length=4096,
+        pattern=PRINTABLE_TEXT,
         description="JQL selecting this mapping's tickets; the controller adds the AI label clause.",
     )
     repo_field: str = Field(
         min_length=1,
         max_length=255,
+        pattern=PRINTABLE_TEXT,
         description="The Jira field (e.g. customfield_10042) whose value names the target repository.",
     )
     repo_field_value: str = Field(
         min_length=1,
         max_length=255,
+        pattern=PRINTABLE_TEXT,
         description="The value of repoField that routes a ticket to this mapping.",
     )
 
@@ -61,6 +71,13 @@ class Ticketing(ResourceModel):
 
     model_config = ConfigDict(
         json_schema_extra={
+            "allOf": [
+                _when(
+                    {"provider": {"const": "jira"}},
+                    {"required": ["jira"], "properties": {"jira": {"type": "object"}}, "not": {"required": ["linear"]}},
+                ),
+                _when({"provider": {"const": "linear"}}, {"not": {"required": ["jira"]}}),
+            ],
             "x-kubernetes-validations": [
                 cel(
                     "self.provider != 'jira' || has(self.jira)",
@@ -74,14 +91,12 @@ class Ticketing(ResourceModel):
                     "self.provider != 'jira' || !has(self.linear)",
                     "ticketing.linear must not be set when provider is jira",
                 ),
-            ]
+            ],
         }
     )
 
     provider: TicketingProvider = Field(description="The ticketing system: linear or jira.")
-    linear: LinearScope | None = Field(
-        default=None, description="Linear scope; used when provider is linear."
-    )
+    linear: LinearScope | None = Field(default=None, description="Linear scope; used when provider is linear.")
     jira: JiraScope | None = Field(default=None, description="Jira scope; required when provider is jira.")
 
 
@@ -93,9 +108,7 @@ class Source(ResourceModel):
         max_length=39,
         description="GitHub owner (organisation or user) of the target repository.",
     )
-    repo: str = Field(
-        pattern=r"^[A-Za-z0-9._-]{1,100}$", max_length=100, description="Name of the target repository."
-    )
+    repo: str = Field(pattern=r"^[A-Za-z0-9._-]{1,100}$", max_length=100, description="Name of the target repository.")
     default_branch: str = Field(
         min_length=1,
         max_length=255,
@@ -118,6 +131,7 @@ class Runner(ResourceModel):
     session_image: str | None = Field(
         default=None,
         max_length=512,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$",
         description="Container image for Fly and local sessions. A repo's .ai-implement/image.yml wins "
         "over it; SESSION_IMAGE applies when neither is set.",
     )
@@ -134,13 +148,19 @@ class Provider(ResourceModel):
 
     model_config = ConfigDict(
         json_schema_extra={
+            "allOf": [
+                _when(
+                    {"name": {"const": "bedrock"}},
+                    {"required": ["awsRegion"], "properties": {"awsRegion": {"type": "string"}}},
+                )
+            ],
             "x-kubernetes-validations": [
                 cel(
                     "self.name != 'bedrock' || (has(self.awsRegion) && self.awsRegion != '')",
                     "provider.awsRegion is required when provider.name is bedrock",
                     field_path=".awsRegion",
                 )
-            ]
+            ],
         }
     )
 
@@ -173,15 +193,18 @@ class Capacity(ResourceModel):
         default=90, ge=1, le=1440, description="Wall-clock timeout of a run before it is ended as TimedOut."
     )
 
+    _whole_numbers = field_validator("*", mode="before")(refuse_booleans)
+
 
 class Planning(ResourceModel):
     """Whether a planning run precedes implementation."""
 
-    enabled: bool = Field(default=True, description="Run a planning pass before the implementation run.")
+    enabled: bool = Field(default=True, strict=True, description="Run a planning pass before the implementation run.")
     approval_label: str | None = Field(
         default=None,
         min_length=1,
         max_length=255,
+        pattern=PRINTABLE_TEXT,
         description="When set, implementation waits after planning until a person adds this label.",
     )
 
@@ -191,13 +214,23 @@ class ProjectMappingSpec(ResourceModel):
 
     model_config = ConfigDict(
         json_schema_extra={
+            "not": {
+                "required": ["provider", "runner"],
+                "properties": {
+                    "provider": {"required": ["name"], "properties": {"name": {"const": "bedrock"}}},
+                    "runner": {
+                        "required": ["executionMode"],
+                        "properties": {"executionMode": {"const": "fly-machines"}},
+                    },
+                },
+            },
             "x-kubernetes-validations": [
                 cel(
                     "!(self.provider.name == 'bedrock' && self.runner.executionMode == 'fly-machines')",
                     "provider bedrock cannot use runner.executionMode fly-machines",
                 ),
                 cel("self.teamKey == oldSelf.teamKey", "teamKey is immutable", field_path=".teamKey"),
-            ]
+            ],
         }
     )
 
@@ -214,7 +247,7 @@ class ProjectMappingSpec(ResourceModel):
     provider: Provider = defaulted_object(Provider, "The model provider.")
     capacity: Capacity = defaulted_object(Capacity, "Concurrency and run caps.")
     planning: Planning = defaulted_object(Planning, "Planning before implementation.")
-    paused: bool = Field(default=False, description="A paused mapping dispatches nothing new.")
+    paused: bool = Field(default=False, strict=True, description="A paused mapping dispatches nothing new.")
 
 
 class ProjectMappingStatus(StatusModel):
@@ -227,9 +260,7 @@ class ProjectMappingStatus(StatusModel):
         description="Ready, CredentialsResolved and WorkflowsInSync, each with a reason and message.",
         json_schema_extra=CONDITIONS_SCHEMA_EXTRA,
     )
-    in_progress: int | None = Field(
-        default=None, ge=0, description="Tickets of this mapping in progress now."
-    )
+    in_progress: int | None = Field(default=None, ge=0, description="Tickets of this mapping in progress now.")
     blocked: int | None = Field(default=None, ge=0, description="Eligible tickets held back now.")
     effective_runner_mode: str | None = Field(
         default=None, max_length=32, description="The runner mode in force after global overrides."

@@ -17,9 +17,7 @@ class RunnerSessionSpec(ResourceModel):
     """Which backend resource this session stands for; its finalizer destroys that resource."""
 
     model_config = ConfigDict(
-        json_schema_extra={
-            "x-kubernetes-validations": [cel("self == oldSelf", "RunnerSession spec is immutable")]
-        }
+        json_schema_extra={"x-kubernetes-validations": [cel("self == oldSelf", "RunnerSession spec is immutable")]}
     )
 
     dispatch: str = Field(min_length=1, max_length=253, description="Name of the owning Dispatch.")
@@ -42,9 +40,7 @@ class RunnerSessionStatus(StatusModel):
         default=None, max_length=64, description="The backend's own word for its state (e.g. in_progress)."
     )
     started_at: datetime | None = Field(default=None, description="When the backend resource was created.")
-    uptime_seconds: int | None = Field(
-        default=None, ge=0, description="Seconds since startedAt at last sync."
-    )
+    uptime_seconds: int | None = Field(default=None, ge=0, description="Seconds since startedAt at last sync.")
     last_synced_at: datetime | None = Field(default=None, description="When the state was last read.")
     conditions: list[Condition] = Field(
         default_factory=list,

@@ -24,7 +24,7 @@ from controller.store.records import (
 from controller.store.repository import Store
 from controller.store.runner_tokens import RunnerTokens
 from controller.store.stored_settings import StoredSettings
-from controller.store.urls import database_url, redact_database_url
+from controller.store.urls import database_url, database_url_from_settings, redact_database_url
 from controller.store.vocabulary import (
     DispatchKind,
     JsonValue,
@@ -65,6 +65,7 @@ __all__ = [
     "WebhookDeliveries",
     "create_store_engine",
     "database_url",
+    "database_url_from_settings",
     "redact_database_url",
     "upgrade_database",
 ]

@@ -28,9 +28,7 @@ class AdminAudit(StoreBase):
         details: Mapping[str, JsonValue] | None = None,
     ) -> AuditEntry:
         """Record one admin change; `action` is dotted, like "mapping.update" or "secret.set"."""
-        row = AdminAuditRow(
-            at=as_utc(at), actor=actor, action=action, target=target, details=dict(details or {})
-        )
+        row = AdminAuditRow(at=as_utc(at), actor=actor, action=action, target=target, details=dict(details or {}))
         async with self._transaction() as session:
             session.add(row)
             await session.flush()
@@ -45,6 +43,4 @@ class AdminAudit(StoreBase):
 
 
 def _audit_entry(row: AdminAuditRow) -> AuditEntry:
-    return AuditEntry(
-        id=row.id, at=row.at, actor=row.actor, action=row.action, target=row.target, details=row.details
-    )
+    return AuditEntry(id=row.id, at=row.at, actor=row.actor, action=row.action, target=row.target, details=row.details)

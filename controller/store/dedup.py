@@ -44,19 +44,13 @@ class DedupWindow(StoreBase):
         async with self._transaction() as session:
             await session.execute(statement.on_conflict_do_update(index_elements=["issue_id"], set_=fields))
 
-    async def is_within_dedup_window(
-        self, issue_id: str, now: datetime, window: timedelta = DEDUP_WINDOW
-    ) -> bool:
+    async def is_within_dedup_window(self, issue_id: str, now: datetime, window: timedelta = DEDUP_WINDOW) -> bool:
         """Tell the dispatcher whether this ticket must wait for its window to close."""
-        recent = exists().where(
-            DedupEntryRow.issue_id == issue_id, DedupEntryRow.dispatched_at > as_utc(now) - window
-        )
+        recent = exists().where(DedupEntryRow.issue_id == issue_id, DedupEntryRow.dispatched_at > as_utc(now) - window)
         async with self._transaction() as session:
             return bool(await session.scalar(select(recent)))
 
-    async def list_dedup_window(
-        self, now: datetime, window: timedelta = DEDUP_WINDOW
-    ) -> Sequence[DedupEntry]:
+    async def list_dedup_window(self, now: datetime, window: timedelta = DEDUP_WINDOW) -> Sequence[DedupEntry]:
         """The tickets inside the window, most recently dispatched first, for the audit panel."""
         query = (
             select(DedupEntryRow)

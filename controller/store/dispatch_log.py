@@ -79,19 +79,13 @@ class DispatchLog(StoreBase):
             changes["pull_request_url"] = pull_request_url
         if message is not None:
             changes["message"] = message
-        statement = (
-            update(DispatchLogRow).where(DispatchLogRow.dispatch_name == dispatch_name).values(changes)
-        )
+        statement = update(DispatchLogRow).where(DispatchLogRow.dispatch_name == dispatch_name).values(changes)
         async with self._transaction() as session:
             return await self._rows_affected(session, statement) > 0
 
     async def recent_dispatch_log(self, limit: int = DISPATCH_LOG_PAGE) -> Sequence[DispatchLogEntry]:
         """The latest entries, newest first."""
-        query = (
-            select(DispatchLogRow)
-            .order_by(DispatchLogRow.created_at.desc(), DispatchLogRow.id.desc())
-            .limit(limit)
-        )
+        query = select(DispatchLogRow).order_by(DispatchLogRow.created_at.desc(), DispatchLogRow.id.desc()).limit(limit)
         async with self._transaction() as session:
             rows = await session.scalars(query)
             return [_dispatch_log_entry(row) for row in rows]

@@ -18,16 +18,13 @@ from controller.store.vocabulary import TicketingProvider
 class IssueSnapshots(StoreBase):
     """Replace one provider's snapshot; list all providers' together."""
 
-    async def replace_issue_snapshot(
-        self, provider: TicketingProvider, snapshots: Iterable[IssueSnapshot]
-    ) -> None:
+    async def replace_issue_snapshot(self, provider: TicketingProvider, snapshots: Iterable[IssueSnapshot]) -> None:
         """Swap in the result of one provider's poll, leaving the other provider's rows alone."""
         rows = [_issue_snapshot_row(snapshot) for snapshot in snapshots]
         strays = sorted(row.identifier for row in rows if row.provider != provider)
         if strays:
             raise ValueError(
-                f"cannot replace the {provider} snapshot with tickets of another provider: "
-                f"{', '.join(strays)}"
+                f"cannot replace the {provider} snapshot with tickets of another provider: {', '.join(strays)}"
             )
         async with self._transaction() as session:
             await session.execute(delete(IssueSnapshotRow).where(IssueSnapshotRow.provider == provider))

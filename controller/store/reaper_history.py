@@ -64,11 +64,7 @@ class ReaperHistory(StoreBase):
 
     async def recent_reaper_actions(self, limit: int) -> Sequence[ReaperAction]:
         """The latest actions, newest first."""
-        query = (
-            select(ReaperActionRow)
-            .order_by(ReaperActionRow.at.desc(), ReaperActionRow.id.desc())
-            .limit(limit)
-        )
+        query = select(ReaperActionRow).order_by(ReaperActionRow.at.desc(), ReaperActionRow.id.desc()).limit(limit)
         async with self._transaction() as session:
             rows = await session.scalars(query)
             return [_reaper_action(row) for row in rows]
@@ -125,9 +121,7 @@ class ReaperHistory(StoreBase):
         """Drop actions and sweeps before `older_than`; returns how many rows were dropped."""
         cutoff = as_utc(older_than)
         async with self._transaction() as session:
-            actions = await self._rows_affected(
-                session, delete(ReaperActionRow).where(ReaperActionRow.at < cutoff)
-            )
+            actions = await self._rows_affected(session, delete(ReaperActionRow).where(ReaperActionRow.at < cutoff))
             sweeps = await self._rows_affected(
                 session, delete(ReaperSweepRow).where(ReaperSweepRow.finished_at < cutoff)
             )

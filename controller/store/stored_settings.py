@@ -24,9 +24,7 @@ class StoredSettings(StoreBase):
                 return None
             return SettingValue(value=row.value, updated_at=row.updated_at, updated_by=row.updated_by)
 
-    async def set_setting(
-        self, key: str, value: JsonValue, updated_by: str | None, now: datetime
-    ) -> SettingValue:
+    async def set_setting(self, key: str, value: JsonValue, updated_by: str | None, now: datetime) -> SettingValue:
         """Store a setting, replacing any earlier value, and say who changed it."""
         fields = {"value": value, "updated_at": as_utc(now), "updated_by": updated_by}
         statement = self._insert(SettingRow).values(key=key, **fields)
@@ -36,9 +34,7 @@ class StoredSettings(StoreBase):
 
     async def setting_or_initialise(self, key: str, initial: JsonValue, now: datetime) -> SettingValue:
         """The stored value, storing `initial` first when there is none; racing callers all get one winner."""
-        statement = self._insert(SettingRow).values(
-            key=key, value=initial, updated_at=as_utc(now), updated_by=None
-        )
+        statement = self._insert(SettingRow).values(key=key, value=initial, updated_at=as_utc(now), updated_by=None)
         async with self._transaction() as session:
             await session.execute(statement.on_conflict_do_nothing(index_elements=["key"]))
         stored = await self.get_setting(key)

@@ -11,6 +11,8 @@ from typing import Final
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from controller.config import Settings
+
 SQLITE_DRIVER: Final = "sqlite+aiosqlite"
 POSTGRES_DRIVER: Final = "postgresql+asyncpg"
 _POSTGRES_ALIASES: Final = frozenset({"postgres", "postgresql", POSTGRES_DRIVER})
@@ -54,3 +56,9 @@ def redact_database_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
         return "<unparseable database URL>"
+
+
+def database_url_from_settings(settings: Settings) -> str:
+    """DATABASE_URL when set, else the SQLite file at DEDUP_DB_PATH (or its default)."""
+    explicit = settings.database_url.get_secret_value() if settings.database_url else None
+    return database_url(explicit, str(settings.effective_dedup_db_path))

@@ -79,18 +79,14 @@ async def test_apply_creates_then_updates(kube: KubeClient, namespace: str) -> N
     assert created["metadata"]["generation"] == 1
     assert created["spec"]["capacity"]["maxTurns"] == 50
 
-    updated = await kube.apply(
-        PROJECT_MAPPINGS, namespace, mapping(capacity={"maxTurns": 40}), constants.FIELD_MANAGER
-    )
+    updated = await kube.apply(PROJECT_MAPPINGS, namespace, mapping(capacity={"maxTurns": 40}), constants.FIELD_MANAGER)
 
     assert updated["metadata"]["uid"] == created["metadata"]["uid"]
     assert updated["metadata"]["generation"] == 2
     assert updated["spec"]["capacity"]["maxTurns"] == 40
 
 
-async def test_apply_of_a_field_another_manager_owns_conflicts_unless_forced(
-    kube: KubeClient, namespace: str
-) -> None:
+async def test_apply_of_a_field_another_manager_owns_conflicts_unless_forced(kube: KubeClient, namespace: str) -> None:
     await kube.apply(PROJECT_MAPPINGS, namespace, mapping(), constants.FIELD_MANAGER)
     theirs = mapping()
     theirs["spec"]["source"]["defaultBranch"] = "trunk"
@@ -104,9 +100,7 @@ async def test_apply_of_a_field_another_manager_owns_conflicts_unless_forced(
     assert forced["spec"]["source"]["defaultBranch"] == "trunk"
 
 
-async def test_another_manager_applying_an_unrelated_field_does_not_conflict(
-    kube: KubeClient, namespace: str
-) -> None:
+async def test_another_manager_applying_an_unrelated_field_does_not_conflict(kube: KubeClient, namespace: str) -> None:
     ours = sample("projectmapping-linear.yaml")
     await kube.apply(PROJECT_MAPPINGS, namespace, ours, constants.FIELD_MANAGER)
     theirs = {"metadata": {"name": ours["metadata"]["name"], "labels": {"owner": "platform"}}}
@@ -118,13 +112,9 @@ async def test_another_manager_applying_an_unrelated_field_does_not_conflict(
     assert {constants.FIELD_MANAGER, OTHER_MANAGER} <= managers_of(merged)
 
 
-async def test_a_cel_rule_rejection_is_invalid_with_the_rule_message(
-    kube: KubeClient, namespace: str
-) -> None:
+async def test_a_cel_rule_rejection_is_invalid_with_the_rule_message(kube: KubeClient, namespace: str) -> None:
     with pytest.raises(InvalidError) as raised:
-        await kube.apply(
-            PROJECT_MAPPINGS, namespace, mapping(provider={"name": "bedrock"}), constants.FIELD_MANAGER
-        )
+        await kube.apply(PROJECT_MAPPINGS, namespace, mapping(provider={"name": "bedrock"}), constants.FIELD_MANAGER)
 
     assert raised.value.status_code == 422
     assert raised.value.reason == "Invalid"
@@ -210,9 +200,7 @@ async def test_watch_sees_added_modified_and_deleted(kube: KubeClient, namespace
     await kube.delete(PROJECT_MAPPINGS, namespace, "eng")
 
     seen: list[WatchEvent] = []
-    async with aclosing(
-        kube.watch(PROJECT_MAPPINGS, namespace, resource_version=start, timeout_seconds=10)
-    ) as events:
+    async with aclosing(kube.watch(PROJECT_MAPPINGS, namespace, resource_version=start, timeout_seconds=10)) as events:
         async for event in events:
             if event.type != "BOOKMARK":
                 seen.append(event)
@@ -250,9 +238,7 @@ async def test_core_secrets_are_created_read_and_deleted(kube: KubeClient, names
 
 
 async def test_a_body_of_another_kind_is_refused_before_sending(kube: KubeClient, namespace: str) -> None:
-    with pytest.raises(
-        ValueError, match=r"apiVersion is 'ai-implement\.dev/v1alpha1', but this call is for 'v1'"
-    ):
+    with pytest.raises(ValueError, match=r"apiVersion is 'ai-implement\.dev/v1alpha1', but this call is for 'v1'"):
         await kube.create(SECRETS, namespace, mapping())
 
 

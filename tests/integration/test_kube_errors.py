@@ -100,9 +100,7 @@ async def proxy() -> AsyncIterator[KubeClient]:
     """Not an API server: what a broken proxy in front of one sends, over real HTTP."""
     app = web.Application()
     app[RELEASE_HANGING_REQUESTS] = asyncio.Event()
-    app.router.add_get(
-        f"/apis/{constants.API_VERSION}/namespaces/ns/projectmappings", misbehaving_proxy_watch
-    )
+    app.router.add_get(f"/apis/{constants.API_VERSION}/namespaces/ns/projectmappings", misbehaving_proxy_watch)
     app.router.add_get("/api/v1/namespaces/ns/secrets/creds", misbehaving_proxy_error_page)
     app.router.add_get("/api/v1/namespaces/ns/secrets/slow", misbehaving_proxy_hang)
     async with (

@@ -83,9 +83,7 @@ class ScriptedClient:
     does at its timeout; once the script is used up, watches stay open and quiet.
     """
 
-    def __init__(
-        self, lists: list[ObjectList | Exception], watches: list[list[WatchEvent | Exception]]
-    ) -> None:
+    def __init__(self, lists: list[ObjectList | Exception], watches: list[list[WatchEvent | Exception]]) -> None:
         self.lists = lists
         self.watches = watches
         self.watched_from: list[str | None] = []
@@ -256,9 +254,7 @@ async def test_backs_off_while_the_server_is_unreachable_and_rewatches_from_wher
 
 
 async def test_a_watch_that_keeps_ending_empty_is_backed_off() -> None:
-    client = ScriptedClient(
-        lists=[ObjectList([], "1")], watches=[[], [], [WatchEvent("ADDED", stored("a", "2"))], []]
-    )
+    client = ScriptedClient(lists=[ObjectList([], "1")], watches=[[], [], [WatchEvent("ADDED", stored("a", "2"))], []])
     sleep = RecordingSleep()
     informer = Informer(client, PROJECT_MAPPINGS, "ns", retry_delays=(0.5, 1.0, 2.0), sleep=sleep)
 

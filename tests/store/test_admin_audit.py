@@ -28,9 +28,7 @@ async def test_details_default_to_empty(store: Store) -> None:
 
 async def test_the_trail_lists_newest_first_and_only_as_many_as_asked(store: Store) -> None:
     for minute, action in ((1, "secret.set"), (3, "mapping.pause"), (2, "dedup.remove")):
-        await store.append_audit(
-            at=T0 + timedelta(minutes=minute), actor="admin", action=action, target="eng"
-        )
+        await store.append_audit(at=T0 + timedelta(minutes=minute), actor="admin", action=action, target="eng")
 
     recent = await store.recent_audit(2)
 

@@ -41,9 +41,7 @@ async def test_exactly_one_of_four_racing_consumers_spends_a_result_token(
             jti, dispatch_uid="uid", purpose="result", expires_at=T0 + timedelta(hours=1), now=T0
         )
 
-        outcomes = await asyncio.gather(
-            *(store.consume_runner_token(jti, T0) for store in (first, second) * 2)
-        )
+        outcomes = await asyncio.gather(*(store.consume_runner_token(jti, T0) for store in (first, second) * 2))
 
         assert sorted(outcomes) == [False, False, False, True], f"round {round_number}: {outcomes}"
 

@@ -46,9 +46,7 @@ async def test_an_unknown_ticket_is_not_within_the_window(store: Store) -> None:
 async def test_a_shorter_window_can_be_asked_for(store: Store) -> None:
     await dispatched(store, "1", 0)
 
-    assert (
-        await store.is_within_dedup_window("1", T0 + timedelta(hours=2), window=timedelta(hours=1)) is False
-    )
+    assert await store.is_within_dedup_window("1", T0 + timedelta(hours=2), window=timedelta(hours=1)) is False
 
 
 async def test_recording_again_refreshes_the_window_and_the_ticket(store: Store) -> None:

@@ -54,9 +54,7 @@ async def current_revision(url: str) -> str | None:
     engine = create_store_engine(url)
     try:
         async with engine.connect() as connection:
-            return await connection.run_sync(
-                lambda sync: MigrationContext.configure(sync).get_current_revision()
-            )
+            return await connection.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())
     finally:
         await engine.dispose()
 
@@ -71,9 +69,7 @@ async def test_the_migrated_schema_matches_the_models(databases: Databases) -> N
 async def test_the_migrated_check_constraints_match_the_models(databases: Databases) -> None:
     expected = {
         table.name: {
-            str(constraint.name)
-            for constraint in table.constraints
-            if isinstance(constraint, CheckConstraint)
+            str(constraint.name) for constraint in table.constraints if isinstance(constraint, CheckConstraint)
         }
         for table in Base.metadata.sorted_tables
     }
@@ -143,8 +139,7 @@ async def test_three_processes_starting_at_once_on_an_empty_database_all_succeed
         outcomes = await asyncio.gather(*(process.communicate(b"go\n") for process in processes))
 
         assert [
-            (process.returncode, stderr.decode())
-            for process, (_, stderr) in zip(processes, outcomes, strict=True)
+            (process.returncode, stderr.decode()) for process, (_, stderr) in zip(processes, outcomes, strict=True)
         ] == [(0, "")] * 3
         assert await current_revision(url) == "0001"
         assert await schema_differences(url, Base.metadata) == []

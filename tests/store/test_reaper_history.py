@@ -69,9 +69,7 @@ async def test_counts_with_nothing_reaped_are_all_zero(store: Store) -> None:
 
 
 @pytest.mark.parametrize(("dry_run", "outcome"), [(True, "destroyed"), (False, "dry-run")])
-async def test_a_dry_run_must_say_dry_run_and_only_a_dry_run_may(
-    store: Store, dry_run: bool, outcome: str
-) -> None:
+async def test_a_dry_run_must_say_dry_run_and_only_a_dry_run_may(store: Store, dry_run: bool, outcome: str) -> None:
     with pytest.raises(ValueError, match="contradicts dry_run"):
         await reaped(store, dry_run=dry_run, outcome=outcome)
 

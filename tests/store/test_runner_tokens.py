@@ -12,9 +12,7 @@ LIFETIME = timedelta(hours=2)
 
 
 async def minted(store: Store, jti: str, purpose: RunnerTokenPurpose = "result") -> None:
-    await store.record_runner_token(
-        jti, dispatch_uid="uid-1", purpose=purpose, expires_at=T0 + LIFETIME, now=T0
-    )
+    await store.record_runner_token(jti, dispatch_uid="uid-1", purpose=purpose, expires_at=T0 + LIFETIME, now=T0)
 
 
 async def test_a_result_token_is_consumed_once(store: Store) -> None:

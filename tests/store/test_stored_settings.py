@@ -66,10 +66,7 @@ async def test_racing_initialisations_all_get_the_same_value(migrated_database_u
     stores = [Store.from_url(migrated_database_url) for _ in range(4)]
     try:
         values = await asyncio.gather(
-            *(
-                store.setting_or_initialise("installation_secret", f"v{i}", T0)
-                for i, store in enumerate(stores)
-            )
+            *(store.setting_or_initialise("installation_secret", f"v{i}", T0) for i, store in enumerate(stores))
         )
     finally:
         await asyncio.gather(*(store.close() for store in stores))

@@ -14,9 +14,7 @@ from controller.resources import ALL_KINDS
 SECRET = "lin_api_do-not-print-me-0123456789"
 
 
-def _run(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
+def _run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     base = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
     return subprocess.run(
         [sys.executable, "-m", "controller.cli", *args],
@@ -55,9 +53,7 @@ def test_config_check_names_each_bad_variable_and_fails(tmp_path: Path) -> None:
     result = _run("config", "check", env=env, cwd=tmp_path)
     assert result.returncode == 1
     for variable in ("RUNNER_MODE", "NOTIFY_TYPE", "PORT", "RUNNER_TOKEN_SECRET"):
-        assert any(line.startswith("error:") and variable in line for line in result.stdout.splitlines()), (
-            variable
-        )
+        assert any(line.startswith("error:") and variable in line for line in result.stdout.splitlines()), variable
 
 
 def test_crds_prints_every_definition() -> None:

@@ -28,10 +28,7 @@ def test_every_variable_appears_once_with_its_default_and_secrecy() -> None:
     assert "| `PORT` | `8080` | no |" in reference
     assert "| `REAPER_DRY_RUN` | `false` | no |" in reference
     assert "| `LINEAR_API_KEY` | unset | yes |" in reference
-    assert (
-        "| `DEDUP_DB_PATH` | `/data/dedup.sqlite` in production, `./dedup.sqlite` in development | no |"
-        in reference
-    )
+    assert "| `DEDUP_DB_PATH` | `/data/dedup.sqlite` in production, `./dedup.sqlite` in development | no |" in reference
 
 
 def test_sections_appear_in_their_documented_order() -> None:

@@ -59,9 +59,7 @@ def test_restart_bound_setting(
 
 
 def test_namespace_precedence() -> None:
-    assert (
-        resolve_namespace(load_settings({"AI_IMPLEMENT_NAMESPACE": "ops"}, env_file=None), "pods-ns") == "ops"
-    )
+    assert resolve_namespace(load_settings({"AI_IMPLEMENT_NAMESPACE": "ops"}, env_file=None), "pods-ns") == "ops"
     assert resolve_namespace(load_settings({}, env_file=None), "pods-ns\n") == "pods-ns"
     assert resolve_namespace(load_settings({}, env_file=None), None) == "default"
 

@@ -31,9 +31,7 @@ def entries_by_variable(settings: Settings) -> dict[str, ConfigEntry]:
 def test_the_effective_configuration_lists_every_variable_once_in_its_section() -> None:
     entries = effective_configuration(load())
 
-    assert sorted(entry.variable for entry in entries) == sorted(
-        name.upper() for name in Settings.model_fields
-    )
+    assert sorted(entry.variable for entry in entries) == sorted(name.upper() for name in Settings.model_fields)
     assert entries_by_variable(load())["GITHUB_APP_ID"].section is Section.GITHUB_APP
     assert entries_by_variable(load())["DATABASE_URL"].section is Section.STORE
 

@@ -44,9 +44,7 @@ class Case:
 CASES = {
     "linear on github actions needs only linear": Case(LINEAR),
     "linear without its key": Case({}, missing=["LINEAR_API_KEY"]),
-    "jira needs the whole trio": Case(
-        {}, ticketing="jira", missing=["JIRA_TOKEN", "JIRA_CLOUD_ID", "JIRA_SITE_URL"]
-    ),
+    "jira needs the whole trio": Case({}, ticketing="jira", missing=["JIRA_TOKEN", "JIRA_CLOUD_ID", "JIRA_SITE_URL"]),
     "jira names only the missing members": Case(
         {"JIRA_TOKEN": "t"}, ticketing="jira", missing=["JIRA_CLOUD_ID", "JIRA_SITE_URL"]
     ),
@@ -57,9 +55,7 @@ CASES = {
     "every mapping needs the github app": Case(
         LINEAR, with_app=False, missing=["GITHUB_APP_ID", "GITHUB_APP_PRIVATE_KEY"]
     ),
-    "half a github app": Case(
-        {**LINEAR, **GITHUB_APP_ID}, with_app=False, missing=["GITHUB_APP_PRIVATE_KEY"]
-    ),
+    "half a github app": Case({**LINEAR, **GITHUB_APP_ID}, with_app=False, missing=["GITHUB_APP_PRIVATE_KEY"]),
     "fly machines need fly, callbacks and claude": Case(
         LINEAR,
         execution="fly-machines",
@@ -95,9 +91,7 @@ CASES = {
         {**LINEAR, **FLY, "RUNNER_MODE": "fly"},
         missing=["RUNNER_CALLBACK_BASE_URL", "RUNNER_TOKEN_SECRET", "CLAUDE_CODE_OAUTH_TOKEN"],
     ),
-    "runner mode gha overrides fly machines": Case(
-        {**LINEAR, "RUNNER_MODE": "gha"}, execution="fly-machines"
-    ),
+    "runner mode gha overrides fly machines": Case({**LINEAR, "RUNNER_MODE": "gha"}, execution="fly-machines"),
     "runner mode local overrides fly machines": Case(
         {**LINEAR, **CALLBACKS, **OAUTH, "RUNNER_MODE": "local"},
         execution="fly-machines",
@@ -146,8 +140,7 @@ def test_messages_say_why_the_mapping_needs_the_variable() -> None:
         "and those runners report back to this URL."
     ) in messages
     assert any(
-        message.startswith("Neither CLAUDE_CODE_OAUTH_TOKEN nor ANTHROPIC_API_KEY is set")
-        for message in messages
+        message.startswith("Neither CLAUDE_CODE_OAUTH_TOKEN nor ANTHROPIC_API_KEY is set") for message in messages
     )
 
 
@@ -185,8 +178,6 @@ def test_runner_mode_overrides_the_mappings_execution_mode_unless_default(
         ),
     ],
 )
-def test_values_the_mapping_schema_forbids_are_a_programming_error(
-    parameter: str, choices: dict[str, str]
-) -> None:
+def test_values_the_mapping_schema_forbids_are_a_programming_error(parameter: str, choices: dict[str, str]) -> None:
     with pytest.raises(ValueError, match=parameter):
         missing_for_mapping(load({}), **choices)

@@ -78,12 +78,8 @@ SECRET_VARIABLES = {
 }
 
 
-def pem_of(
-    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey, private_format: serialization.PrivateFormat
-) -> str:
-    return key.private_bytes(
-        serialization.Encoding.PEM, private_format, serialization.NoEncryption()
-    ).decode()
+def pem_of(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey, private_format: serialization.PrivateFormat) -> str:
+    return key.private_bytes(serialization.Encoding.PEM, private_format, serialization.NoEncryption()).decode()
 
 
 def load(**environ: str) -> Settings:
@@ -551,9 +547,7 @@ def test_provider_and_app_conveniences_follow_the_variables(rsa_key: rsa.RSAPriv
         ),
     ],
 )
-def test_auto_secrets_backend_follows_the_fly_credentials(
-    environ: dict[str, str], expected: SecretsBackend
-) -> None:
+def test_auto_secrets_backend_follows_the_fly_credentials(environ: dict[str, str], expected: SecretsBackend) -> None:
     assert load(**environ).effective_secrets_backend is expected
 
 

@@ -47,9 +47,7 @@ async def run_migrations_on_own_connection(url: str) -> None:
 
 def main() -> None:
     if context.is_offline_mode():
-        raise RuntimeError(
-            "the store's migrations run against a database; offline (--sql) mode is not supported"
-        )
+        raise RuntimeError("the store's migrations run against a database; offline (--sql) mode is not supported")
     shared_connection = context.config.attributes.get("connection")
     if isinstance(shared_connection, Connection):
         run_migrations(shared_connection)

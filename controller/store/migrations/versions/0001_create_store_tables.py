@@ -129,12 +129,8 @@ def upgrade() -> None:
             "rule IN ('orphan', 'stale-terminal-job', 'max-age-exceeded', 'issue-terminal')",
             name=op.f("ck_reaper_actions_rule"),
         ),
-        sa.CheckConstraint(
-            "backend IN ('fly', 'github-actions', 'local')", name=op.f("ck_reaper_actions_backend")
-        ),
-        sa.CheckConstraint(
-            "outcome IN ('dry-run', 'destroyed', 'failed')", name=op.f("ck_reaper_actions_outcome")
-        ),
+        sa.CheckConstraint("backend IN ('fly', 'github-actions', 'local')", name=op.f("ck_reaper_actions_backend")),
+        sa.CheckConstraint("outcome IN ('dry-run', 'destroyed', 'failed')", name=op.f("ck_reaper_actions_outcome")),
         sa.CheckConstraint(
             "(dry_run AND outcome = 'dry-run') OR (NOT dry_run AND outcome <> 'dry-run')",
             name=op.f("ck_reaper_actions_dry_run_matches_outcome"),
