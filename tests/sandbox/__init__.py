@@ -1,0 +1,1 @@
+"""The real external-service clients against the sandboxes, over loopback HTTP."""
