@@ -1,0 +1,37 @@
+"""Runner secrets: naming rules, and the stores that keep them (Fly app secrets or a Kubernetes Secret)."""
+
+from controller.secrets.backends import (
+    RUNNER_SECRETS_NAME,
+    FlySecretBackend,
+    KubernetesSecretBackend,
+    SecretBackend,
+    SecretBackendError,
+    SecretInfo,
+)
+from controller.secrets.naming import (
+    SECRET_NAME_PATTERN,
+    SecretNameError,
+    check_global_secret_name,
+    check_secret_name,
+    global_secret_names,
+    owning_team,
+    stored_team_secret_name,
+    team_secret_names,
+)
+
+__all__ = [
+    "RUNNER_SECRETS_NAME",
+    "SECRET_NAME_PATTERN",
+    "FlySecretBackend",
+    "KubernetesSecretBackend",
+    "SecretBackend",
+    "SecretBackendError",
+    "SecretInfo",
+    "SecretNameError",
+    "check_global_secret_name",
+    "check_secret_name",
+    "global_secret_names",
+    "owning_team",
+    "stored_team_secret_name",
+    "team_secret_names",
+]

@@ -1,0 +1,140 @@
+"""Where runner secrets are kept: Fly app secrets (the specification's choice) or a Kubernetes Secret.
+
+Both answer the same three questions and never hand a value back: the admin API is write-only.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from controller.fly import FlyClient, FlyError, FlySecretNotFound
+from controller.kube import SECRETS, AlreadyExistsError, KubeApiError, KubeClient, NotFoundError
+
+RUNNER_SECRETS_NAME = "ai-implement-runner-secrets"
+
+
+class SecretBackendError(RuntimeError):
+    """The secret store could not be read or written; the message names it and the cause."""
+
+
+@dataclass(frozen=True)
+class SecretInfo:
+    name: str
+    updated_at: datetime | None
+
+
+class SecretBackend(Protocol):
+    """What the admin API needs of a secret store."""
+
+    kind: str
+
+    async def list_secrets(self) -> list[SecretInfo]: ...
+
+    async def set_secret(self, name: str, value: str) -> None: ...
+
+    async def delete_secret(self, name: str) -> bool:
+        """True when the secret existed and is gone, False when there was none."""
+        ...
+
+
+class FlySecretBackend:
+    """App secrets of FLY_SESSIONS_APP: Fly Machine runners receive them as environment variables."""
+
+    kind = "fly"
+
+    def __init__(self, client: FlyClient, app: str) -> None:
+        self._client = client
+        self._app = app
+
+    async def list_secrets(self) -> list[SecretInfo]:
+        try:
+            secrets = await self._client.list_secrets(self._app)
+        except FlyError as error:
+            raise SecretBackendError(f"listing the secrets of Fly app {self._app} failed: {error}") from error
+        return [SecretInfo(name=s.name, updated_at=s.updated_at or s.created_at) for s in secrets]
+
+    async def set_secret(self, name: str, value: str) -> None:
+        try:
+            await self._client.set_secret(self._app, name, value)
+        except FlyError as error:
+            raise SecretBackendError(f"setting {name} on Fly app {self._app} failed: {error}") from error
+
+    async def delete_secret(self, name: str) -> bool:
+        try:
+            await self._client.delete_secret(self._app, name)
+        except FlySecretNotFound:
+            return False
+        except FlyError as error:
+            raise SecretBackendError(f"deleting {name} from Fly app {self._app} failed: {error}") from error
+        return True
+
+
+class KubernetesSecretBackend:
+    """One Secret in the controller's namespace, one key per runner secret."""
+
+    kind = "kubernetes"
+
+    def __init__(self, client: KubeClient, namespace: str, secret_name: str = RUNNER_SECRETS_NAME) -> None:
+        self._client = client
+        self._namespace = namespace
+        self._secret_name = secret_name
+
+    async def list_secrets(self) -> list[SecretInfo]:
+        data = await self._data()
+        return [SecretInfo(name=name, updated_at=None) for name in sorted(data)]
+
+    async def set_secret(self, name: str, value: str) -> None:
+        encoded = base64.b64encode(value.encode()).decode()
+        try:
+            try:
+                await self._client.merge_patch(SECRETS, self._namespace, self._secret_name, {"data": {name: encoded}})
+            except NotFoundError:
+                try:
+                    await self._client.create(SECRETS, self._namespace, self._new_secret({name: encoded}))
+                except AlreadyExistsError:
+                    await self._client.merge_patch(
+                        SECRETS, self._namespace, self._secret_name, {"data": {name: encoded}}
+                    )
+        except KubeApiError as error:
+            raise SecretBackendError(f"writing {name} to {self._where} failed: {error.message}") from error
+
+    async def delete_secret(self, name: str) -> bool:
+        if name not in await self._data():
+            return False
+        try:
+            await self._client.merge_patch(SECRETS, self._namespace, self._secret_name, {"data": {name: None}})
+        except NotFoundError:
+            return False
+        except KubeApiError as error:
+            raise SecretBackendError(f"deleting {name} from {self._where} failed: {error.message}") from error
+        return True
+
+    @property
+    def _where(self) -> str:
+        return f"Secret {self._namespace}/{self._secret_name}"
+
+    async def _data(self) -> dict[str, str]:
+        try:
+            secret = await self._client.get(SECRETS, self._namespace, self._secret_name)
+        except NotFoundError:
+            return {}
+        except KubeApiError as error:
+            raise SecretBackendError(f"reading {self._where} failed: {error.message}") from error
+        data: dict[str, str] = secret.get("data") or {}
+        return data
+
+    def _new_secret(self, data: dict[str, str]) -> dict[str, object]:
+        return {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "Opaque",
+            "metadata": {
+                "name": self._secret_name,
+                "namespace": self._namespace,
+                "labels": {"app.kubernetes.io/part-of": "ai-implement"},
+            },
+            "data": data,
+        }

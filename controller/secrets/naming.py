@@ -1,0 +1,61 @@
+"""The specification's naming rules for runner secrets, as pure functions.
+
+A team secret `MY_TOKEN` of team `ENG` is stored as `ENG_MY_TOKEN`; a global secret may not start
+with any team's prefix, so that every stored name has exactly one reading.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+SECRET_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
+_SECRET_NAME = re.compile(SECRET_NAME_PATTERN)
+
+
+class SecretNameError(ValueError):
+    """A secret name the rules refuse; the message says which rule and how to fix it."""
+
+
+def check_secret_name(name: str) -> None:
+    if not _SECRET_NAME.fullmatch(name):
+        raise SecretNameError(
+            f"secret name {name!r} is invalid: use only letters, digits and underscores, not starting with a "
+            "digit (it becomes an environment variable), at most 128 characters"
+        )
+
+
+def stored_team_secret_name(team_key: str, name: str) -> str:
+    """The name under which a team's secret is stored."""
+    check_secret_name(name)
+    return f"{team_key}_{name}"
+
+
+def check_global_secret_name(name: str, team_keys: Iterable[str]) -> None:
+    """A global name must not look like any team's secret."""
+    check_secret_name(name)
+    team_key = owning_team(name, team_keys)
+    if team_key is not None:
+        raise SecretNameError(
+            f"global secret name {name!r} starts with {team_key}_, the prefix of project {team_key}'s "
+            f"secrets: choose a name without a project prefix, or set it as a secret of {team_key}"
+        )
+
+
+def owning_team(stored_name: str, team_keys: Iterable[str]) -> str | None:
+    """The team a stored name belongs to: the longest team key that prefixes it (ENG_OPS over ENG)."""
+    owners = [key for key in team_keys if stored_name.startswith(f"{key}_")]
+    return max(owners, key=len) if owners else None
+
+
+def team_secret_names(stored_names: Iterable[str], team_key: str, team_keys: Iterable[str]) -> list[str]:
+    """A team's secrets as the team sees them: without the prefix, sorted."""
+    keys = set(team_keys) | {team_key}
+    prefix = f"{team_key}_"
+    return sorted(name[len(prefix) :] for name in stored_names if owning_team(name, keys) == team_key)
+
+
+def global_secret_names(stored_names: Iterable[str], team_keys: Iterable[str]) -> list[str]:
+    """Stored names that belong to no team, sorted."""
+    keys = set(team_keys)
+    return sorted(name for name in stored_names if owning_team(name, keys) is None)
