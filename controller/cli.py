@@ -7,6 +7,62 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from controller.config import Settings
+
+
+class _BadConfiguration(Exception):
+    """Raised after the configuration problems were printed; the command exits with 1."""
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    from controller.config import ConfigurationError, load_settings
+
+    try:
+        return load_settings(env_file=args.env_file)
+    except ConfigurationError as error:
+        sys.stderr.write("".join(f"error: {problem.message}\n" for problem in error.problems))
+        raise _BadConfiguration from None
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    from controller.config import ConfigurationError, load_settings, render_config_check
+
+    try:
+        text, code = render_config_check(load_settings(env_file=args.env_file))
+    except ConfigurationError as error:
+        text, code = render_config_check(error)
+    sys.stdout.write(text)
+    return code
+
+
+def _upgrade_database(args: argparse.Namespace) -> int:
+    from controller.store import database_url_from_settings, redact_database_url, upgrade_database
+
+    url = database_url_from_settings(_settings(args))
+    asyncio.run(upgrade_database(url))
+    sys.stdout.write(f"store at {redact_database_url(url)} is at the newest schema\n")
+    return 0
+
+
+def _serve_api(args: argparse.Namespace) -> int:
+    import logging
+
+    from controller.config import operational_problems
+    from controller.logs import configure_logging
+    from controller.web.server import run_api
+
+    settings = _settings(args)
+    configure_logging(settings.log_level.value)
+    logger = logging.getLogger("controller")
+    for problem in settings.warnings:
+        logger.warning(problem.message)
+    for problem in operational_problems(settings):
+        logger.error("%s (the API serves anyway; the operator will not start)", problem.message)
+    run_api(settings)
+    return 0
 
 
 def _print_crds(args: argparse.Namespace) -> int:
@@ -22,31 +78,9 @@ def _print_crds(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_config(args: argparse.Namespace) -> int:
-    from controller.config import ConfigurationError, load_settings, render_config_check
-
-    try:
-        text, code = render_config_check(load_settings(env_file=args.env_file))
-    except ConfigurationError as error:
-        text, code = render_config_check(error)
-    sys.stdout.write(text)
-    return code
-
-
-def _upgrade_database(args: argparse.Namespace) -> int:
-    from controller.config import ConfigurationError, load_settings
-    from controller.store import database_url, redact_database_url, upgrade_database
-
-    try:
-        settings = load_settings(env_file=args.env_file)
-    except ConfigurationError as error:
-        sys.stderr.write("".join(f"error: {problem.message}\n" for problem in error.problems))
-        return 1
-    explicit = settings.database_url.get_secret_value() if settings.database_url else None
-    url = database_url(explicit, str(settings.effective_dedup_db_path))
-    asyncio.run(upgrade_database(url))
-    sys.stdout.write(f"store at {redact_database_url(url)} is at the newest schema\n")
-    return 0
+def _with_env_file(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("--env-file", default=".env", help="dotenv file read under the environment (default .env)")
+    return parser
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -55,21 +89,24 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    api = _with_env_file(
+        commands.add_parser("api", help="serve the admin UI, the JSON API, callbacks, webhooks and metrics")
+    )
+    api.set_defaults(handler=_serve_api)
+
     config = commands.add_parser("config", help="inspect the configuration")
     config_commands = config.add_subparsers(dest="config_command", required=True, metavar="COMMAND")
-    check = config_commands.add_parser(
-        "check", help="validate the environment and print the effective configuration, secrets redacted"
-    )
-    check.add_argument(
-        "--env-file", default=".env", help="dotenv file read under the environment (default .env)"
+    check = _with_env_file(
+        config_commands.add_parser(
+            "check", help="validate the environment and print the effective configuration, secrets redacted"
+        )
     )
     check.set_defaults(handler=_check_config)
 
     db = commands.add_parser("db", help="manage the store's database")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
-    upgrade = db_commands.add_parser("upgrade", help="create or migrate the store's tables (idempotent)")
-    upgrade.add_argument(
-        "--env-file", default=".env", help="dotenv file read under the environment (default .env)"
+    upgrade = _with_env_file(
+        db_commands.add_parser("upgrade", help="create or migrate the store's tables (idempotent)")
     )
     upgrade.set_defaults(handler=_upgrade_database)
 
@@ -82,8 +119,10 @@ def _build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand and return its exit code."""
     args = _build_parser().parse_args(argv)
-    handler = args.handler
-    code: int = handler(args)
+    try:
+        code: int = args.handler(args)
+    except _BadConfiguration:
+        return 1
     return code
 
 

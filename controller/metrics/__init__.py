@@ -1,0 +1,8 @@
+"""Prometheus metrics: every metric of every process is declared here, with one naming scheme.
+
+Names start with `ai_implement_`; label values are bounded sets (route templates, not paths).
+"""
+
+from controller.metrics.definitions import API_REQUEST_SECONDS, API_REQUESTS, render_latest
+
+__all__ = ["API_REQUESTS", "API_REQUEST_SECONDS", "render_latest"]

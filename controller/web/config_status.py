@@ -1,0 +1,148 @@
+"""/api/admin/config-status: the first place to look when a run did not dispatch.
+
+Ticketing connections are checked with one cheap authenticated call each ("who am I"), bounded by
+a short timeout and cached, so that opening the Overview panel never hammers a provider.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aiohttp import web
+from pydantic import Field
+
+from controller.config import RunnerMode, Settings
+from controller.web.context import context_of
+from controller.web.identity import CheckStatus, IdentityCache, IdentityProbe
+from controller.web.mappings import MappingView, cached_mappings
+from controller.web.models import CamelModel
+from controller.web.routing import ApiRouter, respond
+
+router = ApiRouter(tag="status")
+
+
+class StatusCheck(CamelModel):
+    id: str = Field(description="ticketing.linear, ticketing.jira, runner-callback, gap-fill-trigger, github-webhook.")
+    title: str
+    status: CheckStatus
+    message: str = Field(description="What is fine, or what is wrong and how to fix it.")
+    checked_at: datetime
+
+
+class ConfigStatus(CamelModel):
+    checks: list[StatusCheck]
+
+
+_PROVIDERS = {
+    "linear": ("Linear connection", "LINEAR_API_KEY"),
+    "jira": ("Jira connection", "JIRA_TOKEN, JIRA_CLOUD_ID and JIRA_SITE_URL"),
+}
+
+
+async def _ticketing_checks(
+    settings: Settings, mappings: list[MappingView], probes: dict[str, IdentityProbe], cache: IdentityCache
+) -> list[StatusCheck]:
+    checks = []
+    for provider, (title, variables) in _PROVIDERS.items():
+        users = sorted(m.team_key for m in mappings if m.spec.ticketing.provider == provider)
+        probe = probes.get(provider)
+        if probe is not None:
+            at, status, message = await cache.check(provider, probe)
+        elif users:
+            at, status = cache.clock(), CheckStatus.ERROR
+            message = f"{variables} not set, but mappings {', '.join(users)} use {provider.title()}"
+        else:
+            continue
+        checks.append(
+            StatusCheck(id=f"ticketing.{provider}", title=title, status=status, message=message, checked_at=at)
+        )
+    if not checks:
+        checks.append(
+            StatusCheck(
+                id="ticketing",
+                title="Ticketing connection",
+                status=CheckStatus.ERROR,
+                message="no ticketing provider is configured: set LINEAR_API_KEY, or JIRA_TOKEN, JIRA_CLOUD_ID "
+                "and JIRA_SITE_URL",
+                checked_at=cache.clock(),
+            )
+        )
+    return checks
+
+
+def _callbacks_needed(settings: Settings, mappings: list[MappingView]) -> list[str]:
+    """Who needs runner callbacks: Fly and local runs report back over HTTP."""
+    if settings.runner_mode in (RunnerMode.FLY, RunnerMode.LOCAL, RunnerMode.SHADOW):
+        return [f"RUNNER_MODE={settings.runner_mode.value}"]
+    return [m.team_key for m in mappings if m.spec.runner.execution_mode in ("fly-machines", "local")]
+
+
+def configuration_checks(settings: Settings, mappings: list[MappingView], now: datetime) -> list[StatusCheck]:
+    """The checks that need no network: callbacks, trigger and webhook secrets."""
+    checks = []
+    needed = _callbacks_needed(settings, mappings)
+    if settings.runner_callback_base_url and settings.runner_token_secret:
+        callback = (CheckStatus.OK, f"runners call back to {settings.runner_callback_base_url}")
+    elif needed:
+        callback = (
+            CheckStatus.ERROR,
+            f"RUNNER_CALLBACK_BASE_URL and RUNNER_TOKEN_SECRET are needed by {', '.join(needed)}: Fly and local "
+            "runs cannot report progress or results without them",
+        )
+    else:
+        callback = (
+            CheckStatus.WARNING,
+            "runner callbacks are off (RUNNER_CALLBACK_BASE_URL and RUNNER_TOKEN_SECRET unset): /runner/* "
+            "answer 501; only GitHub Actions runs can be used",
+        )
+    checks.append(
+        StatusCheck(
+            id="runner-callback",
+            title="Runner callback",
+            status=callback[0],
+            message=callback[1],
+            checked_at=now,
+        )
+    )
+    if settings.gap_fill_trigger_secret:
+        trigger = (CheckStatus.OK, "POST /trigger/gap-fill accepts the shared secret")
+    else:
+        trigger = (
+            CheckStatus.WARNING,
+            "GAP_FILL_TRIGGER_SECRET is unset: /trigger/gap-fill answers 503, so /ai-implement comments on pull "
+            "requests do nothing",
+        )
+    checks.append(
+        StatusCheck(
+            id="gap-fill-trigger",
+            title="Gap-fill trigger",
+            status=trigger[0],
+            message=trigger[1],
+            checked_at=now,
+        )
+    )
+    if settings.github_webhook_secret:
+        webhook = (CheckStatus.OK, "POST /api/github/webhook verifies signatures")
+    else:
+        webhook = (
+            CheckStatus.WARNING,
+            "GITHUB_WEBHOOK_SECRET is unset: /api/github/webhook answers 503, so reviews and merges are not followed",
+        )
+    checks.append(
+        StatusCheck(id="github-webhook", title="GitHub webhook", status=webhook[0], message=webhook[1], checked_at=now)
+    )
+    return checks
+
+
+@router.route(
+    "GET",
+    "/api/admin/config-status",
+    summary="Environment-status checks (ticketing connection, runner callback, gap-fill trigger)",
+    responses={200: ConfigStatus},
+)
+async def config_status(request: web.Request) -> web.Response:
+    context = context_of(request)
+    mappings = cached_mappings(request)
+    ticketing = await _ticketing_checks(context.settings, mappings, context.ticketing_probes, context.identity_cache)
+    others = configuration_checks(context.settings, mappings, context.clock())
+    return respond(ConfigStatus(checks=[*ticketing, *others]))

@@ -1,0 +1,46 @@
+"""What every request handler may use, opened once per process and passed in, never imported."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from controller.clock import Clock, utc_now
+from controller.config import Settings
+from controller.kube import Informer, KubeClient
+from controller.secrets import SecretBackend
+from controller.store import Store
+from controller.web.admin_tokens import AdminTokens
+from controller.web.identity import IdentityCache, IdentityProbe
+from controller.web.throttle import FailureThrottle
+
+
+@dataclass
+class WebContext:
+    """The API server's dependencies; tests build one from real parts and their own clock."""
+
+    settings: Settings
+    store: Store
+    kube: KubeClient
+    namespace: str
+    mappings: Informer
+    admin_tokens: AdminTokens | None
+    secrets: SecretBackend
+    clock: Clock = utc_now
+    login_throttle: FailureThrottle = field(default_factory=FailureThrottle)
+    ticketing_probes: dict[str, IdentityProbe] = field(default_factory=dict)
+    """One "who am I" call per configured ticketing provider, keyed linear / jira."""
+    identity_cache: IdentityCache = field(init=False)
+    stored_at_start: dict[str, str | None] = field(default_factory=dict)
+    """Restart-bound settings as stored when the process started: what it actually runs with."""
+
+    def __post_init__(self) -> None:
+        self.identity_cache = IdentityCache(clock=self.clock)
+
+
+CONTEXT = web.AppKey("context", WebContext)
+
+
+def context_of(request: web.Request) -> WebContext:
+    return request.app[CONTEXT]

@@ -1,0 +1,162 @@
+"""/api/mappings: ProjectMapping resources read from the watched cache and written through the API server.
+
+The UI, this API and `kubectl apply` therefore always agree: there is no second copy of a mapping.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from aiohttp import web
+from pydantic import Field, ValidationError, field_serializer, field_validator
+
+from controller import constants
+from controller.kube import PROJECT_MAPPINGS
+from controller.resources import ProjectMappingSpec, ProjectMappingStatus, mapping_name_for
+from controller.resources.base import refuse_booleans
+from controller.resources.project_mapping import TEAM_KEY_PATTERN
+from controller.web.audit import record_change
+from controller.web.context import context_of
+from controller.web.errors import ApiError, not_found
+from controller.web.models import CamelModel, PartialUpdate
+from controller.web.routing import ApiRouter, path_param, read_body, respond
+
+logger = logging.getLogger("controller.web")
+router = ApiRouter(tag="mappings")
+
+API_FIELD_MANAGER = f"{constants.FIELD_MANAGER}-admin-api"
+
+
+class MappingView(CamelModel):
+    """A mapping as the API shows it: its spec as stored (defaults filled in) and its status."""
+
+    name: str = Field(description="The resource name: the team key in lower case, _ written as -.")
+    team_key: str
+    spec: ProjectMappingSpec
+    status: ProjectMappingStatus = Field(default_factory=ProjectMappingStatus)
+    resource_version: str = Field(description="Changes on every write; useful to notice concurrent edits.")
+
+    @field_serializer("spec", "status")
+    def _without_unset_fields(self, part: ProjectMappingSpec | ProjectMappingStatus) -> dict[str, Any]:
+        return part.to_wire()
+
+
+class MappingList(CamelModel):
+    mappings: list[MappingView] = Field(description="Every mapping, sorted by team key.")
+
+
+class MappingPatch(PartialUpdate):
+    """The only two fields PATCH may change; anything else is refused."""
+
+    max_in_progress_ai_issues: int | None = Field(default=None, ge=0, le=100, description="New concurrency cap.")
+    paused: bool | None = Field(default=None, strict=True, description="Pause or resume new dispatches.")
+
+    _whole_numbers = field_validator("max_in_progress_ai_issues", mode="before")(refuse_booleans)
+
+
+def mapping_view(body: dict[str, Any]) -> MappingView:
+    """Parse a ProjectMapping object as the API server returns it."""
+    spec = ProjectMappingSpec.model_validate(body["spec"])
+    return MappingView(
+        name=body["metadata"]["name"],
+        team_key=spec.team_key,
+        spec=spec,
+        status=ProjectMappingStatus.model_validate(body.get("status") or {}),
+        resource_version=body["metadata"].get("resourceVersion", ""),
+    )
+
+
+def cached_mappings(request: web.Request) -> list[MappingView]:
+    """Every mapping from the informer's cache; an object the models cannot read is logged and left out."""
+    informer = context_of(request).mappings
+    if not informer.synced:
+        raise ApiError(
+            503,
+            "kubernetes_unavailable",
+            "ProjectMappings are not listed yet: the Kubernetes API has not answered (see /readyz)",
+            headers={"Retry-After": "5"},
+        )
+    views = []
+    for item in informer.items():
+        try:
+            views.append(mapping_view(item))
+        except (KeyError, ValidationError) as error:
+            logger.warning("skipping unreadable ProjectMapping %s: %s", item.get("metadata", {}).get("name"), error)
+    return sorted(views, key=lambda view: view.team_key)
+
+
+def team_key_of(request: web.Request) -> str:
+    team_key = path_param(request, "teamKey")
+    if not re.fullmatch(TEAM_KEY_PATTERN, team_key):
+        raise not_found(f"no mapping for team key {team_key!r}: team keys are upper-case letters, digits and _")
+    return team_key
+
+
+@router.route("GET", "/api/mappings", summary="List all project mappings", responses={200: MappingList})
+async def list_mappings(request: web.Request) -> web.Response:
+    return respond(MappingList(mappings=cached_mappings(request)))
+
+
+@router.route(
+    "POST",
+    "/api/mappings",
+    summary="Create or update a project mapping",
+    description="Server-side apply of the fields given, with the field manager "
+    f"`{API_FIELD_MANAGER}`: fields this API set before and now leaves out return to their defaults, "
+    "fields set by others (kubectl) are kept. The API server's own validation (CEL rules) answers 422 "
+    "with its message.",
+    body=ProjectMappingSpec,
+    responses={200: MappingView, 201: MappingView, 502: None},
+)
+async def apply_mapping(request: web.Request) -> web.Response:
+    context = context_of(request)
+    spec = await read_body(request, ProjectMappingSpec)
+    name = mapping_name_for(spec.team_key)
+    existed = context.mappings.get(name, context.namespace) is not None
+    body = {
+        "apiVersion": constants.API_VERSION,
+        "kind": constants.PROJECT_MAPPING_KIND,
+        "metadata": {"name": name, "namespace": context.namespace},
+        "spec": spec.model_dump(mode="json", by_alias=True, exclude_unset=True, exclude_none=True),
+    }
+    applied = await context.kube.apply(PROJECT_MAPPINGS, context.namespace, body, API_FIELD_MANAGER, force=True)
+    await record_change(request, "mapping.apply", spec.team_key, {"created": not existed})
+    return respond(mapping_view(applied), status=200 if existed else 201)
+
+
+@router.route(
+    "PATCH",
+    "/api/mappings/{teamKey}",
+    summary="Change a mapping's concurrency cap (maxInProgressAiIssues) or paused state",
+    body=MappingPatch,
+    responses={200: MappingView, 502: None},
+)
+async def patch_mapping(request: web.Request) -> web.Response:
+    context = context_of(request)
+    team_key = team_key_of(request)
+    patch = await read_body(request, MappingPatch)
+    spec_patch: dict[str, Any] = {}
+    if patch.max_in_progress_ai_issues is not None:
+        spec_patch["capacity"] = {"maxInProgressAiIssues": patch.max_in_progress_ai_issues}
+    if patch.paused is not None:
+        spec_patch["paused"] = patch.paused
+    patched = await context.kube.merge_patch(
+        PROJECT_MAPPINGS,
+        context.namespace,
+        mapping_name_for(team_key),
+        {"spec": spec_patch},
+        field_manager=API_FIELD_MANAGER,
+    )
+    await record_change(request, "mapping.patch", team_key, patch.model_dump(by_alias=True, exclude_none=True))
+    return respond(mapping_view(patched))
+
+
+@router.route("DELETE", "/api/mappings/{teamKey}", summary="Delete a project mapping", responses={204: None, 502: None})
+async def delete_mapping(request: web.Request) -> web.Response:
+    context = context_of(request)
+    team_key = team_key_of(request)
+    await context.kube.delete(PROJECT_MAPPINGS, context.namespace, mapping_name_for(team_key))
+    await record_change(request, "mapping.delete", team_key)
+    return web.Response(status=204)

@@ -1,0 +1,196 @@
+"""/api/global-secrets and /api/mappings/:teamKey/secrets: write-only runner secrets."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aiohttp import web
+from pydantic import Field, SecretStr, field_validator
+
+from controller.secrets import (
+    SECRET_NAME_PATTERN,
+    SecretBackendError,
+    SecretNameError,
+    check_global_secret_name,
+    check_secret_name,
+    global_secret_names,
+    stored_team_secret_name,
+    team_secret_names,
+)
+from controller.web.audit import record_change
+from controller.web.context import WebContext, context_of
+from controller.web.errors import ApiError, not_found
+from controller.web.mappings import cached_mappings, team_key_of
+from controller.web.models import CamelModel
+from controller.web.routing import ApiRouter, path_param, read_body, respond
+
+router = ApiRouter(tag="secrets")
+
+
+class SecretWrite(CamelModel):
+    name: str = Field(
+        json_schema_extra={"pattern": SECRET_NAME_PATTERN},
+        description="Letters, digits and underscores, not starting with a digit.",
+    )
+    value: SecretStr = Field(min_length=1, max_length=65536, description="Write-only: never returned.")
+
+    @field_validator("name")
+    @classmethod
+    def _name_follows_the_rules(cls, name: str) -> str:
+        """The rule's own message, which says what is allowed, rather than a bare regular expression."""
+        check_secret_name(name)
+        return name
+
+
+class SecretEntry(CamelModel):
+    name: str = Field(description="The secret's name as its scope sees it (team secrets without prefix).")
+    updated_at: datetime | None = Field(description="When it last changed, where the backend knows it.")
+
+
+class SecretList(CamelModel):
+    backend: str = Field(description="fly or kubernetes (SECRETS_BACKEND).")
+    secrets: list[SecretEntry]
+
+
+class SecretWritten(CamelModel):
+    name: str
+    stored_as: str = Field(description="The name in the backend: team secrets carry the team-key prefix.")
+    backend: str
+
+
+def _team_keys(request: web.Request) -> list[str]:
+    return [view.team_key for view in cached_mappings(request)]
+
+
+def _name_rejected(error: SecretNameError) -> ApiError:
+    return ApiError(422, "invalid_secret_name", str(error))
+
+
+def _unavailable(error: SecretBackendError) -> ApiError:
+    return ApiError(502, "secret_store_unavailable", str(error))
+
+
+async def _stored(context: WebContext) -> dict[str, datetime | None]:
+    try:
+        return {info.name: info.updated_at for info in await context.secrets.list_secrets()}
+    except SecretBackendError as error:
+        raise _unavailable(error) from None
+
+
+async def _write(request: web.Request, scope: str, name: str, stored_as: str, value: SecretStr) -> web.Response:
+    context = context_of(request)
+    try:
+        await context.secrets.set_secret(stored_as, value.get_secret_value())
+    except SecretBackendError as error:
+        raise _unavailable(error) from None
+    await record_change(request, "secret.set", stored_as, {"scope": scope})
+    return respond(SecretWritten(name=name, stored_as=stored_as, backend=context.secrets.kind), status=201)
+
+
+async def _delete(request: web.Request, scope: str, stored_as: str) -> web.Response:
+    context = context_of(request)
+    try:
+        deleted = await context.secrets.delete_secret(stored_as)
+    except SecretBackendError as error:
+        raise _unavailable(error) from None
+    if not deleted:
+        raise not_found(f"there is no secret {stored_as}")
+    await record_change(request, "secret.delete", stored_as, {"scope": scope})
+    return web.Response(status=204)
+
+
+def _known_team(request: web.Request) -> str:
+    team_key = team_key_of(request)
+    if team_key not in _team_keys(request):
+        raise not_found(f"there is no project mapping {team_key}")
+    return team_key
+
+
+@router.route("GET", "/api/global-secrets", summary="List global Fly secrets", responses={200: SecretList})
+async def list_global_secrets(request: web.Request) -> web.Response:
+    context = context_of(request)
+    stored = await _stored(context)
+    names = global_secret_names(stored, _team_keys(request))
+    entries = [SecretEntry(name=name, updated_at=stored[name]) for name in names]
+    return respond(SecretList(backend=context.secrets.kind, secrets=entries))
+
+
+@router.route(
+    "POST",
+    "/api/global-secrets",
+    summary="Set a global Fly secret",
+    description="The name may not start with any project key prefix (e.g. ENG_ while project ENG exists).",
+    body=SecretWrite,
+    responses={201: SecretWritten, 502: None},
+)
+async def set_global_secret(request: web.Request) -> web.Response:
+    body = await read_body(request, SecretWrite)
+    try:
+        check_global_secret_name(body.name, _team_keys(request))
+    except SecretNameError as error:
+        raise _name_rejected(error) from None
+    return await _write(request, "global", body.name, body.name, body.value)
+
+
+@router.route(
+    "DELETE",
+    "/api/global-secrets/{name}",
+    summary="Delete a global Fly secret",
+    responses={204: None, 422: None, 502: None},
+)
+async def delete_global_secret(request: web.Request) -> web.Response:
+    name = path_param(request, "name")
+    try:
+        check_global_secret_name(name, _team_keys(request))
+    except SecretNameError as error:
+        raise _name_rejected(error) from None
+    return await _delete(request, "global", name)
+
+
+@router.route(
+    "GET",
+    "/api/mappings/{teamKey}/secrets",
+    summary="List per-team Fly secrets",
+    responses={200: SecretList},
+)
+async def list_team_secrets(request: web.Request) -> web.Response:
+    context = context_of(request)
+    team_key = _known_team(request)
+    stored = await _stored(context)
+    names = team_secret_names(stored, team_key, _team_keys(request))
+    entries = [SecretEntry(name=name, updated_at=stored[f"{team_key}_{name}"]) for name in names]
+    return respond(SecretList(backend=context.secrets.kind, secrets=entries))
+
+
+@router.route(
+    "POST",
+    "/api/mappings/{teamKey}/secrets",
+    summary="Set a per-team Fly secret",
+    description="A secret MY_TOKEN of project ENG is stored as ENG_MY_TOKEN.",
+    body=SecretWrite,
+    responses={201: SecretWritten, 502: None},
+)
+async def set_team_secret(request: web.Request) -> web.Response:
+    team_key = _known_team(request)
+    body = await read_body(request, SecretWrite)
+    try:
+        stored_as = stored_team_secret_name(team_key, body.name)
+    except SecretNameError as error:
+        raise _name_rejected(error) from None
+    return await _write(request, f"team:{team_key}", body.name, stored_as, body.value)
+
+
+@router.route(
+    "DELETE",
+    "/api/mappings/{teamKey}/secrets/{name}",
+    summary="Delete a per-team Fly secret",
+    responses={204: None, 422: None, 502: None},
+)
+async def delete_team_secret(request: web.Request) -> web.Response:
+    team_key = _known_team(request)
+    name = path_param(request, "name")
+    try:
+        check_secret_name(name)
+    except SecretNameError as error:
+        raise _name_rejected(error) from None
+    return await _delete(request, f"team:{team_key}", f"{team_key}_{name}")

@@ -1,0 +1,124 @@
+"""The `ai-implement api` process: open every dependency once, serve, close everything on the way out."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from aiohttp import web
+
+from controller import constants
+from controller.clock import Clock, utc_now
+from controller.config import SecretsBackend, Settings
+from controller.config.overrides import read_service_account_namespace, resolve_namespace
+from controller.fly import FlyClient
+from controller.httpclient import RetryPolicy
+from controller.kube import PROJECT_MAPPINGS, Informer, KubeClient, load_connection
+from controller.secrets import FlySecretBackend, KubernetesSecretBackend, SecretBackend
+from controller.store import Store, database_url_from_settings, redact_database_url, upgrade_database
+from controller.ticketing.jira import JiraClient
+from controller.ticketing.linear import LinearClient
+from controller.web.admin_tokens import AdminTokens, new_installation_secret
+from controller.web.app import build_app
+from controller.web.context import CONTEXT, WebContext
+from controller.web.identity import IdentityProbe
+
+logger = logging.getLogger("controller.web")
+
+RESTART_BOUND_SETTINGS = (constants.SETTING_FLY_SESSIONS_APP, constants.SETTING_FLY_SESSIONS_REGION)
+
+
+async def ticketing_probes(
+    settings: Settings, stack: AsyncExitStack, *, retry: RetryPolicy | None = None
+) -> dict[str, IdentityProbe]:
+    """One "who am I" call per configured provider, on clients that live as long as `stack`."""
+    probes: dict[str, IdentityProbe] = {}
+    if settings.linear_api_key is not None:
+        linear = await stack.enter_async_context(
+            LinearClient(settings.linear_api_key.get_secret_value(), endpoint=settings.linear_api_url, retry=retry)
+        )
+
+        async def linear_identity() -> str:
+            return (await linear.viewer()).name
+
+        probes["linear"] = linear_identity
+    if settings.jira_configured and settings.jira_token is not None and settings.jira_cloud_id is not None:
+        jira = await stack.enter_async_context(
+            JiraClient(
+                settings.jira_token.get_secret_value(),
+                settings.jira_cloud_id,
+                gateway_url=settings.jira_api_base_url,
+                retry=retry,
+            )
+        )
+
+        async def jira_identity() -> str:
+            return (await jira.myself()).display_name
+
+        probes["jira"] = jira_identity
+    return probes
+
+
+async def _secret_backend(settings: Settings, kube: KubeClient, namespace: str, stack: AsyncExitStack) -> SecretBackend:
+    app, token = settings.fly_sessions_app, settings.fly_sessions_token
+    if settings.effective_secrets_backend is SecretsBackend.FLY and app is not None and token is not None:
+        fly = await stack.enter_async_context(FlyClient(settings.fly_api_base_url, token.get_secret_value()))
+        return FlySecretBackend(fly, app)
+    return KubernetesSecretBackend(kube, namespace)
+
+
+@asynccontextmanager
+async def open_web_context(settings: Settings, *, clock: Clock = utc_now) -> AsyncIterator[WebContext]:
+    """Every dependency of the API server, opened in order and closed in reverse, even after errors."""
+    url = database_url_from_settings(settings)
+    logger.info("migrating the store at %s", redact_database_url(url))
+    await upgrade_database(url)
+    async with AsyncExitStack() as stack:
+        store = await stack.enter_async_context(Store.from_url(url))
+        namespace = resolve_namespace(settings, read_service_account_namespace())
+        kube = await stack.enter_async_context(KubeClient(load_connection()))
+        mappings = await stack.enter_async_context(Informer(kube, PROJECT_MAPPINGS, namespace))
+        admin_tokens = None
+        if settings.admin_access_code is not None:
+            installation = await store.setting_or_initialise(
+                constants.SETTING_ADMIN_TOKEN_SECRET, new_installation_secret(), clock()
+            )
+            admin_tokens = AdminTokens(
+                access_code=settings.admin_access_code.get_secret_value(),
+                installation_secret=bytes.fromhex(str(installation.value)),
+            )
+        stored_at_start = {}
+        for key in RESTART_BOUND_SETTINGS:
+            stored = await store.get_setting(key)
+            stored_at_start[key] = stored.value if stored is not None and isinstance(stored.value, str) else None
+        yield WebContext(
+            settings=settings,
+            store=store,
+            kube=kube,
+            namespace=namespace,
+            mappings=mappings,
+            admin_tokens=admin_tokens,
+            secrets=await _secret_backend(settings, kube, namespace, stack),
+            clock=clock,
+            ticketing_probes=await ticketing_probes(settings, stack),
+            stored_at_start=stored_at_start,
+        )
+
+
+def create_app(settings: Settings) -> web.Application:
+    """The production app: the context opens with the server and closes with it."""
+    app = build_app()
+
+    async def context_lifecycle(app: web.Application) -> AsyncIterator[None]:
+        async with open_web_context(settings) as context:
+            app[CONTEXT] = context
+            yield
+
+    app.cleanup_ctx.append(context_lifecycle)
+    return app
+
+
+def run_api(settings: Settings) -> None:
+    """Serve until SIGINT or SIGTERM on 0.0.0.0:PORT."""
+    web.run_app(create_app(settings), port=settings.port, access_log=None, print=None)
