@@ -255,6 +255,48 @@ class Settings(BaseSettings):
         json_schema_extra={"section": Section.TICKETING},
     )
 
+    ai_implement_label: str = Field(
+        default="AI-Implement",
+        description=(
+            "Name of the label that marks a ticket for AI work, on Linear and on Jira. The pollers look for "
+            "tickets carrying it; matching is case-insensitive on Linear."
+        ),
+        json_schema_extra={"section": Section.TICKETING},
+    )
+    ai_working_label: str = Field(
+        default="AI-Working",
+        description=(
+            "Name of the Linear label that marks a ticket as in progress while a run works on it; created on "
+            "the ticket's team when missing."
+        ),
+        json_schema_extra={"section": Section.TICKETING},
+    )
+    jira_implementing_status: str = Field(
+        default="Implementing",
+        description=(
+            "Name of the Jira status a ticket is moved to while a run works on it (and moved back from when "
+            "the run ends); the workflow must offer a transition to it."
+        ),
+        json_schema_extra={"section": Section.TICKETING},
+    )
+    linear_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Signing secret of the Linear webhook pointed at `https://<orchestrator-host>/api/linear/webhook`. "
+            "When unset, that endpoint answers 503 and only polling finds new tickets."
+        ),
+        json_schema_extra={"section": Section.TICKETING},
+    )
+    jira_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Secret of the Jira admin webhook pointed at `https://<orchestrator-host>/api/jira/webhook` "
+            "(sent as an X-Hub-Signature HMAC). When unset, that endpoint answers 503 and only polling finds "
+            "new tickets."
+        ),
+        json_schema_extra={"section": Section.TICKETING},
+    )
+
     admin_access_code: SecretStr | None = Field(
         default=None,
         description=(

@@ -61,6 +61,11 @@ OUR_VARIABLES = {
     "LINEAR_API_URL",
     "JIRA_API_BASE_URL",
     "FLY_API_BASE_URL",
+    "AI_IMPLEMENT_LABEL",
+    "AI_WORKING_LABEL",
+    "JIRA_IMPLEMENTING_STATUS",
+    "LINEAR_WEBHOOK_SECRET",
+    "JIRA_WEBHOOK_SECRET",
 }
 SECRET_VARIABLES = {
     "GITHUB_APP_PRIVATE_KEY",
@@ -75,6 +80,8 @@ SECRET_VARIABLES = {
     "ANTHROPIC_API_KEY",
     "CLAUDE_CODE_OAUTH_TOKEN",
     "DATABASE_URL",
+    "LINEAR_WEBHOOK_SECRET",
+    "JIRA_WEBHOOK_SECRET",
 }
 
 
@@ -148,6 +155,11 @@ def test_every_variable_has_its_documented_default() -> None:
         "linear_api_url": "https://api.linear.app/graphql",
         "jira_api_base_url": "https://api.atlassian.com",
         "fly_api_base_url": "https://api.machines.dev",
+        "ai_implement_label": "AI-Implement",
+        "ai_working_label": "AI-Working",
+        "jira_implementing_status": "Implementing",
+        "linear_webhook_secret": None,
+        "jira_webhook_secret": None,
     }
     assert settings.effective_dedup_db_path == Path("./dedup.sqlite")
     assert settings.poll_interval == timedelta(minutes=1)
