@@ -20,10 +20,12 @@ from controller.store.records import (
     ReaperCounts,
     ReaperSweep,
     SettingValue,
+    TicketWakeup,
 )
 from controller.store.repository import Store
 from controller.store.runner_tokens import RunnerTokens
 from controller.store.stored_settings import StoredSettings
+from controller.store.ticket_wakeups import TicketWakeups
 from controller.store.urls import database_url, database_url_from_settings, redact_database_url
 from controller.store.vocabulary import (
     DispatchKind,
@@ -61,6 +63,8 @@ __all__ = [
     "SettingValue",
     "Store",
     "StoredSettings",
+    "TicketWakeup",
+    "TicketWakeups",
     "TicketingProvider",
     "WebhookDeliveries",
     "create_store_engine",

@@ -4,7 +4,7 @@ Entries are appended when a Dispatch is created and outlive the resource; only t
 pull request and the message of an entry change afterwards.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Final
 
@@ -18,6 +18,8 @@ from controller.store.vocabulary import DispatchKind
 
 DISPATCH_LOG_PAGE: Final = 500
 """How many entries GET /api/log shows."""
+_IDS_PER_QUERY: Final = 500
+"""Keeps IN lists well below every driver's limit on bound parameters."""
 
 
 class DispatchLog(StoreBase):
@@ -89,6 +91,18 @@ class DispatchLog(StoreBase):
         async with self._transaction() as session:
             rows = await session.scalars(query)
             return [_dispatch_log_entry(row) for row in rows]
+
+    async def dispatch_log_for_issues(self, issue_ids: Iterable[str]) -> Sequence[DispatchLogEntry]:
+        """Every logged dispatch of these tickets, oldest first: the history a decision reads."""
+        wanted = sorted(set(issue_ids))
+        entries: list[DispatchLogEntry] = []
+        async with self._transaction() as session:
+            for start in range(0, len(wanted), _IDS_PER_QUERY):
+                query = select(DispatchLogRow).where(
+                    DispatchLogRow.issue_id.in_(wanted[start : start + _IDS_PER_QUERY])
+                )
+                entries += [_dispatch_log_entry(row) for row in await session.scalars(query)]
+        return sorted(entries, key=lambda entry: (entry.created_at, entry.id))
 
 
 def _dispatch_log_entry(row: DispatchLogRow) -> DispatchLogEntry:

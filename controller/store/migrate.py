@@ -11,6 +11,7 @@ from typing import Final
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -55,3 +56,10 @@ async def _wait_for_other_upgrades(connection: AsyncConnection) -> None:
 def _upgrade_to_head(connection: Connection, config: Config) -> None:
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
+
+
+def head_revision() -> str:
+    """The newest migration's revision id: what every upgraded database reports."""
+    head = ScriptDirectory.from_config(alembic_config("sqlite+aiosqlite://")).get_current_head()
+    assert head is not None, "the store has migrations"
+    return head

@@ -120,3 +120,12 @@ class AuditEntry:
     action: str
     target: str
     details: Mapping[str, JsonValue]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketWakeup:
+    """A ticket a webhook announced, waiting for a decision."""
+
+    provider: TicketingProvider
+    ticket_ref: str
+    received_at: datetime

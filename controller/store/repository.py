@@ -18,6 +18,7 @@ from controller.store.issue_snapshots import IssueSnapshots
 from controller.store.reaper_history import ReaperHistory
 from controller.store.runner_tokens import RunnerTokens
 from controller.store.stored_settings import StoredSettings
+from controller.store.ticket_wakeups import TicketWakeups
 from controller.store.webhook_deliveries import WebhookDeliveries
 
 
@@ -29,6 +30,7 @@ class Store(
     StoredSettings,
     ReaperHistory,
     WebhookDeliveries,
+    TicketWakeups,
     AdminAudit,
 ):
     """The store of one process; it owns its engine and closes it in `close()`."""

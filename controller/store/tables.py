@@ -181,6 +181,17 @@ class WebhookDeliveryRow(Base):
     received_at: Mapped[datetime] = mapped_column(index=True)
 
 
+class TicketWakeupRow(Base):
+    """A ticket a webhook announced; the active operator decides about it without waiting for a poll."""
+
+    __tablename__ = "ticket_wakeups"
+    __table_args__ = (one_of("provider", TICKETING_PROVIDERS),)
+
+    provider: Mapped[TicketingProvider] = mapped_column(String, primary_key=True)
+    ticket_ref: Mapped[str] = mapped_column(String, primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class AdminAuditRow(Base):
     """A change made through the admin UI or API; details never hold secret values."""
 
