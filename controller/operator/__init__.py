@@ -1,0 +1,1 @@
+"""The operator process: mapping reconciliation, the pollers and the decisions they apply."""

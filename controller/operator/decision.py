@@ -1,0 +1,136 @@
+"""Whether a ticket may run now, and as what: the heart of the controller, as one pure function.
+
+Inputs are facts already gathered (the ticket, its mapping, its history, the mapping's load);
+the output is a verdict with a reason and a sentence for people. No I/O, no clock reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from controller.resources import ProjectMappingSpec
+from controller.resources.dispatch import DispatchKind
+from controller.ticketing.model import Ticket
+
+DEDUP_WINDOW = timedelta(hours=24)
+
+
+class Verdict(StrEnum):
+    DISPATCH = "dispatch"
+    BLOCKED = "blocked"
+    """Eligible, but held back: shown on the Blockers panel."""
+    SKIP = "skip"
+    """Nothing to do for this ticket now; not a blocker."""
+
+
+class Reason(StrEnum):
+    CONCURRENCY_CAP = "concurrency-cap"
+    DEDUP_WINDOW = "dedup-window"
+    PAUSED = "paused"
+    PLANNING_PENDING = "planning-pending"
+    MISSING_CREDENTIALS = "missing-credentials"
+    IN_PROGRESS = "in-progress"
+    TERMINAL = "terminal"
+    IMPLEMENTED = "implemented"
+
+
+@dataclass(frozen=True)
+class TicketHistory:
+    """What happened to a ticket before, from Dispatch resources and the dispatch log."""
+
+    active_kind: DispatchKind | None = None
+    """The kind of a Dispatch of this ticket that has not finished, if any."""
+    planning_succeeded_at: datetime | None = None
+    last_implementation_at: datetime | None = None
+    implementation_succeeded: bool = False
+    last_job_started_at: datetime | None = None
+    """When the ticket entered the dedup window (its last new job), if it is recorded."""
+    highest_iteration: dict[DispatchKind, int] | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: Verdict
+    reason: Reason | None
+    message: str
+    kind: DispatchKind | None = None
+    iteration: int | None = None
+    starts_new_job: bool = False
+    """A new job enters the dedup window; an implementation following its own planning does not."""
+
+    @property
+    def dispatches(self) -> bool:
+        return self.verdict is Verdict.DISPATCH
+
+
+def _blocked(reason: Reason, message: str) -> Decision:
+    return Decision(verdict=Verdict.BLOCKED, reason=reason, message=message)
+
+
+def _skip(reason: Reason, message: str) -> Decision:
+    return Decision(verdict=Verdict.SKIP, reason=reason, message=message)
+
+
+def _continues_its_planning(spec: ProjectMappingSpec, history: TicketHistory) -> bool:
+    """An implementation right after a successful planning belongs to the same job."""
+    planned = history.planning_succeeded_at
+    if not spec.planning.enabled or planned is None:
+        return False
+    return history.last_implementation_at is None or history.last_implementation_at < planned
+
+
+def next_kind(spec: ProjectMappingSpec, history: TicketHistory) -> DispatchKind:
+    """Planning first when the mapping wants it and no planning has succeeded yet."""
+    if spec.planning.enabled and history.planning_succeeded_at is None:
+        return "planning"
+    return "implementation"
+
+
+def decide(
+    ticket: Ticket,
+    spec: ProjectMappingSpec,
+    history: TicketHistory,
+    *,
+    active_in_mapping: int,
+    missing_credentials: list[str],
+    now: datetime,
+    dedup_window: timedelta = DEDUP_WINDOW,
+) -> Decision:
+    """The verdict for one ticket of one mapping; checks run from "nothing to do" to "held back"."""
+    if ticket.state.is_terminal:
+        return _skip(Reason.TERMINAL, f"{ticket.identifier} is {ticket.state_name}")
+    if history.active_kind is not None:
+        return _skip(Reason.IN_PROGRESS, f"a {history.active_kind} run of {ticket.identifier} is in progress")
+    if history.implementation_succeeded:
+        return _skip(Reason.IMPLEMENTED, f"{ticket.identifier} has a pull request; reviews drive further runs")
+    if missing_credentials:
+        return _blocked(Reason.MISSING_CREDENTIALS, "; ".join(missing_credentials))
+    if spec.paused:
+        return _blocked(Reason.PAUSED, f"mapping {spec.team_key} is paused")
+    kind = next_kind(spec, history)
+    approval = spec.planning.approval_label
+    if kind == "implementation" and spec.planning.enabled and approval and approval not in ticket.labels:
+        return _blocked(Reason.PLANNING_PENDING, f"planning is done; waiting for the label {approval!r}")
+    starts_new_job = not (kind == "implementation" and _continues_its_planning(spec, history))
+    started = history.last_job_started_at
+    if starts_new_job and started is not None and now - started < dedup_window:
+        until = started + dedup_window
+        return _blocked(
+            Reason.DEDUP_WINDOW, f"dispatched at {started.isoformat()}; eligible again after {until.isoformat()}"
+        )
+    cap = spec.capacity.max_in_progress_ai_issues
+    if active_in_mapping >= cap:
+        return _blocked(
+            Reason.CONCURRENCY_CAP, f"{active_in_mapping} of {cap} runs of mapping {spec.team_key} are in progress"
+        )
+    iteration = (history.highest_iteration or {}).get(kind, 0) + 1
+    return Decision(
+        verdict=Verdict.DISPATCH,
+        reason=None,
+        message=f"dispatch {kind} #{iteration}",
+        kind=kind,
+        iteration=iteration,
+        starts_new_job=starts_new_job,
+    )
