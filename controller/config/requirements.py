@@ -34,18 +34,29 @@ def effective_execution_mode(runner_mode: RunnerMode, execution_mode: str) -> st
 
 
 def missing_for_mapping(
-    settings: Settings, *, ticketing_provider: str, execution_mode: str, model_provider: str
+    settings: Settings,
+    *,
+    ticketing_provider: str,
+    execution_mode: str,
+    model_provider: str,
+    runner_mode: RunnerMode | None = None,
 ) -> list[ConfigProblem]:
-    """Every variable this mapping needs that is unset, each with the reason it is needed."""
+    """Every variable this mapping needs that is unset, each with the reason it is needed.
+
+    `runner_mode` is the mode in force (RUNNER_MODE, else the one stored through the admin API);
+    it defaults to RUNNER_MODE.
+    """
+    mode = runner_mode or settings.runner_mode
+    mode_name = f"RUNNER_MODE={mode}" if runner_mode is None else f"the runner mode {mode}"
     _require_known("ticketing_provider", ticketing_provider, TICKETING_PROVIDERS)
     _require_known("execution_mode", execution_mode, EXECUTION_MODES)
     _require_known("model_provider", model_provider, MODEL_PROVIDERS)
     problems = [
         ConfigProblem(variable, f"{variable} is not set: {reason}.")
-        for variable, reason in _needed_variables(settings, ticketing_provider, execution_mode)
+        for variable, reason in _needed_variables(mode, mode_name, ticketing_provider, execution_mode)
         if not settings.is_set(variable)
     ]
-    runs_on = effective_execution_mode(settings.runner_mode, execution_mode)
+    runs_on = effective_execution_mode(mode, execution_mode)
     claude_is_set = settings.is_set("CLAUDE_CODE_OAUTH_TOKEN") or settings.is_set("ANTHROPIC_API_KEY")
     if runs_on in _RUNS_ON and model_provider == "anthropic" and not claude_is_set:
         problems.append(
@@ -59,7 +70,9 @@ def missing_for_mapping(
     return problems
 
 
-def _needed_variables(settings: Settings, ticketing_provider: str, execution_mode: str) -> Iterator[tuple[str, str]]:
+def _needed_variables(
+    runner_mode: RunnerMode, mode_name: str, ticketing_provider: str, execution_mode: str
+) -> Iterator[tuple[str, str]]:
     """Each variable the mapping needs, with why, in the order an operator would set them up."""
     github_reason = "every mapping acts on its repository as the GitHub App"
     yield "GITHUB_APP_ID", github_reason
@@ -70,13 +83,13 @@ def _needed_variables(settings: Settings, ticketing_provider: str, execution_mod
         for variable in JIRA_VARIABLES:
             yield variable, "the mapping uses Jira, which needs JIRA_TOKEN, JIRA_CLOUD_ID and JIRA_SITE_URL"
 
-    runs_on = effective_execution_mode(settings.runner_mode, execution_mode)
+    runs_on = effective_execution_mode(runner_mode, execution_mode)
     if runs_on not in _RUNS_ON:
         return
-    if settings.runner_mode is RunnerMode.DEFAULT:
+    if runner_mode is RunnerMode.DEFAULT:
         where = f"the mapping runs {_RUNS_ON[runs_on]}"
     else:
-        where = f"RUNNER_MODE={settings.runner_mode} runs every mapping {_RUNS_ON[runs_on]}"
+        where = f"{mode_name} runs every mapping {_RUNS_ON[runs_on]}"
     if runs_on == "fly-machines":
         yield "FLY_SESSIONS_APP", f"{where}, which are created in the Fly app it names"
         yield "FLY_SESSIONS_TOKEN", f"{where}, which are created and destroyed with this token"

@@ -1,26 +1,30 @@
-"""What every sandbox shares: serving on loopback, a request log, and injected faults.
+"""What every sandbox shares: serving on loopback, a request log, injected faults, outgoing webhooks.
 
 A sandbox is a stateful aiohttp server speaking one external service's HTTP contract
 (EXTERNAL_APIS.md) closely enough that the real clients cannot tell it from the service in the
 cases it implements. Tests and `ai-implement dev` start it with `async with sandbox.running() as
 url`, seed its state through its methods, inject faults with `inject()`, and read what clients
 sent from `requests`. The request log keeps headers as sent, credentials included: it exists for
-assertions and is never written to a logger.
+assertions and is never written to a logger. Sandboxes of services that call back (webhooks) queue
+their deliveries in a `WebhookOutbox`, which tests flush when they want the receiver to see them.
 """
 
 from __future__ import annotations
 
 import abc
+import asyncio
 import json
 import math
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar
 
+import httpx
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 
@@ -288,3 +292,167 @@ def read_json(body: bytes) -> Any:
         return json.loads(body or b"null")
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise Rejection(400, f"the request body is not valid JSON: {error}") from None
+
+
+@dataclass(frozen=True)
+class WebhookAttempt:
+    """One POST of a webhook delivery and what the receiver answered; tests read these to assert."""
+
+    delivery_id: str
+    url: str
+    body: bytes
+    """The exact bytes sent: what the signature was computed over."""
+    headers: Mapping[str, str]
+    sent_at: float
+    status: int | None
+    """The receiver's HTTP status; None when no answer came (connection refused, timeout)."""
+    response: str
+    """The receiver's body, or what went wrong when there was no answer."""
+    accepted: bool
+    """Whether the service counts this attempt as delivered (Linear: HTTP 200 within the timeout)."""
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+WebhookRenderer = Callable[[float, str], tuple[bytes, dict[str, str]]]
+"""Builds the body and headers of an attempt from its time (epoch seconds) and its delivery id:
+services that stamp and sign each attempt (Linear's `webhookTimestamp`) render every retry anew,
+and a test can render a copy as of another time or under another id."""
+
+
+@dataclass
+class WebhookDelivery:
+    """One event for one subscriber, with every attempt made to deliver it."""
+
+    id: str
+    url: str
+    event: str
+    render: WebhookRenderer = field(repr=False)
+    attempts: list[WebhookAttempt] = field(default_factory=list)
+    due_at: float | None = None
+    """When the next automatic attempt is due; None once delivered, given up, or never automatic."""
+    automatic_attempts: int = 0
+    """Attempts the outbox made on its own (first try and retries), not replays a test asked for."""
+
+    @property
+    def delivered(self) -> bool:
+        return any(attempt.accepted for attempt in self.attempts)
+
+    @property
+    def last_attempt(self) -> WebhookAttempt | None:
+        return self.attempts[-1] if self.attempts else None
+
+
+class WebhookOutbox:
+    """The outgoing webhooks of one sandbox: queued when state changes, sent when the test says so.
+
+    Sending is explicit (`await flush()`) so that a test decides when a receiver sees an event and
+    can assert on the answers right after; `background=True` sends as soon as an event is queued,
+    for `ai-implement dev`, where no test drives the loop. A failed attempt is retried by a later
+    `flush()` once the clock has passed the service's next retry delay, as the real services do.
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float],
+        retry_delays: Sequence[float] = (),
+        timeout: float = 5.0,
+        accepts: Callable[[int], bool] = lambda status: 200 <= status < 300,
+        transport: httpx.AsyncBaseTransport | None = None,
+        background: bool = False,
+    ) -> None:
+        """`retry_delays` are seconds after each failed attempt before the next; their count caps retries."""
+        self.clock = clock
+        self.retry_delays = tuple(retry_delays)
+        self.timeout = timeout
+        self.accepts = accepts
+        self.transport = transport
+        self.background = background
+        self.deliveries: list[WebhookDelivery] = []
+        self._lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[list[WebhookAttempt]]] = set()
+
+    def enqueue(
+        self, url: str, event: str, render: WebhookRenderer, *, delivery_id: str | None = None, automatic: bool = True
+    ) -> WebhookDelivery:
+        """Queue a delivery due now (in background mode, start sending it at once).
+
+        `automatic=False` records a delivery that only `send()` ever sends: a test's forged or
+        tampered copy of a real one, which the service itself would never retry.
+        """
+        delivery = WebhookDelivery(
+            id=delivery_id or str(uuid.uuid4()),
+            url=url,
+            event=event,
+            render=render,
+            due_at=self.clock() if automatic else None,
+        )
+        self.deliveries.append(delivery)
+        if automatic and self.background:
+            self._send_in_background()
+        return delivery
+
+    @property
+    def pending(self) -> list[WebhookDelivery]:
+        """Deliveries with an automatic attempt still to come (due now or after a retry delay)."""
+        return [delivery for delivery in self.deliveries if delivery.due_at is not None]
+
+    async def flush(self) -> list[WebhookAttempt]:
+        """Send every delivery that is due, in the order queued; return the attempts made."""
+        async with self._lock:
+            now = self.clock()
+            due = [d for d in self.deliveries if d.due_at is not None and d.due_at <= now]
+            attempts = []
+            for delivery in due:
+                attempt = await self._attempt(delivery, *delivery.render(self.clock(), delivery.id))
+                delivery.automatic_attempts += 1
+                retries_made = delivery.automatic_attempts - 1
+                if attempt.accepted or retries_made >= len(self.retry_delays):
+                    delivery.due_at = None
+                else:
+                    delivery.due_at = attempt.sent_at + self.retry_delays[retries_made]
+                attempts.append(attempt)
+            return attempts
+
+    async def send(self, delivery: WebhookDelivery, body: bytes, headers: Mapping[str, str]) -> WebhookAttempt:
+        """One attempt with exactly these bytes and headers (replays, tampering), recorded on `delivery`."""
+        async with self._lock:
+            return await self._attempt(delivery, body, headers)
+
+    async def aclose(self) -> None:
+        """Wait for background sends, so that none outlives the sandbox's server or event loop."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _send_in_background(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        task = loop.create_task(self.flush())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _attempt(self, delivery: WebhookDelivery, body: bytes, headers: Mapping[str, str]) -> WebhookAttempt:
+        sent_at = self.clock()
+        status: int | None = None
+        try:
+            async with httpx.AsyncClient(timeout=self.timeout, transport=self.transport) as http:
+                answer = await http.post(delivery.url, content=body, headers=dict(headers))
+            status, response = answer.status_code, answer.text
+        except httpx.HTTPError as error:
+            response = f"{type(error).__name__}: {error}"
+        attempt = WebhookAttempt(
+            delivery_id=delivery.id,
+            url=delivery.url,
+            body=body,
+            headers=dict(headers),
+            sent_at=sent_at,
+            status=status,
+            response=response,
+            accepted=status is not None and self.accepts(status),
+        )
+        delivery.attempts.append(attempt)
+        return attempt

@@ -1,29 +1,46 @@
-"""The Linear GraphQL sandbox (EXTERNAL_APIS.md §1): the real schema, real validation, few resolvers.
+"""The Linear GraphQL sandbox (EXTERNAL_APIS.md §1): the real schema, real validation, a stateful workspace.
 
 Every document is parsed and validated by graphql-core against Linear's published schema
-(`schemas/linear.graphql`), so a query the real service would reject is rejected here too; only
-fields with a resolver answer (`viewer` for now), and any other field of a valid query fails with a
-located GraphQL error saying the sandbox does not implement it.
+(`schemas/linear.graphql`), so a query the real service would reject is rejected here too. The
+sandbox holds a small workspace — teams with their workflow states, workspace and team labels,
+issues, comments, users — seeded through methods (`add_team`, `add_label`, `add_issue`,
+`update_issue`, …) and changed by the mutations the controller uses. Fields with a resolver
+answer from that state; any other field of a valid query fails with a located GraphQL error
+saying the sandbox does not implement it, and so does any filter field the sandbox cannot
+evaluate, so a missing feature is never mistaken for an empty answer.
 
 Status codes follow Linear and the Apollo server conventions it is built on: authentication
 problems 401 (`Bearer lin_api_…` 400 `INPUT_ERROR`), unparseable or invalid documents and bad
 variables 400 before execution, rate limits 400 + `RATELIMITED` (429 on request), and execution
 results 200 even with errors and partial data. Every response carries the request and complexity
-budget headers, resets in epoch milliseconds, from a leaky bucket per user.
+budget headers, resets in epoch milliseconds, from leaky buckets per user that really deplete.
+
+Changes to issues (by a seeding method or a mutation) queue `Issue` webhooks to every subscriber
+added with `add_webhook()`, signed as Linear signs them; `await flush_webhooks()` sends them.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
+import hashlib
+import hmac
+import json
 import math
+import operator
+import re
 import time
+import unicodedata
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, TypeVar
 
+import httpx
 from aiohttp import web
 from graphql import (
     DocumentNode,
@@ -35,6 +52,7 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     OperationDefinitionNode,
+    OperationType,
     SelectionSetNode,
     build_schema,
     default_field_resolver,
@@ -51,14 +69,63 @@ from controller.sandbox.base import (
     FaultKind,
     Rejection,
     Sandbox,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookOutbox,
     read_json,
     retry_after_seconds,
 )
 
 SCHEMA_RESOURCE: Final = "schemas/linear.graphql"
 DEFAULT_CONNECTION_SIZE: Final = 50
-"""What Linear assumes for a connection without `first`/`last` when it prices a query."""
+"""What Linear assumes for a connection without `first`/`last` when it prices a query, and returns."""
+MAX_CONNECTION_SIZE: Final = 250
+"""The largest `first` the sandbox answers; commonly cited for Linear, not documented [U]."""
 ANONYMOUS: Final = "anonymous"
+STATE_TYPES: Final = ("triage", "backlog", "unstarted", "started", "completed", "canceled", "duplicate")
+"""`WorkflowState.type` as Linear spells it: `canceled` with one L."""
+DEFAULT_WORKFLOW_STATES: Final = (
+    ("Backlog", "backlog"),
+    ("Todo", "unstarted"),
+    ("In Progress", "started"),
+    ("In Review", "started"),
+    ("Done", "completed"),
+    ("Canceled", "canceled"),
+    ("Duplicate", "duplicate"),
+)
+"""The states a new Linear team starts with (name, type); `add_team(states=…)` gives others."""
+_STATE_COLORS: Final = {
+    "triage": "#fc7840",
+    "backlog": "#bec2c8",
+    "unstarted": "#e2e2e2",
+    "started": "#f2c94c",
+    "completed": "#5e6ad2",
+    "canceled": "#95a2b3",
+    "duplicate": "#95a2b3",
+}
+DEFAULT_LABEL_COLOR: Final = "#bec2c8"
+PRIORITY_LABELS: Final = ("No priority", "Urgent", "High", "Medium", "Low")
+WEBHOOK_RETRY_DELAYS: Final = (60.0, 3_600.0, 21_600.0)
+"""Linear retries a failed delivery three times: after a minute, an hour and six hours."""
+WEBHOOK_TIMEOUT: Final = 5.0
+"""Seconds Linear waits for the receiver's 200 before counting the attempt as failed."""
+NOT_IMPLEMENTED_CODE: Final = "SANDBOX_NOT_IMPLEMENTED"
+_IDENTIFIER: Final = re.compile(r"^([A-Za-z0-9_]+)-(\d+)$")
+_DURATION: Final = re.compile(
+    r"^(?P<sign>[+-])?P(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
+    r"(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?$"
+)
+_DURATION_SECONDS: Final = {
+    "years": 365 * 86_400.0,
+    "months": 30 * 86_400.0,
+    "weeks": 7 * 86_400.0,
+    "days": 86_400.0,
+    "hours": 3_600.0,
+    "minutes": 60.0,
+    "seconds": 1.0,
+}
+
+_Item = TypeVar("_Item")
 
 
 @functools.cache
@@ -81,6 +148,15 @@ def linear_error(
             "userPresentableMessage": presentable or message,
         },
     }
+
+
+def linear_signature(secret: bytes, body: bytes) -> str:
+    """`Linear-Signature`: lowercase hex HMAC-SHA256 of the exact body bytes, keyed by the signing secret.
+
+    No `sha256=` prefix (unlike GitHub). A receiver recomputes it over the raw bytes it received
+    and compares in constant time; re-serialising the parsed JSON would not give the same bytes.
+    """
+    return hmac.new(secret, body, hashlib.sha256).hexdigest()
 
 
 def estimate_complexity(

@@ -36,16 +36,6 @@ DEFAULT_GATEWAY_URL: Final = "https://api.atlassian.com"
 REQUEST_ID_HEADERS: Final = ("atl-traceid", "x-arequestid")
 
 
-class JiraUser(BaseModel):
-    """A Jira user as `GET /myself` describes them; `email` is None when their privacy settings hide it."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore", validate_by_name=True, validate_by_alias=True)
-
-    account_id: str = Field(alias="accountId")
-    display_name: str = Field(alias="displayName")
-    email: str | None = Field(default=None, alias="emailAddress")
-
-
 def jira_reset_wait(headers: Mapping[str, str], now: float) -> float | None:
     """Seconds until `X-RateLimit-Reset`, an ISO-8601 instant; used when `Retry-After` is absent."""
     return seconds_until_iso_instant(headers.get("x-ratelimit-reset"), now)

@@ -55,3 +55,26 @@ class JiraUnavailable(JiraError):
     """5xx (503 may carry `Retry-After`) or no answer at all: the call may succeed later."""
 
     temporary: ClassVar[bool] = True
+
+
+class JiraTransitionNotAvailable(JiraError):
+    """The workflow offers this user no transition from the issue's status to the wanted one.
+
+    Transitions are per status and per user (EXTERNAL_APIS.md §2.4), so this is a configuration
+    problem for a person to fix in Jira, not something a retry changes.
+    """
+
+    def __init__(self, issue: str, wanted: str, *, current: str, available: tuple[str, ...]) -> None:
+        if available:
+            offered = "offers only transitions to " + ", ".join(repr(name) for name in available)
+        else:
+            offered = "offers this user no transition at all (does the JIRA_TOKEN user have the Transition issues permission?)"
+        super().__init__(
+            f"Jira issue {issue} cannot move to status {wanted!r}: from its status {current!r} the workflow {offered}; "
+            f"add a transition to {wanted!r} to the project's workflow"
+        )
+        self.issue = issue
+        self.wanted = wanted
+        self.current = current
+        self.available = available
+        """The names of the statuses the issue could move to instead."""

@@ -1,0 +1,202 @@
+"""The mappings as the operator sees them: an index that routes tickets, and the status each deserves.
+
+Both are pure: the index is rebuilt from the informer's objects, the status from facts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from controller.config import RunnerMode, Settings, effective_execution_mode, missing_for_mapping
+from controller.resources import ProjectMappingSpec, effective_max_iterations
+from controller.resources.base import Condition
+from controller.ticketing.model import Provider, Ticket, TicketScope
+
+logger = logging.getLogger("controller.operator")
+
+
+@dataclass(frozen=True)
+class IndexedMapping:
+    """A ProjectMapping with what dispatching needs of its metadata."""
+
+    name: str
+    namespace: str
+    uid: str
+    generation: int
+    spec: ProjectMappingSpec
+
+    @property
+    def provider(self) -> Provider:
+        return self.spec.ticketing.provider
+
+    @property
+    def route_key(self) -> str:
+        """Linear: the Linear team key (defaulting to the mapping's). Jira: the repo field value."""
+        ticketing = self.spec.ticketing
+        if ticketing.jira is not None:
+            return ticketing.jira.repo_field_value
+        linear_key = ticketing.linear.team_key if ticketing.linear is not None else None
+        return linear_key or self.spec.team_key
+
+    def scope(self) -> TicketScope:
+        jira = self.spec.ticketing.jira
+        return TicketScope(
+            team_key=self.spec.team_key,
+            route_key=self.route_key,
+            jql=jira.jql if jira else None,
+            repo_field=jira.repo_field if jira else None,
+        )
+
+
+def indexed_mapping(body: Mapping[str, Any]) -> IndexedMapping:
+    metadata = body["metadata"]
+    return IndexedMapping(
+        name=metadata["name"],
+        namespace=metadata.get("namespace", ""),
+        uid=metadata.get("uid", ""),
+        generation=int(metadata.get("generation", 0)),
+        spec=ProjectMappingSpec.model_validate(body["spec"]),
+    )
+
+
+@dataclass(frozen=True)
+class MappingIndex:
+    """Mappings by provider and route key; a scope claimed twice goes to the oldest name, alphabetically."""
+
+    routes: dict[tuple[Provider, str], IndexedMapping] = field(default_factory=dict)
+    conflicts: dict[str, str] = field(default_factory=dict)
+    """Mapping name → why it routes nothing."""
+    by_team: dict[str, IndexedMapping] = field(default_factory=dict)
+
+    def scopes(self, provider: Provider) -> list[TicketScope]:
+        return [m.scope() for (p, _), m in sorted(self.routes.items()) if p == provider]
+
+    def route(self, ticket: Ticket) -> IndexedMapping | None:
+        return self.routes.get((ticket.provider, ticket.route_key))
+
+    def mappings_of(self, provider: Provider) -> list[IndexedMapping]:
+        return [m for (p, _), m in sorted(self.routes.items()) if p == provider]
+
+
+def build_index(objects: Iterable[Mapping[str, Any]]) -> MappingIndex:
+    """The index of every readable mapping; unreadable ones are logged (the API server validated them)."""
+    readable: list[IndexedMapping] = []
+    for body in objects:
+        try:
+            readable.append(indexed_mapping(body))
+        except (KeyError, ValidationError) as error:
+            logger.warning("ignoring unreadable ProjectMapping %s: %s", body.get("metadata", {}).get("name"), error)
+    claimants: dict[tuple[Provider, str], list[IndexedMapping]] = defaultdict(list)
+    for mapping in sorted(readable, key=lambda m: m.name):
+        claimants[(mapping.provider, mapping.route_key)].append(mapping)
+    routes: dict[tuple[Provider, str], IndexedMapping] = {}
+    conflicts: dict[str, str] = {}
+    for key, mappings in claimants.items():
+        routes[key] = mappings[0]
+        for loser in mappings[1:]:
+            conflicts[loser.name] = (
+                f"mapping {mappings[0].name} already routes {key[0]} tickets of {key[1]!r}; this one gets none"
+            )
+    return MappingIndex(routes=routes, conflicts=conflicts, by_team={m.spec.team_key: m for m in readable})
+
+
+@dataclass(frozen=True)
+class MappingStatusFacts:
+    """Everything a mapping's status reports, gathered by the operator."""
+
+    runner_mode: RunnerMode
+    in_progress: int | None = None
+    blocked: int | None = None
+    last_polled_at: datetime | None = None
+    conflict: str | None = None
+
+
+def mapping_missing_credentials(settings: Settings, spec: ProjectMappingSpec, runner_mode: RunnerMode) -> list[str]:
+    problems = missing_for_mapping(
+        settings,
+        ticketing_provider=spec.ticketing.provider,
+        execution_mode=spec.runner.execution_mode,
+        model_provider=spec.provider.name,
+        runner_mode=runner_mode,
+    )
+    return [problem.message for problem in problems]
+
+
+def _condition(
+    previous: Mapping[str, Mapping[str, Any]], kind: str, ok: bool, reason: str, message: str, now: datetime, gen: int
+) -> Condition:
+    """A condition keeps its lastTransitionTime while its status does not change."""
+    status = "True" if ok else "False"
+    before = previous.get(kind)
+    since = now
+    if before is not None and before.get("status") == status and before.get("lastTransitionTime"):
+        since = datetime.fromisoformat(str(before["lastTransitionTime"]).replace("Z", "+00:00"))
+    return Condition(
+        type=kind, status=status, reason=reason, message=message, last_transition_time=since, observed_generation=gen
+    )
+
+
+def mapping_status_patch(
+    mapping: IndexedMapping,
+    settings: Settings,
+    facts: MappingStatusFacts,
+    previous_status: Mapping[str, Any],
+    now: datetime,
+) -> dict[str, Any]:
+    """The status a mapping should have, as a merge patch of its status subresource."""
+    previous = {c["type"]: c for c in previous_status.get("conditions") or [] if "type" in c}
+    missing = mapping_missing_credentials(settings, mapping.spec, facts.runner_mode)
+    credentials = _condition(
+        previous,
+        "CredentialsResolved",
+        not missing,
+        "AllCredentialsSet" if not missing else "CredentialsMissing",
+        "every variable this mapping needs is set" if not missing else " ".join(missing),
+        now,
+        mapping.generation,
+    )
+    if facts.conflict is not None:
+        ready_reason, ready_message = "DuplicateScope", facts.conflict
+    elif missing:
+        ready_reason, ready_message = "CredentialsMissing", "runs cannot start until the credentials are set"
+    elif mapping.spec.paused:
+        ready_reason, ready_message = "Paused", "the mapping is paused: no new runs are dispatched"
+    else:
+        ready_reason, ready_message = "Ready", "tickets of this scope are dispatched"
+    ready = _condition(
+        previous,
+        "Ready",
+        facts.conflict is None and not missing,
+        ready_reason,
+        ready_message,
+        now,
+        mapping.generation,
+    )
+    kept = [c for kind, c in previous.items() if kind not in ("Ready", "CredentialsResolved")]
+    status: dict[str, Any] = {
+        "observedGeneration": mapping.generation,
+        "conditions": [*kept, credentials.to_wire(), ready.to_wire()],
+        "effectiveRunnerMode": _effective_runner_mode(facts.runner_mode, mapping.spec),
+        "effectiveMaxIterations": effective_max_iterations(mapping.spec),
+    }
+    if facts.in_progress is not None:
+        status["inProgress"] = facts.in_progress
+    if facts.blocked is not None:
+        status["blocked"] = facts.blocked
+    if facts.last_polled_at is not None:
+        status["lastPolledAt"] = facts.last_polled_at.isoformat().replace("+00:00", "Z")
+    return status
+
+
+def _effective_runner_mode(runner_mode: RunnerMode, spec: ProjectMappingSpec) -> str:
+    """Where runs really go; `shadow` is reported as such, since it also boots a Fly machine."""
+    if runner_mode is RunnerMode.SHADOW:
+        return "shadow"
+    return effective_execution_mode(runner_mode, spec.runner.execution_mode)

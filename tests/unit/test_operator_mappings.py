@@ -1,0 +1,128 @@
+"""Routing tickets to mappings, and the status each mapping deserves."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from controller.config import RunnerMode, load_settings
+from controller.operator.mappings import MappingStatusFacts, build_index, indexed_mapping, mapping_status_patch
+from controller.ticketing.model import StateCategory, Ticket
+
+NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
+
+
+def mapping(name: str, team: str, *, via: str = "linear", route: str | None = None, **spec: Any) -> dict[str, Any]:
+    ticketing: dict[str, Any] = {"provider": via}
+    if via == "linear" and route:
+        ticketing["linear"] = {"teamKey": route}
+    if via == "jira":
+        ticketing["jira"] = {"jql": "project = PAY", "repoField": "customfield_1", "repoFieldValue": route or "repo"}
+    return {
+        "metadata": {"name": name, "namespace": "ns", "uid": f"uid-{name}", "generation": 3},
+        "spec": {
+            "teamKey": team,
+            "ticketing": ticketing,
+            "source": {"owner": "acme", "repo": name, "defaultBranch": "main"},
+            **spec,
+        },
+    }
+
+
+def ticket(provider: str, route_key: str) -> Ticket:
+    return Ticket(
+        provider=provider,  # type: ignore[arg-type]
+        id="1",
+        identifier="X-1",
+        title="t",
+        url="u",
+        state_name="Todo",
+        state=StateCategory.UNSTARTED,
+        labels=frozenset(),
+        updated_at=NOW,
+        route_key=route_key,
+    )
+
+
+def test_tickets_route_by_provider_and_key() -> None:
+    index = build_index(
+        [
+            mapping("eng", "ENG"),
+            mapping("ops", "OPS", route="INFRA"),
+            mapping("pay", "PAY", via="jira", route="payments"),
+        ]
+    )
+    assert index.route(ticket("linear", "ENG")).name == "eng"  # type: ignore[union-attr]
+    assert index.route(ticket("linear", "INFRA")).name == "ops"  # type: ignore[union-attr]
+    assert index.route(ticket("jira", "payments")).name == "pay"  # type: ignore[union-attr]
+    assert index.route(ticket("linear", "OPS")) is None
+    assert [s.route_key for s in index.scopes("linear")] == ["ENG", "INFRA"]
+    (jira_scope,) = index.scopes("jira")
+    assert (jira_scope.jql, jira_scope.repo_field, jira_scope.team_key) == ("project = PAY", "customfield_1", "PAY")
+
+
+def test_a_scope_claimed_twice_goes_to_the_first_name() -> None:
+    index = build_index([mapping("eng-b", "ENG_B", route="ENG"), mapping("eng-a", "ENG_A", route="ENG")])
+    assert index.route(ticket("linear", "ENG")).name == "eng-a"  # type: ignore[union-attr]
+    assert "already routes" in index.conflicts["eng-b"]
+
+
+def test_unreadable_mappings_are_left_out() -> None:
+    broken = mapping("bad", "BAD")
+    del broken["spec"]["source"]
+    assert build_index([broken, mapping("eng", "ENG")]).by_team.keys() == {"ENG"}
+
+
+def status(settings_env: dict[str, str], body: dict[str, Any], facts: MappingStatusFacts, previous: Any = None) -> Any:
+    return mapping_status_patch(
+        indexed_mapping(body), load_settings(settings_env, env_file=None), facts, previous or {}, NOW
+    )
+
+
+GITHUB = {"GITHUB_APP_ID": "1"}
+
+
+def test_missing_credentials_show_in_both_conditions(rsa_key_pem: str) -> None:
+    patch = status(
+        GITHUB | {"GITHUB_APP_PRIVATE_KEY": rsa_key_pem}, mapping("eng", "ENG"), MappingStatusFacts(RunnerMode.DEFAULT)
+    )
+    conditions = {c["type"]: c for c in patch["conditions"]}
+    assert conditions["CredentialsResolved"]["status"] == "False"
+    assert "LINEAR_API_KEY is not set" in conditions["CredentialsResolved"]["message"]
+    assert (conditions["Ready"]["status"], conditions["Ready"]["reason"]) == ("False", "CredentialsMissing")
+    assert patch["observedGeneration"] == 3
+    assert patch["effectiveMaxIterations"] == 3
+
+
+def test_ready_mapping_with_its_effective_mode(rsa_key_pem: str) -> None:
+    env = GITHUB | {"GITHUB_APP_PRIVATE_KEY": rsa_key_pem, "LINEAR_API_KEY": "lin_api_x"}
+    patch = status(
+        env,
+        mapping("eng", "ENG", provider={"name": "bedrock", "awsRegion": "us-east-1"}),
+        MappingStatusFacts(RunnerMode.GHA, in_progress=1, blocked=2, last_polled_at=NOW),
+    )
+    conditions = {c["type"]: c for c in patch["conditions"]}
+    assert conditions["Ready"]["status"] == "True"
+    assert patch["effectiveRunnerMode"] == "github-actions"
+    assert (patch["inProgress"], patch["blocked"], patch["effectiveMaxIterations"]) == (1, 2, 2)
+    assert patch["lastPolledAt"] == "2026-11-22T12:00:00Z"
+
+
+def test_transition_time_only_moves_when_the_status_changes(rsa_key_pem: str) -> None:
+    env = GITHUB | {"GITHUB_APP_PRIVATE_KEY": rsa_key_pem, "LINEAR_API_KEY": "lin_api_x"}
+    earlier = (NOW - timedelta(days=1)).isoformat()
+    previous = {"conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": earlier}]}
+    patch = status(env, mapping("eng", "ENG"), MappingStatusFacts(RunnerMode.DEFAULT), previous)
+    ready = next(c for c in patch["conditions"] if c["type"] == "Ready")
+    assert ready["lastTransitionTime"].startswith("2026-11-21T12:00:00")
+    paused = status(env, mapping("eng", "ENG", paused=True), MappingStatusFacts(RunnerMode.DEFAULT), previous)
+    assert next(c for c in paused["conditions"] if c["type"] == "Ready")["reason"] == "Paused"
+
+
+def test_shadow_mode_is_reported_as_shadow(rsa_key_pem: str) -> None:
+    env = GITHUB | {"GITHUB_APP_PRIVATE_KEY": rsa_key_pem}
+    facts = replace(MappingStatusFacts(RunnerMode.SHADOW), conflict="taken")
+    patch = status(env, mapping("eng", "ENG"), facts)
+    assert patch["effectiveRunnerMode"] == "shadow"
+    assert next(c for c in patch["conditions"] if c["type"] == "Ready")["reason"] == "DuplicateScope"
