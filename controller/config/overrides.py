@@ -32,17 +32,30 @@ class ResolvedRunnerMode:
     env_locked: bool
 
 
-def resolve_runner_mode(environment_mode: RunnerMode | None, stored_mode: str | None) -> ResolvedRunnerMode:
-    """RUNNER_MODE when set, else the mode stored through the API, else `default`.
+def resolve_runner_mode(
+    environment_mode: RunnerMode | None, stored_mode: str | None, available: frozenset[RunnerMode]
+) -> ResolvedRunnerMode:
+    """RUNNER_MODE when set, else the mode stored through the API if this process can run it, else `default`.
 
     `environment_mode` is None when RUNNER_MODE is absent from the environment (not merely at its
-    default), so that an explicit `RUNNER_MODE=default` still locks the mode.
+    default), so that an explicit `RUNNER_MODE=default` still locks the mode. A stored mode stops
+    applying when what it needs is gone (say LOCAL_RUNNER_IMAGE after a restart).
     """
     if environment_mode is not None:
         return ResolvedRunnerMode(mode=environment_mode, source=ValueSource.ENVIRONMENT, env_locked=True)
-    if stored_mode is not None and stored_mode in RunnerMode.__members__.values():
+    if stored_mode is not None and stored_mode in available:
         return ResolvedRunnerMode(mode=RunnerMode(stored_mode), source=ValueSource.DATABASE, env_locked=False)
     return ResolvedRunnerMode(mode=RunnerMode.DEFAULT, source=ValueSource.DEFAULT, env_locked=False)
+
+
+def available_runner_modes(settings: Settings) -> frozenset[RunnerMode]:
+    """The modes this configuration can run: Fly ones need the Fly credentials, `local` an image."""
+    modes = {RunnerMode.DEFAULT, RunnerMode.GHA}
+    if settings.fly_sessions_token is not None:
+        modes |= {RunnerMode.FLY, RunnerMode.SHADOW}
+    if settings.local_runner_image is not None:
+        modes.add(RunnerMode.LOCAL)
+    return frozenset(modes)
 
 
 @dataclass(frozen=True)

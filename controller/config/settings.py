@@ -349,6 +349,18 @@ class Settings(BaseSettings):
         ),
         json_schema_extra={"section": Section.SERVICE, "derived_default": "detected, see the description"},
     )
+    trusted_proxy_hops: int = Field(
+        default=0,
+        ge=0,
+        le=10,
+        description=(
+            "How many reverse proxies (ingress, load balancer) stand in front of the API server. With 1 or "
+            "more, the client address used for login throttling and the audit trail is read from "
+            "X-Forwarded-For that many hops back; with 0 (the default) the header is ignored, since anyone "
+            "could forge it."
+        ),
+        json_schema_extra={"section": Section.SERVICE},
+    )
     kubernetes_service_host: str | None = Field(
         default=None,
         description=(
@@ -777,12 +789,14 @@ class Settings(BaseSettings):
             return Environment.PRODUCTION, "detected: FLY_APP_NAME is set"
         return Environment.DEVELOPMENT, "detected: neither KUBERNETES_SERVICE_HOST nor FLY_APP_NAME is set"
 
-    @property
-    def effective_secrets_backend(self) -> SecretsBackend:
-        """SECRETS_BACKEND with `auto` resolved: Fly when its credentials are set, else Kubernetes."""
+    def effective_secrets_backend(self, fly_app: str | None) -> SecretsBackend:
+        """SECRETS_BACKEND with `auto` resolved: Fly when a token and an app are known, else Kubernetes.
+
+        `fly_app` is the app in use, FLY_SESSIONS_APP or the one stored through the admin API.
+        """
         if self.secrets_backend is not SecretsBackend.AUTO:
             return self.secrets_backend
-        fly_ready = self.fly_sessions_app is not None and self.fly_sessions_token is not None
+        fly_ready = fly_app is not None and self.fly_sessions_token is not None
         return SecretsBackend.FLY if fly_ready else SecretsBackend.KUBERNETES
 
     @property

@@ -46,6 +46,7 @@ class AdminTokens:
         return hmac.compare_digest(candidate.encode(), self._code)
 
     def issue(self, now: datetime) -> IssuedToken:
+        now = now.replace(microsecond=0)
         expires_at = now + TOKEN_LIFETIME
         claims = {
             "iss": ISSUER,

@@ -7,12 +7,13 @@ from collections.abc import Mapping
 from aiohttp import web
 
 from controller.store import JsonValue
+from controller.web.clients import client_address
 from controller.web.context import context_of
 
 
 def actor_of(request: web.Request) -> str:
     """Every admin shares one access code, so the client address is the best name there is."""
-    return f"admin@{request.remote or 'unknown'}"
+    return f"admin@{client_address(request)}"
 
 
 async def record_change(

@@ -7,6 +7,7 @@ from datetime import datetime
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from controller.web.clients import client_address
 from controller.web.context import context_of
 from controller.web.errors import ApiError, Handler
 from controller.web.models import CamelModel
@@ -40,7 +41,7 @@ async def authenticate(request: web.Request) -> web.Response:
     context = context_of(request)
     tokens = context.admin_tokens
     assert tokens is not None, "the auth middleware answers 404 while the admin API is disabled"
-    client = request.remote or "unknown"
+    client = client_address(request)
     now = context.clock()
     wait = context.login_throttle.retry_after(client, now)
     if wait is not None:

@@ -11,12 +11,14 @@ from datetime import datetime
 from aiohttp import web
 from pydantic import Field
 
-from controller.config import RunnerMode, Settings
+from controller.config import RunnerMode, Settings, effective_execution_mode
+from controller.config.overrides import ResolvedRunnerMode
 from controller.web.context import context_of
 from controller.web.identity import CheckStatus, IdentityCache, IdentityProbe
 from controller.web.mappings import MappingView, cached_mappings
 from controller.web.models import CamelModel
 from controller.web.routing import ApiRouter, respond
+from controller.web.runner_mode import resolved_runner_mode
 
 router = ApiRouter(tag="status")
 
@@ -50,7 +52,8 @@ async def _ticketing_checks(
             at, status, message = await cache.check(provider, probe)
         elif users:
             at, status = cache.clock(), CheckStatus.ERROR
-            message = f"{variables} not set, but mappings {', '.join(users)} use {provider.title()}"
+            noun, verb = ("mapping", "uses") if len(users) == 1 else ("mappings", "use")
+            message = f"{variables} not set, but {noun} {', '.join(users)} {verb} {provider.title()}"
         else:
             continue
         checks.append(
@@ -70,17 +73,23 @@ async def _ticketing_checks(
     return checks
 
 
-def _callbacks_needed(settings: Settings, mappings: list[MappingView]) -> list[str]:
+def _callbacks_needed(runner_mode: ResolvedRunnerMode, mappings: list[MappingView]) -> list[str]:
     """Who needs runner callbacks: Fly and local runs report back over HTTP."""
-    if settings.runner_mode in (RunnerMode.FLY, RunnerMode.LOCAL, RunnerMode.SHADOW):
-        return [f"RUNNER_MODE={settings.runner_mode.value}"]
-    return [m.team_key for m in mappings if m.spec.runner.execution_mode in ("fly-machines", "local")]
+    if runner_mode.mode in (RunnerMode.FLY, RunnerMode.LOCAL, RunnerMode.SHADOW):
+        return [f"the runner mode {runner_mode.mode.value} ({runner_mode.source.value})"]
+    return [
+        m.team_key
+        for m in mappings
+        if effective_execution_mode(runner_mode.mode, m.spec.runner.execution_mode) in ("fly-machines", "local")
+    ]
 
 
-def configuration_checks(settings: Settings, mappings: list[MappingView], now: datetime) -> list[StatusCheck]:
+def configuration_checks(
+    settings: Settings, runner_mode: ResolvedRunnerMode, mappings: list[MappingView], now: datetime
+) -> list[StatusCheck]:
     """The checks that need no network: callbacks, trigger and webhook secrets."""
     checks = []
-    needed = _callbacks_needed(settings, mappings)
+    needed = _callbacks_needed(runner_mode, mappings)
     if settings.runner_callback_base_url and settings.runner_token_secret:
         callback = (CheckStatus.OK, f"runners call back to {settings.runner_callback_base_url}")
     elif needed:
@@ -144,5 +153,5 @@ async def config_status(request: web.Request) -> web.Response:
     context = context_of(request)
     mappings = cached_mappings(request)
     ticketing = await _ticketing_checks(context.settings, mappings, context.ticketing_probes, context.identity_cache)
-    others = configuration_checks(context.settings, mappings, context.clock())
+    others = configuration_checks(context.settings, await resolved_runner_mode(context), mappings, context.clock())
     return respond(ConfigStatus(checks=[*ticketing, *others]))

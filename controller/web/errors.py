@@ -85,7 +85,12 @@ def from_kube_error(error: KubeApiError) -> ApiError:
     if isinstance(error, NotFoundError):
         return ApiError(404, "not_found", error.message)
     if isinstance(error, KubeUnavailableError):
-        return ApiError(503, "kubernetes_unavailable", f"the Kubernetes API is unavailable: {error.message}")
+        return ApiError(
+            503,
+            "kubernetes_unavailable",
+            f"the Kubernetes API is unavailable: {error.message}",
+            headers={"Retry-After": "5"},
+        )
     return ApiError(502, "kubernetes_error", f"the Kubernetes API answered {error.status_code}: {error.message}")
 
 

@@ -17,8 +17,9 @@ from controller.kube import PROJECT_MAPPINGS
 from controller.resources import ProjectMappingSpec, ProjectMappingStatus, mapping_name_for
 from controller.resources.base import refuse_booleans
 from controller.resources.project_mapping import TEAM_KEY_PATTERN
+from controller.secrets import SecretBackendError, team_secret_names
 from controller.web.audit import record_change
-from controller.web.context import context_of
+from controller.web.context import WebContext, context_of
 from controller.web.errors import ApiError, not_found
 from controller.web.models import CamelModel, PartialUpdate
 from controller.web.routing import ApiRouter, path_param, read_body, respond
@@ -153,10 +154,33 @@ async def patch_mapping(request: web.Request) -> web.Response:
     return respond(mapping_view(patched))
 
 
-@router.route("DELETE", "/api/mappings/{teamKey}", summary="Delete a project mapping", responses={204: None, 502: None})
+@router.route(
+    "DELETE",
+    "/api/mappings/{teamKey}",
+    summary="Delete a project mapping",
+    description="Also deletes the mapping's per-team secrets, which would otherwise read as global ones.",
+    responses={204: None, 502: None},
+)
 async def delete_mapping(request: web.Request) -> web.Response:
     context = context_of(request)
     team_key = team_key_of(request)
     await context.kube.delete(PROJECT_MAPPINGS, context.namespace, mapping_name_for(team_key))
-    await record_change(request, "mapping.delete", team_key)
+    removed = await delete_team_secrets(context, team_key, [view.team_key for view in cached_mappings(request)])
+    await record_change(request, "mapping.delete", team_key, {"deletedSecrets": list(removed)})
     return web.Response(status=204)
+
+
+async def delete_team_secrets(context: WebContext, team_key: str, team_keys: list[str]) -> list[str]:
+    """Delete every secret stored under a team's prefix; returns their stored names."""
+    try:
+        stored = [info.name for info in await context.secrets.list_secrets()]
+        names = [f"{team_key}_{name}" for name in team_secret_names(stored, team_key, team_keys)]
+        for name in names:
+            await context.secrets.delete_secret(name)
+    except SecretBackendError as error:
+        raise ApiError(
+            502,
+            "secret_store_unavailable",
+            f"the mapping {team_key} was deleted, but its secrets could not be: {error}",
+        ) from None
+    return names

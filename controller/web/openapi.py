@@ -72,7 +72,7 @@ def _ref(model: type[BaseModel]) -> dict[str, str]:
 def _operation(endpoint: Endpoint) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "summary": endpoint.summary,
-        "operationId": f"{endpoint.method.lower()}_{endpoint.handler.__name__}",
+        "operationId": endpoint.handler.__name__,
         "tags": [endpoint.tag],
         "responses": {},
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from aiohttp import web
@@ -9,7 +10,13 @@ from pydantic import Field
 
 from controller import constants
 from controller.config import RunnerMode
-from controller.config.overrides import ValueSource, resolve_runner_mode
+from controller.config.overrides import (
+    ResolvedRunnerMode,
+    ValueSource,
+    available_runner_modes,
+    resolve_runner_mode,
+)
+from controller.store import SettingValue
 from controller.web.audit import actor_of, record_change
 from controller.web.context import WebContext, context_of
 from controller.web.errors import ApiError
@@ -20,7 +27,9 @@ router = ApiRouter(tag="runner mode")
 
 
 class RunnerModeChange(CamelModel):
-    mode: RunnerMode = Field(description="default, gha, fly, shadow, or local (needs LOCAL_RUNNER_IMAGE).")
+    mode: RunnerMode = Field(
+        description="default, gha, fly or shadow (need FLY_SESSIONS_TOKEN), or local (needs LOCAL_RUNNER_IMAGE)."
+    )
 
 
 class RunnerModeView(CamelModel):
@@ -42,8 +51,29 @@ class RunnerModeChangeResult(RunnerModeView):
 
 
 def _accepted_modes(context: WebContext) -> list[RunnerMode]:
-    modes = [RunnerMode.DEFAULT, RunnerMode.GHA, RunnerMode.FLY, RunnerMode.SHADOW]
-    return [*modes, RunnerMode.LOCAL] if context.settings.local_runner_image is not None else modes
+    available = available_runner_modes(context.settings)
+    return [mode for mode in RunnerMode if mode in available]
+
+
+@dataclass(frozen=True)
+class _RunnerModeInputs:
+    stored: SettingValue | None
+    stored_mode: str | None
+    environment_mode: RunnerMode | None
+    resolved: ResolvedRunnerMode
+
+
+async def _runner_mode_inputs(context: WebContext) -> _RunnerModeInputs:
+    stored = await context.store.get_setting(constants.SETTING_RUNNER_MODE)
+    stored_mode = stored.value if stored is not None and isinstance(stored.value, str) else None
+    environment_mode = context.settings.runner_mode if context.settings.explicitly_set("RUNNER_MODE") else None
+    resolved = resolve_runner_mode(environment_mode, stored_mode, available_runner_modes(context.settings))
+    return _RunnerModeInputs(stored, stored_mode, environment_mode, resolved)
+
+
+async def resolved_runner_mode(context: WebContext) -> ResolvedRunnerMode:
+    """The mode in force for this process: RUNNER_MODE, else the stored one it can run, else default."""
+    return (await _runner_mode_inputs(context)).resolved
 
 
 def _as_runner_mode(value: str | None) -> RunnerMode | None:
@@ -52,18 +82,15 @@ def _as_runner_mode(value: str | None) -> RunnerMode | None:
 
 
 async def current_runner_mode_view(context: WebContext) -> RunnerModeView:
-    stored = await context.store.get_setting(constants.SETTING_RUNNER_MODE)
-    stored_mode = stored.value if stored is not None and isinstance(stored.value, str) else None
-    environment_mode = context.settings.runner_mode if context.settings.explicitly_set("RUNNER_MODE") else None
-    resolved = resolve_runner_mode(environment_mode, stored_mode)
+    inputs = await _runner_mode_inputs(context)
     return RunnerModeView(
-        mode=resolved.mode,
-        source=resolved.source,
-        env_locked=resolved.env_locked,
-        environment_mode=environment_mode,
-        stored_mode=_as_runner_mode(stored_mode),
-        stored_at=stored.updated_at if stored else None,
-        stored_by=stored.updated_by if stored else None,
+        mode=inputs.resolved.mode,
+        source=inputs.resolved.source,
+        env_locked=inputs.resolved.env_locked,
+        environment_mode=inputs.environment_mode,
+        stored_mode=_as_runner_mode(inputs.stored_mode),
+        stored_at=inputs.stored.updated_at if inputs.stored else None,
+        stored_by=inputs.stored.updated_by if inputs.stored else None,
         accepted_modes=_accepted_modes(context),
     )
 
@@ -86,10 +113,12 @@ async def set_runner_mode(request: web.Request) -> web.Response:
     context = context_of(request)
     change = await read_body(request, RunnerModeChange)
     if change.mode not in _accepted_modes(context):
+        needs = "LOCAL_RUNNER_IMAGE" if change.mode is RunnerMode.LOCAL else "FLY_SESSIONS_TOKEN"
         raise ApiError(
             422,
             "mode_not_available",
-            "runner mode local needs LOCAL_RUNNER_IMAGE to be set on the controller",
+            f"runner mode {change.mode.value} needs {needs} to be set on the controller; "
+            f"this one accepts {', '.join(mode.value for mode in _accepted_modes(context))}",
         )
     await context.store.set_setting(
         constants.SETTING_RUNNER_MODE, change.mode.value, actor_of(request), context.clock()

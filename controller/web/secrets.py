@@ -19,7 +19,7 @@ from controller.secrets import (
 )
 from controller.web.audit import record_change
 from controller.web.context import WebContext, context_of
-from controller.web.errors import ApiError, not_found
+from controller.web.errors import ApiError, ErrorDetail, not_found
 from controller.web.mappings import cached_mappings, team_key_of
 from controller.web.models import CamelModel
 from controller.web.routing import ApiRouter, path_param, read_body, respond
@@ -63,7 +63,7 @@ def _team_keys(request: web.Request) -> list[str]:
 
 
 def _name_rejected(error: SecretNameError) -> ApiError:
-    return ApiError(422, "invalid_secret_name", str(error))
+    return ApiError(422, "invalid_secret_name", str(error), details=[ErrorDetail(field="name", message=str(error))])
 
 
 def _unavailable(error: SecretBackendError) -> ApiError:
@@ -106,7 +106,7 @@ def _known_team(request: web.Request) -> str:
     return team_key
 
 
-@router.route("GET", "/api/global-secrets", summary="List global Fly secrets", responses={200: SecretList})
+@router.route("GET", "/api/global-secrets", summary="List global Fly secrets", responses={200: SecretList, 502: None})
 async def list_global_secrets(request: web.Request) -> web.Response:
     context = context_of(request)
     stored = await _stored(context)
@@ -151,7 +151,7 @@ async def delete_global_secret(request: web.Request) -> web.Response:
     "GET",
     "/api/mappings/{teamKey}/secrets",
     summary="List per-team Fly secrets",
-    responses={200: SecretList},
+    responses={200: SecretList, 502: None},
 )
 async def list_team_secrets(request: web.Request) -> web.Response:
     context = context_of(request)

@@ -60,11 +60,14 @@ async def ticketing_probes(
     return probes
 
 
-async def _secret_backend(settings: Settings, kube: KubeClient, namespace: str, stack: AsyncExitStack) -> SecretBackend:
-    app, token = settings.fly_sessions_app, settings.fly_sessions_token
-    if settings.effective_secrets_backend is SecretsBackend.FLY and app is not None and token is not None:
+async def _secret_backend(
+    settings: Settings, fly_app: str | None, kube: KubeClient, namespace: str, stack: AsyncExitStack
+) -> SecretBackend:
+    """Fly app secrets of the app in use (FLY_SESSIONS_APP, else the stored one), or a Kubernetes Secret."""
+    token = settings.fly_sessions_token
+    if settings.effective_secrets_backend(fly_app) is SecretsBackend.FLY and fly_app is not None and token is not None:
         fly = await stack.enter_async_context(FlyClient(settings.fly_api_base_url, token.get_secret_value()))
-        return FlySecretBackend(fly, app)
+        return FlySecretBackend(fly, fly_app)
     return KubernetesSecretBackend(kube, namespace)
 
 
@@ -99,7 +102,13 @@ async def open_web_context(settings: Settings, *, clock: Clock = utc_now) -> Asy
             namespace=namespace,
             mappings=mappings,
             admin_tokens=admin_tokens,
-            secrets=await _secret_backend(settings, kube, namespace, stack),
+            secrets=await _secret_backend(
+                settings,
+                settings.fly_sessions_app or stored_at_start[constants.SETTING_FLY_SESSIONS_APP],
+                kube,
+                namespace,
+                stack,
+            ),
             clock=clock,
             ticketing_probes=await ticketing_probes(settings, stack),
             stored_at_start=stored_at_start,

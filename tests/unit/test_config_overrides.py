@@ -10,6 +10,7 @@ from controller.config import RunnerMode, load_settings
 from controller.config.overrides import (
     ResolvedSetting,
     ValueSource,
+    available_runner_modes,
     read_service_account_namespace,
     resolve_namespace,
     resolve_restart_bound_setting,
@@ -34,8 +35,26 @@ def test_runner_mode_precedence(
     expected_source: ValueSource,
     locked: bool,
 ) -> None:
-    resolved = resolve_runner_mode(environment, stored)
+    resolved = resolve_runner_mode(environment, stored, frozenset(RunnerMode))
     assert (resolved.mode, resolved.source, resolved.env_locked) == (expected_mode, expected_source, locked)
+
+
+def test_a_stored_mode_this_process_cannot_run_falls_back_to_default() -> None:
+    available = frozenset({RunnerMode.DEFAULT, RunnerMode.GHA})
+    assert resolve_runner_mode(None, "local", available).mode is RunnerMode.DEFAULT
+    assert resolve_runner_mode(None, "gha", available).mode is RunnerMode.GHA
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({}, {"default", "gha"}),
+        ({"FLY_SESSIONS_TOKEN": "t"}, {"default", "gha", "fly", "shadow"}),
+        ({"LOCAL_RUNNER_IMAGE": "img"}, {"default", "gha", "local"}),
+    ],
+)
+def test_available_runner_modes(environ: dict[str, str], expected: set[str]) -> None:
+    assert available_runner_modes(load_settings(environ, env_file=None)) == {RunnerMode(m) for m in expected}
 
 
 @pytest.mark.parametrize(

@@ -66,6 +66,7 @@ OUR_VARIABLES = {
     "JIRA_IMPLEMENTING_STATUS",
     "LINEAR_WEBHOOK_SECRET",
     "JIRA_WEBHOOK_SECRET",
+    "TRUSTED_PROXY_HOPS",
 }
 SECRET_VARIABLES = {
     "GITHUB_APP_PRIVATE_KEY",
@@ -160,6 +161,7 @@ def test_every_variable_has_its_documented_default() -> None:
         "jira_implementing_status": "Implementing",
         "linear_webhook_secret": None,
         "jira_webhook_secret": None,
+        "trusted_proxy_hops": 0,
     }
     assert settings.effective_dedup_db_path == Path("./dedup.sqlite")
     assert settings.poll_interval == timedelta(minutes=1)
@@ -560,7 +562,14 @@ def test_provider_and_app_conveniences_follow_the_variables(rsa_key: rsa.RSAPriv
     ],
 )
 def test_auto_secrets_backend_follows_the_fly_credentials(environ: dict[str, str], expected: SecretsBackend) -> None:
-    assert load(**environ).effective_secrets_backend is expected
+    settings = load(**environ)
+    assert settings.effective_secrets_backend(settings.fly_sessions_app) is expected
+
+
+def test_auto_secrets_backend_uses_a_stored_fly_app() -> None:
+    settings = load(FLY_SESSIONS_TOKEN="fly-token")
+    assert settings.effective_secrets_backend(None) is SecretsBackend.KUBERNETES
+    assert settings.effective_secrets_backend("stored-app") is SecretsBackend.FLY
 
 
 def test_fly_secrets_backend_needs_the_fly_credentials() -> None:

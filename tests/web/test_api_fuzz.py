@@ -35,6 +35,8 @@ def fuzz_target(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> I
         "DEDUP_DB_PATH": str(work_dir / "dedup.sqlite"),
         "ADMIN_ACCESS_CODE": CODE,
         "LOCAL_RUNNER_IMAGE": "ai-implement-runner:dev",
+        "FLY_SESSIONS_TOKEN": "fuzz-fly-token",
+        "SECRETS_BACKEND": "kubernetes",
         "LOG_LEVEL": "WARNING",
     }
     with running_api(env, work_dir) as api:

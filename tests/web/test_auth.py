@@ -140,3 +140,22 @@ def test_tokens_from_another_installation_are_refused(clock: FakeClock) -> None:
     theirs = AdminTokens(access_code=ACCESS_CODE, installation_secret=b"another installation")
     assert not ours.is_valid(theirs.issue(clock()).token, clock())
     assert ours.is_valid(ours.issue(clock()).token, clock())
+
+
+async def test_behind_a_proxy_throttling_follows_the_forwarded_client(start_api: ApiFactory) -> None:
+    api = await start_api(env={"TRUSTED_PROXY_HOPS": "1"})
+    for _ in range(5):
+        await api.client.post("/api/auth", json={"code": "guess"}, headers={"X-Forwarded-For": "203.0.113.7"})
+    locked = await api.client.post("/api/auth", json={"code": ACCESS_CODE}, headers={"X-Forwarded-For": "203.0.113.7"})
+    assert locked.status == 429
+    other = await api.client.post(
+        "/api/auth", json={"code": ACCESS_CODE}, headers={"X-Forwarded-For": "198.51.100.1, 203.0.113.9"}
+    )
+    assert other.status == 200
+
+
+async def test_without_trusted_proxies_the_forwarded_header_is_ignored(api: Api) -> None:
+    for number in range(5):
+        forged = {"X-Forwarded-For": f"192.0.2.{number}"}
+        await api.client.post("/api/auth", json={"code": "guess"}, headers=forged)
+    assert (await api.client.post("/api/auth", json={"code": ACCESS_CODE})).status == 429

@@ -14,6 +14,7 @@ from controller.httpclient import RetryPolicy
 from controller.sandbox import Fault, JiraSandbox, LinearSandbox
 from controller.web.server import ticketing_probes
 from tests.support.clock import FakeClock
+from tests.support.waiting import eventually
 from tests.web.conftest import Api, ApiFactory
 
 LINEAR_KEY = "lin_api_configStatusKey0123456789"
@@ -131,4 +132,23 @@ async def test_fly_mode_without_callbacks_is_an_error(start_api: ApiFactory) -> 
         await start_api(env={"RUNNER_MODE": "fly", "FLY_SESSIONS_APP": "sessions", "FLY_SESSIONS_TOKEN": "t"})
     )
     assert checks["runner-callback"]["status"] == "error"
-    assert "RUNNER_MODE=fly" in checks["runner-callback"]["message"]
+    assert "the runner mode fly (environment)" in checks["runner-callback"]["message"]
+
+
+async def test_a_stored_fly_mode_needs_callbacks_and_gha_does_not(start_api: ApiFactory) -> None:
+    api = await start_api(env={"FLY_SESSIONS_TOKEN": "fly-token"})
+    headers = await api.login()
+    fly_mapping = {
+        "teamKey": "OPS",
+        "ticketing": {"provider": "linear"},
+        "source": {"owner": "acme", "repo": "infra", "defaultBranch": "main"},
+        "runner": {"executionMode": "fly-machines"},
+    }
+    assert (await api.client.post("/api/mappings", json=fly_mapping, headers=headers)).status == 201
+    await eventually(lambda: len(api.context.mappings.items()) == 1)
+    assert (await status_of(api))["runner-callback"]["status"] == "error"
+    await api.client.post("/api/runner-mode", json={"mode": "gha"}, headers=headers)
+    assert (await status_of(api))["runner-callback"]["status"] == "warning"
+    await api.client.post("/api/runner-mode", json={"mode": "fly"}, headers=headers)
+    stored_fly = (await status_of(api))["runner-callback"]
+    assert (stored_fly["status"], "the runner mode fly (database)" in stored_fly["message"]) == ("error", True)

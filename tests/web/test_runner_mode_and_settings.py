@@ -13,10 +13,14 @@ async def test_runner_mode_defaults_to_default(api: Api) -> None:
     assert body["mode"] == "default"
     assert body["source"] == "default"
     assert body["envLocked"] is False
-    assert body["acceptedModes"] == ["default", "gha", "fly", "shadow"]
+    assert body["acceptedModes"] == ["default", "gha"]
 
 
-async def test_a_stored_mode_applies_at_once(api: Api) -> None:
+FLY = {"FLY_SESSIONS_TOKEN": "fly-token"}
+
+
+async def test_a_stored_mode_applies_at_once(start_api: ApiFactory) -> None:
+    api = await start_api(env=FLY)
     headers = await api.login()
     response = await api.client.post("/api/runner-mode", json={"mode": "fly"}, headers=headers)
     assert response.status == 200
@@ -28,15 +32,29 @@ async def test_a_stored_mode_applies_at_once(api: Api) -> None:
 
 
 async def test_runner_mode_variable_locks_the_mode_but_the_value_is_kept(start_api: ApiFactory) -> None:
-    api = await start_api(env={"RUNNER_MODE": "gha"})
+    api = await start_api(env={"RUNNER_MODE": "gha", **FLY})
     headers = await api.login()
     body = await (await api.client.post("/api/runner-mode", json={"mode": "shadow"}, headers=headers)).json()
     assert (body["mode"], body["source"], body["envLocked"], body["applied"]) == ("gha", "environment", True, False)
     assert body["storedMode"] == "shadow"
     assert "RUNNER_MODE=gha" in body["message"]
-    unlocked = await start_api()
+    unlocked = await start_api(env=FLY)
     view = await (await unlocked.client.get("/api/runner-mode", headers=await unlocked.login())).json()
     assert (view["mode"], view["source"]) == ("shadow", "database")
+
+
+async def test_fly_modes_need_the_fly_token(api: Api) -> None:
+    refused = await api.client.post("/api/runner-mode", json={"mode": "shadow"}, headers=await api.login())
+    assert refused.status == 422
+    assert "FLY_SESSIONS_TOKEN" in (await refused.json())["error"]["message"]
+
+
+async def test_a_stored_mode_stops_applying_when_its_requirement_goes(start_api: ApiFactory) -> None:
+    before = await start_api(env={"LOCAL_RUNNER_IMAGE": "ai-implement-runner:dev"})
+    await before.client.post("/api/runner-mode", json={"mode": "local"}, headers=await before.login())
+    after = await start_api()
+    view = await (await after.client.get("/api/runner-mode", headers=await after.login())).json()
+    assert (view["mode"], view["source"], view["storedMode"]) == ("default", "default", "local")
 
 
 async def test_local_mode_needs_a_local_runner_image(start_api: ApiFactory) -> None:

@@ -146,3 +146,15 @@ async def test_delete_removes_the_secret(secrets_api: Api) -> None:
     assert (await api.client.delete("/api/global-secrets/SHARED", headers=headers)).status == 204
     assert await names(api, "/api/mappings/ENG/secrets") == []
     assert await names(api, "/api/global-secrets") == []
+
+
+async def test_deleting_a_mapping_deletes_its_secrets_too(secrets_api: Api) -> None:
+    api, headers = secrets_api, await secrets_api.login()
+    await api.client.post("/api/mappings/ENG/secrets", json={"name": "MY_TOKEN", "value": VALUE}, headers=headers)
+    await api.client.post("/api/mappings/ENG_OPS/secrets", json={"name": "PAGER", "value": VALUE}, headers=headers)
+    assert (await api.client.delete("/api/mappings/ENG", headers=headers)).status == 204
+    await eventually(lambda: len(api.context.mappings.items()) == 1)
+    assert await names(api, "/api/global-secrets") == []
+    assert await names(api, "/api/mappings/ENG_OPS/secrets") == ["PAGER"]
+    (entry,) = [e for e in await api.context.store.recent_audit(20) if e.action == "mapping.delete"]
+    assert entry.details == {"deletedSecrets": ["ENG_MY_TOKEN"]}
