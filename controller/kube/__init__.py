@@ -31,10 +31,11 @@ from controller.kube.errors import (
     UnauthorizedError,
 )
 from controller.kube.informer import ChangeCallback, ChangeType, Informer, WatchingClient
-from controller.kube.kinds import DISPATCHES, PROJECT_MAPPINGS, RUNNER_SESSIONS, SECRETS, ApiResource
+from controller.kube.kinds import DISPATCHES, LEASES, PROJECT_MAPPINGS, RUNNER_SESSIONS, SECRETS, ApiResource
 
 __all__ = [
     "DISPATCHES",
+    "LEASES",
     "PROJECT_MAPPINGS",
     "RUNNER_SESSIONS",
     "SECRETS",

@@ -37,3 +37,4 @@ RUNNER_SESSIONS: Final = ApiResource(
     constants.GROUP, constants.VERSION, constants.RUNNER_SESSION_KIND, constants.RUNNER_SESSION_PLURAL
 )
 SECRETS: Final = ApiResource("", "v1", "Secret", "secrets")
+LEASES: Final = ApiResource("coordination.k8s.io", "v1", "Lease", "leases")
