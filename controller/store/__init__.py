@@ -24,7 +24,7 @@ from controller.store.records import (
 )
 from controller.store.repository import Store
 from controller.store.runner_tokens import RunnerTokens
-from controller.store.stored_settings import StoredSettings
+from controller.store.stored_settings import StoredSettings, runner_mode_in_force
 from controller.store.ticket_wakeups import TicketWakeups
 from controller.store.urls import database_url, database_url_from_settings, redact_database_url
 from controller.store.vocabulary import (
@@ -71,5 +71,6 @@ __all__ = [
     "database_url",
     "database_url_from_settings",
     "redact_database_url",
+    "runner_mode_in_force",
     "upgrade_database",
 ]

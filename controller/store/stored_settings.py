@@ -6,6 +6,9 @@ and who chose it, so the UI can show both.
 
 from datetime import datetime
 
+from controller import constants
+from controller.config import Settings
+from controller.config.overrides import ResolvedRunnerMode, available_runner_modes, resolve_runner_mode
 from controller.store.base import StoreBase
 from controller.store.records import SettingValue
 from controller.store.tables import SettingRow
@@ -40,3 +43,11 @@ class StoredSettings(StoreBase):
         stored = await self.get_setting(key)
         assert stored is not None, "a row that was just inserted or already there cannot be missing"
         return stored
+
+
+async def runner_mode_in_force(store: StoredSettings, settings: Settings) -> ResolvedRunnerMode:
+    """RUNNER_MODE, else the mode stored through the admin API if this process can run it, else default."""
+    stored = await store.get_setting(constants.SETTING_RUNNER_MODE)
+    stored_mode = stored.value if stored is not None and isinstance(stored.value, str) else None
+    environment_mode = settings.runner_mode if settings.explicitly_set("RUNNER_MODE") else None
+    return resolve_runner_mode(environment_mode, stored_mode, available_runner_modes(settings))

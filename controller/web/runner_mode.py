@@ -16,7 +16,7 @@ from controller.config.overrides import (
     available_runner_modes,
     resolve_runner_mode,
 )
-from controller.store import SettingValue
+from controller.store import SettingValue, runner_mode_in_force
 from controller.web.audit import actor_of, record_change
 from controller.web.context import WebContext, context_of
 from controller.web.errors import ApiError
@@ -73,7 +73,7 @@ async def _runner_mode_inputs(context: WebContext) -> _RunnerModeInputs:
 
 async def resolved_runner_mode(context: WebContext) -> ResolvedRunnerMode:
     """The mode in force for this process: RUNNER_MODE, else the stored one it can run, else default."""
-    return (await _runner_mode_inputs(context)).resolved
+    return await runner_mode_in_force(context.store, context.settings)
 
 
 def _as_runner_mode(value: str | None) -> RunnerMode | None:
