@@ -14,6 +14,8 @@ from controller.store.tables import IssueSnapshotRow
 from controller.store.timestamps import as_utc
 from controller.store.vocabulary import TicketingProvider
 
+_SNAPSHOT_COLUMNS = tuple(column.key for column in IssueSnapshotRow.__table__.columns)
+
 
 class IssueSnapshots(StoreBase):
     """Replace one provider's snapshot; list all providers' together."""
@@ -29,6 +31,14 @@ class IssueSnapshots(StoreBase):
         async with self._transaction() as session:
             await session.execute(delete(IssueSnapshotRow).where(IssueSnapshotRow.provider == provider))
             session.add_all(rows)
+
+    async def upsert_issue_snapshot(self, snapshot: IssueSnapshot) -> None:
+        """Refresh one ticket between polls (after a webhook), leaving the rest of its provider's rows alone."""
+        row = _issue_snapshot_row(snapshot)
+        fields = {column: getattr(row, column) for column in _SNAPSHOT_COLUMNS if column != "issue_id"}
+        statement = self._insert(IssueSnapshotRow).values(issue_id=row.issue_id, **fields)
+        async with self._transaction() as session:
+            await session.execute(statement.on_conflict_do_update(index_elements=["issue_id"], set_=fields))
 
     async def list_issue_snapshots(self) -> Sequence[IssueSnapshot]:
         """Every ticket of the last polls, grouped by team and ordered by identifier."""
@@ -49,6 +59,7 @@ def _issue_snapshot_row(snapshot: IssueSnapshot) -> IssueSnapshotRow:
         state=snapshot.state,
         readiness=snapshot.readiness,
         blocked_reason=snapshot.blocked_reason,
+        message=snapshot.message,
         updated_at=as_utc(snapshot.updated_at),
     )
 
@@ -64,5 +75,6 @@ def _issue_snapshot(row: IssueSnapshotRow) -> IssueSnapshot:
         state=row.state,
         readiness=row.readiness,
         blocked_reason=row.blocked_reason,
+        message=row.message,
         updated_at=row.updated_at,
     )

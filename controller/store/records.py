@@ -61,6 +61,8 @@ class IssueSnapshot:
     readiness: str
     blocked_reason: str | None
     updated_at: datetime
+    message: str | None = None
+    """What the last decision said about the ticket, for people."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -104,6 +104,7 @@ class IssueSnapshotRow(Base):
     state: Mapped[str]
     readiness: Mapped[str]
     blocked_reason: Mapped[str | None] = mapped_column(Text)
+    message: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime]
 
 

@@ -83,3 +83,28 @@ async def test_the_inbox_lists_by_team_then_identifier(store: Store) -> None:
         ("WEB", "ENG-1"),
         ("WEB", "ENG-2"),
     ]
+
+
+async def test_upsert_refreshes_one_ticket_and_keeps_the_others(store: Store) -> None:
+    first = IssueSnapshot(
+        issue_id="a",
+        identifier="ENG-1",
+        title="one",
+        url="u",
+        team_key="ENG",
+        provider="linear",
+        state="unstarted",
+        readiness="ready",
+        blocked_reason=None,
+        updated_at=T0,
+    )
+    second = replace(first, issue_id="b", identifier="ENG-2", title="two")
+    await store.replace_issue_snapshot("linear", [first, second])
+    await store.upsert_issue_snapshot(
+        replace(first, blocked_reason="concurrency-cap", message="1 of 1 runs in progress", readiness="blocked")
+    )
+    rows = {row.identifier: row for row in await store.list_issue_snapshots()}
+    assert (rows["ENG-1"].blocked_reason, rows["ENG-1"].message) == ("concurrency-cap", "1 of 1 runs in progress")
+    assert rows["ENG-2"].title == "two"
+    await store.upsert_issue_snapshot(replace(first, issue_id="c", identifier="ENG-3"))
+    assert len(await store.list_issue_snapshots()) == 3

@@ -1,4 +1,4 @@
-"""Add the ticket wakeups that webhooks leave for the operator.
+"""Add the ticket wakeups that webhooks leave for the operator, and the decision's words to the inbox.
 
 Revision ID: 0002
 Revises: 0001
@@ -26,8 +26,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("provider", "ticket_ref", name=op.f("pk_ticket_wakeups")),
     )
     op.create_index(op.f("ix_ticket_wakeups_received_at"), "ticket_wakeups", ["received_at"], unique=False)
+    with op.batch_alter_table("issue_snapshots") as table:
+        table.add_column(sa.Column("message", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("issue_snapshots") as table:
+        table.drop_column("message")
     op.drop_index(op.f("ix_ticket_wakeups_received_at"), table_name="ticket_wakeups")
     op.drop_table("ticket_wakeups")
