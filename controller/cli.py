@@ -65,16 +65,35 @@ def _serve_api(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_operator(args: argparse.Namespace) -> int:
+    import logging
+
+    from controller.config import operational_problems
+    from controller.logs import configure_logging
+    from controller.operator.main import run_operator
+
+    settings = _settings(args)
+    problems = operational_problems(settings)
+    if problems:
+        sys.stderr.write("".join(f"error: {problem.message}\n" for problem in problems))
+        return 1
+    configure_logging(settings.log_level.value)
+    for problem in settings.warnings:
+        logging.getLogger("controller").warning(problem.message)
+    asyncio.run(run_operator(settings))
+    return 0
+
+
 def _print_crds(args: argparse.Namespace) -> int:
-    from controller.resources.crd import ALL_KINDS, crd_file_name, render_all_crds_yaml, render_crd_yaml
+    from controller.resources.crd import crd_files, render_all_crds_yaml
 
     if args.write is None:
         sys.stdout.write(render_all_crds_yaml())
         return 0
     directory = Path(args.write)
     directory.mkdir(parents=True, exist_ok=True)
-    for kind in ALL_KINDS:
-        (directory / crd_file_name(kind)).write_text(render_crd_yaml(kind))
+    for name, text in crd_files().items():
+        (directory / name).write_text(text)
     return 0
 
 
@@ -93,6 +112,11 @@ def _build_parser() -> argparse.ArgumentParser:
         commands.add_parser("api", help="serve the admin UI, the JSON API, callbacks, webhooks and metrics")
     )
     api.set_defaults(handler=_serve_api)
+
+    operator = _with_env_file(
+        commands.add_parser("operator", help="reconcile resources; on the elected replica, poll tickets and dispatch")
+    )
+    operator.set_defaults(handler=_run_operator)
 
     config = commands.add_parser("config", help="inspect the configuration")
     config_commands = config.add_subparsers(dest="config_command", required=True, metavar="COMMAND")

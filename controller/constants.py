@@ -20,6 +20,7 @@ RUNNER_SESSION_PLURAL: Final = "runnersessions"
 LABEL_TEAM: Final = f"{GROUP}/team"
 LABEL_ISSUE: Final = f"{GROUP}/issue"
 LABEL_DISPATCH: Final = f"{GROUP}/dispatch"
+LABEL_KIND: Final = f"{GROUP}/kind"
 FINALIZER_RUNNER_SESSION: Final = f"{GROUP}/destroy-backend"
 
 FIELD_MANAGER: Final = "ai-implement"

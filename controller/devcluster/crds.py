@@ -10,22 +10,23 @@ from kubernetes import client
 from controller import constants
 from controller.devcluster.errors import ControlPlaneError
 from controller.resources import ALL_KINDS
-from controller.resources.crd import crd_document
+from controller.resources.crd import crd_document, kopf_peering_crd
 
 
 def install_crds(api_client: client.ApiClient, *, timeout: float = 60.0) -> None:
     """Server-side apply every CRD, then wait for Established so that the kinds can be used at once."""
     extensions = client.ApiextensionsV1Api(api_client)
-    for kind in ALL_KINDS:
+    documents = [crd_document(kind) for kind in ALL_KINDS] + [kopf_peering_crd()]
+    for document in documents:
         extensions.patch_custom_resource_definition(
-            name=kind.crd_name,
-            body=crd_document(kind),
+            name=document["metadata"]["name"],
+            body=document,
             field_manager=constants.FIELD_MANAGER,
             force=True,
             _content_type="application/apply-patch+yaml",
         )
     deadline = time.monotonic() + timeout
-    pending = {kind.crd_name for kind in ALL_KINDS}
+    pending = {document["metadata"]["name"] for document in documents}
     while pending and time.monotonic() < deadline:
         for name in sorted(pending):
             crd = extensions.read_custom_resource_definition(name)

@@ -3,6 +3,28 @@
 Names start with `ai_implement_`; label values are bounded sets (route templates, not paths).
 """
 
-from controller.metrics.definitions import API_REQUEST_SECONDS, API_REQUESTS, render_latest
+from controller.metrics.definitions import (
+    API_REQUEST_SECONDS,
+    API_REQUESTS,
+    CAPACITY,
+    DECISIONS,
+    DISPATCHES_CREATED,
+    IN_PROGRESS,
+    POLL_SECONDS,
+    POLLS,
+    WEBHOOK_EVENTS,
+    render_latest,
+)
 
-__all__ = ["API_REQUESTS", "API_REQUEST_SECONDS", "render_latest"]
+__all__ = [
+    "API_REQUESTS",
+    "API_REQUEST_SECONDS",
+    "CAPACITY",
+    "DECISIONS",
+    "DISPATCHES_CREATED",
+    "IN_PROGRESS",
+    "POLLS",
+    "POLL_SECONDS",
+    "WEBHOOK_EVENTS",
+    "render_latest",
+]

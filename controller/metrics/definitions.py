@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
 
 API_REQUESTS = Counter(
     "ai_implement_api_requests",
@@ -20,3 +20,41 @@ API_REQUEST_SECONDS = Histogram(
 def render_latest() -> tuple[bytes, str]:
     """The exposition text of every registered metric and its content type."""
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+POLLS = Counter(
+    "ai_implement_polls",
+    "Polls of a ticketing provider, by provider and outcome (ok or error).",
+    ["provider", "outcome"],
+)
+POLL_SECONDS = Histogram(
+    "ai_implement_poll_duration_seconds",
+    "Time one poll of a provider took, fetching and deciding.",
+    ["provider"],
+    buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+)
+DECISIONS = Counter(
+    "ai_implement_decisions",
+    "Decisions about tickets, by team, verdict and reason.",
+    ["team", "verdict", "reason"],
+)
+DISPATCHES_CREATED = Counter(
+    "ai_implement_dispatches_created",
+    "Dispatch resources created, by team and kind.",
+    ["team", "kind"],
+)
+IN_PROGRESS = Gauge(
+    "ai_implement_in_progress",
+    "Runs in progress per mapping, as of the last poll.",
+    ["team"],
+)
+CAPACITY = Gauge(
+    "ai_implement_capacity",
+    "The concurrency cap (maxInProgressAiIssues) per mapping.",
+    ["team"],
+)
+WEBHOOK_EVENTS = Counter(
+    "ai_implement_webhook_events",
+    "Inbound webhook deliveries, by source and outcome (accepted, replay, stale, bad-signature, ignored).",
+    ["source", "outcome"],
+)

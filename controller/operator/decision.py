@@ -51,18 +51,42 @@ class TicketHistory:
 
 
 @dataclass(frozen=True)
+class DispatchOrder:
+    """What to run when the verdict is to dispatch."""
+
+    kind: DispatchKind
+    iteration: int
+    starts_new_job: bool
+    """A new job enters the dedup window; an implementation following its own planning does not."""
+
+
+@dataclass(frozen=True)
 class Decision:
     verdict: Verdict
     reason: Reason | None
     message: str
-    kind: DispatchKind | None = None
-    iteration: int | None = None
-    starts_new_job: bool = False
-    """A new job enters the dedup window; an implementation following its own planning does not."""
+    order: DispatchOrder | None = None
 
     @property
     def dispatches(self) -> bool:
-        return self.verdict is Verdict.DISPATCH
+        return self.order is not None
+
+    @property
+    def kind(self) -> DispatchKind | None:
+        return self.order.kind if self.order else None
+
+    @property
+    def iteration(self) -> int | None:
+        return self.order.iteration if self.order else None
+
+    @property
+    def starts_new_job(self) -> bool:
+        return self.order.starts_new_job if self.order else False
+
+    @property
+    def reason_word(self) -> str:
+        """The reason for metrics and the inbox; `dispatch` when there is none."""
+        return self.reason.value if self.reason else "dispatch"
 
 
 def _blocked(reason: Reason, message: str) -> Decision:
@@ -130,7 +154,5 @@ def decide(
         verdict=Verdict.DISPATCH,
         reason=None,
         message=f"dispatch {kind} #{iteration}",
-        kind=kind,
-        iteration=iteration,
-        starts_new_job=starts_new_job,
+        order=DispatchOrder(kind=kind, iteration=iteration, starts_new_job=starts_new_job),
     )

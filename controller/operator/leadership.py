@@ -50,14 +50,14 @@ class LeaderElector:
         name: str,
         identity: str,
         *,
-        timing: LeaseTiming = LeaseTiming(),
+        timing: LeaseTiming | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
         self._namespace = namespace
         self._name = name
         self.identity = identity
-        self._timing = timing
+        self._timing = timing or LeaseTiming()
         self._monotonic = monotonic
         self._observed: tuple[str | None, str | None] | None = None
         self._observed_at = 0.0

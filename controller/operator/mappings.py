@@ -183,7 +183,7 @@ def mapping_status_patch(
     status: dict[str, Any] = {
         "observedGeneration": mapping.generation,
         "conditions": [*kept, credentials.to_wire(), ready.to_wire()],
-        "effectiveRunnerMode": _effective_runner_mode(facts.runner_mode, mapping.spec),
+        "effectiveRunnerMode": effective_runner_mode(facts.runner_mode, mapping.spec),
         "effectiveMaxIterations": effective_max_iterations(mapping.spec),
     }
     if facts.in_progress is not None:
@@ -195,7 +195,7 @@ def mapping_status_patch(
     return status
 
 
-def _effective_runner_mode(runner_mode: RunnerMode, spec: ProjectMappingSpec) -> str:
+def effective_runner_mode(runner_mode: RunnerMode, spec: ProjectMappingSpec) -> str:
     """Where runs really go; `shadow` is reported as such, since it also boots a Fly machine."""
     if runner_mode is RunnerMode.SHADOW:
         return "shadow"

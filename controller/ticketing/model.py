@@ -70,3 +70,7 @@ class TicketSource(Protocol):
     async def fetch_ai_tickets(self, scopes: list[TicketScope]) -> list[Ticket]:
         """Every ticket carrying the AI label within any of `scopes`, all pages, in one logical query."""
         ...
+
+    async def ticket(self, ref: str) -> Ticket | None:
+        """One ticket by id or key, fetched fresh (webhooks announce; they are not trusted as data)."""
+        ...

@@ -1,0 +1,299 @@
+"""Applying decisions: gather the facts, decide per ticket, create Dispatches, record what happened.
+
+One pass handles the tickets of one provider (a poll) or one ticket (a webhook). Decisions about one
+mapping are serialised by a lock, and the in-progress count includes what this process created but
+the watch has not shown yet, so that a poll and a webhook deciding together cannot exceed a cap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from controller import constants
+from controller.clock import Clock
+from controller.config import Settings
+from controller.config.overrides import ResolvedRunnerMode
+from controller.kube import DISPATCHES, AlreadyExistsError, Informer, KubeClient, KubeError
+from controller.metrics import DECISIONS, DISPATCHES_CREATED
+from controller.operator.decision import Decision, DispatchOrder, Reason, TicketHistory, Verdict, decide
+from controller.operator.history import ticket_histories
+from controller.operator.mappings import (
+    IndexedMapping,
+    MappingIndex,
+    effective_runner_mode,
+    mapping_missing_credentials,
+)
+from controller.resources import dispatch_name_for, is_terminal
+from controller.store import DispatchLogEntry, IssueSnapshot, Store, runner_mode_in_force
+from controller.ticketing.model import Ticket
+
+logger = logging.getLogger("controller.operator")
+
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]")
+_LABEL_VALUE = re.compile(r"[^A-Za-z0-9._-]")
+UNSEEN_CREATION_GRACE = 120.0
+"""Seconds a Dispatch this process created still counts as in progress before the watch shows it."""
+
+
+def printable(text: str, limit: int) -> str:
+    """Ticket text as a resource can carry it: no control characters, bounded length."""
+    return _UNPRINTABLE.sub(" ", text)[:limit]
+
+
+def label_value(text: str) -> str:
+    cleaned = _LABEL_VALUE.sub("-", text)[:63].strip("-._")
+    return cleaned or "unknown"
+
+
+def build_dispatch(
+    ticket: Ticket, mapping: IndexedMapping, order: DispatchOrder, runner_mode: str, session_image: str
+) -> dict[str, Any]:
+    """The Dispatch resource for a decision to dispatch; owned by its mapping, named deterministically."""
+    return {
+        "apiVersion": constants.API_VERSION,
+        "kind": constants.DISPATCH_KIND,
+        "metadata": {
+            "name": dispatch_name_for(ticket.identifier, order.kind, order.iteration),
+            "namespace": mapping.namespace,
+            "labels": {
+                constants.LABEL_TEAM: label_value(mapping.spec.team_key),
+                constants.LABEL_ISSUE: label_value(ticket.identifier),
+                constants.LABEL_KIND: order.kind,
+            },
+            "ownerReferences": [
+                {
+                    "apiVersion": constants.API_VERSION,
+                    "kind": constants.PROJECT_MAPPING_KIND,
+                    "name": mapping.name,
+                    "uid": mapping.uid,
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ],
+        },
+        "spec": {
+            "mapping": mapping.spec.team_key,
+            "issue": {
+                "provider": ticket.provider,
+                "id": ticket.id,
+                "identifier": ticket.identifier,
+                "title": printable(ticket.title, 1024),
+                "url": printable(ticket.url, 2048),
+            },
+            "kind": order.kind,
+            "iteration": order.iteration,
+            "runnerMode": runner_mode,
+            "sessionImage": session_image,
+        },
+    }
+
+
+def snapshot_rows(report: PassReport) -> list[IssueSnapshot]:
+    """The inbox rows of a pass, as the Issues and Blockers panels show them."""
+    return [
+        IssueSnapshot(
+            issue_id=o.ticket.id,
+            identifier=o.ticket.identifier,
+            title=o.ticket.title,
+            url=o.ticket.url,
+            team_key=o.mapping.spec.team_key,
+            provider=o.ticket.provider,
+            state=o.ticket.state.value,
+            readiness=readiness_of(o.decision, o.history, o.mapping),
+            blocked_reason=o.decision.reason_word if o.decision.verdict is Verdict.BLOCKED else None,
+            message=o.decision.message,
+            updated_at=o.ticket.updated_at,
+        )
+        for o in report.outcomes
+    ]
+
+
+def readiness_of(decision: Decision, history: TicketHistory, mapping: IndexedMapping) -> str:
+    """The inbox column: where the ticket stands, in one word."""
+    if decision.verdict is Verdict.BLOCKED:
+        return "blocked"
+    if decision.reason is Reason.IN_PROGRESS or decision.dispatches:
+        return "in-progress"
+    if decision.reason in (Reason.TERMINAL, Reason.IMPLEMENTED):
+        return "done"
+    if mapping.spec.planning.enabled and history.planning_succeeded_at is None:
+        return "planning-pending"
+    return "ready"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one pass decided about one ticket."""
+
+    ticket: Ticket
+    mapping: IndexedMapping
+    decision: Decision
+    history: TicketHistory
+
+
+@dataclass
+class PassReport:
+    """The result of one pass: every outcome, and the in-progress count per mapping afterwards."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    in_progress: dict[str, int] = field(default_factory=dict)
+
+    def blocked(self, team_key: str) -> int:
+        return sum(
+            1 for o in self.outcomes if o.mapping.spec.team_key == team_key and o.decision.verdict is Verdict.BLOCKED
+        )
+
+    def dispatched(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.decision.dispatches]
+
+
+@dataclass
+class Dispatcher:
+    """Decides and dispatches; one per operator process, shared by the pollers and the webhook path."""
+
+    settings: Settings
+    store: Store
+    kube: KubeClient
+    dispatches: Informer
+    clock: Clock
+    monotonic: Any = time.monotonic
+    _locks: dict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
+    _unseen: dict[str, tuple[str, float]] = field(default_factory=dict)
+    """Dispatches created here that the watch has not delivered yet: name → (team, when)."""
+
+    async def decide_and_dispatch(self, tickets: Iterable[Ticket], index: MappingIndex) -> PassReport:
+        """One pass over tickets of one provider: route, decide, dispatch, and record the inbox rows."""
+        routed = [(ticket, mapping) for ticket in tickets if (mapping := index.route(ticket)) is not None]
+        now = self.clock()
+        histories = await self._histories([ticket.id for ticket, _ in routed], now)
+        runner_mode = await runner_mode_in_force(self.store, self.settings)
+        by_team: dict[str, list[tuple[Ticket, IndexedMapping]]] = defaultdict(list)
+        for ticket, mapping in sorted(routed, key=lambda pair: (pair[0].updated_at, pair[0].identifier)):
+            by_team[mapping.spec.team_key].append((ticket, mapping))
+        report = PassReport()
+        for team_key, pairs in sorted(by_team.items()):
+            async with self._locks[team_key]:
+                active = self.active_dispatches(team_key)
+                for ticket, mapping in pairs:
+                    history = histories.get(ticket.id, TicketHistory())
+                    decision = decide(
+                        ticket,
+                        mapping.spec,
+                        history,
+                        active_in_mapping=active,
+                        missing_credentials=mapping_missing_credentials(self.settings, mapping.spec, runner_mode.mode),
+                        now=now,
+                    )
+                    DECISIONS.labels(team_key, decision.verdict.value, decision.reason_word).inc()
+                    order = decision.order
+                    if order is not None and await self._dispatch(ticket, mapping, order, runner_mode, now):
+                        active += 1
+                    report.outcomes.append(Outcome(ticket, mapping, decision, history))
+                report.in_progress[team_key] = active
+        return report
+
+    def active_dispatches(self, team_key: str) -> int:
+        """Unfinished Dispatches of a mapping: those the watch shows, plus ours it has not shown yet."""
+        items = self.dispatches.items()
+        seen = {item["metadata"]["name"] for item in items}
+        now = self.monotonic()
+        for name, (_, created_at) in list(self._unseen.items()):
+            if name in seen or now - created_at > UNSEEN_CREATION_GRACE:
+                del self._unseen[name]
+        live = sum(
+            1
+            for item in items
+            if item["spec"].get("mapping") == team_key and not is_terminal((item.get("status") or {}).get("phase"))
+        )
+        return live + sum(1 for team, _ in self._unseen.values() if team == team_key)
+
+    async def _histories(self, issue_ids: list[str], now: datetime) -> dict[str, TicketHistory]:
+        wanted = set(issue_ids)
+        resources = [item for item in self.dispatches.items() if item["spec"]["issue"]["id"] in wanted]
+        log = await self.store.dispatch_log_for_issues(wanted)
+        if await self._log_unlogged(resources, log, now):
+            log = await self.store.dispatch_log_for_issues(wanted)
+        dedup = {entry.issue_id: entry.dispatched_at for entry in await self.store.list_dedup_window(now)}
+        return ticket_histories(resources, log, dedup)
+
+    async def _log_unlogged(
+        self, resources: Sequence[Mapping[str, Any]], log: Iterable[DispatchLogEntry], now: datetime
+    ) -> bool:
+        """Repair a crash between creating a Dispatch and logging it: every resource gets its log line."""
+        logged = {entry.dispatch_name for entry in log}
+        missing = [item for item in resources if item["metadata"]["name"] not in logged]
+        for item in missing:
+            spec = item["spec"]
+            await self.store.append_dispatch_log(
+                now=now,
+                issue_id=spec["issue"]["id"],
+                identifier=spec["issue"]["identifier"],
+                title=spec["issue"].get("title", ""),
+                team_key=spec["mapping"],
+                repo="",
+                kind=spec["kind"],
+                iteration=int(spec.get("iteration", 1)),
+                runner_mode=spec["runnerMode"],
+                session_image=spec.get("sessionImage") or "",
+                status="pending",
+                dispatch_name=item["metadata"]["name"],
+            )
+        return bool(missing)
+
+    async def _dispatch(
+        self,
+        ticket: Ticket,
+        mapping: IndexedMapping,
+        order: DispatchOrder,
+        runner_mode: ResolvedRunnerMode,
+        now: datetime,
+    ) -> bool:
+        """Create the Dispatch, then its dedup entry and log line; False when it already existed."""
+        image = mapping.spec.runner.session_image or self.settings.session_image
+        mode = effective_runner_mode(runner_mode.mode, mapping.spec)
+        body = build_dispatch(ticket, mapping, order, mode, image)
+        name = body["metadata"]["name"]
+        try:
+            await self.kube.create(DISPATCHES, mapping.namespace, body)
+        except AlreadyExistsError:
+            logger.info("dispatch %s already exists", name, extra={"issue": ticket.identifier})
+            return False
+        except KubeError as error:
+            logger.error("could not create dispatch %s: %s", name, error, extra={"issue": ticket.identifier})
+            return False
+        self._unseen[name] = (mapping.spec.team_key, self.monotonic())
+        DISPATCHES_CREATED.labels(mapping.spec.team_key, order.kind).inc()
+        if order.starts_new_job:
+            await self.store.record_dedup(
+                ticket.id,
+                identifier=ticket.identifier,
+                title=printable(ticket.title, 1024),
+                team_key=mapping.spec.team_key,
+                provider=ticket.provider,
+                now=now,
+            )
+        source = mapping.spec.source
+        await self.store.append_dispatch_log(
+            now=now,
+            issue_id=ticket.id,
+            identifier=ticket.identifier,
+            title=printable(ticket.title, 1024),
+            team_key=mapping.spec.team_key,
+            repo=f"{source.owner}/{source.repo}",
+            kind=order.kind,
+            iteration=order.iteration,
+            runner_mode=mode,
+            session_image=image,
+            status="pending",
+            dispatch_name=name,
+        )
+        logger.info("dispatched %s", name, extra={"issue": ticket.identifier, "team": mapping.spec.team_key})
+        return True

@@ -1,0 +1,159 @@
+"""The two loops of the active replica: one poller per ticketing provider, and the webhook wakeups.
+
+A poll is one logical query for all mappings of its provider; a failing provider is logged,
+counted and retried next cycle, and never stops the other provider's loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+
+from controller.clock import Clock
+from controller.config import Settings
+from controller.httpclient import ServiceError
+from controller.kube import PROJECT_MAPPINGS, Informer, KubeClient, KubeError
+from controller.metrics import CAPACITY, IN_PROGRESS, POLL_SECONDS, POLLS
+from controller.operator.dispatching import Dispatcher, PassReport, snapshot_rows
+from controller.operator.mappings import MappingIndex, MappingStatusFacts, build_index, mapping_status_patch
+from controller.store import Store, runner_mode_in_force
+from controller.ticketing.model import Provider, TicketSource
+
+logger = logging.getLogger("controller.operator.polling")
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass
+class MappingStatusWriter:
+    """Writes what a pass learned into each mapping's status."""
+
+    settings: Settings
+    store: Store
+    kube: KubeClient
+    mappings: Informer
+    clock: Clock
+
+    async def write(self, index: MappingIndex, provider: Provider, report: PassReport, dispatcher: Dispatcher) -> None:
+        runner_mode = await runner_mode_in_force(self.store, self.settings)
+        now = self.clock()
+        for mapping in index.mappings_of(provider):
+            team = mapping.spec.team_key
+            in_progress = report.in_progress.get(team, dispatcher.active_dispatches(team))
+            IN_PROGRESS.labels(team).set(in_progress)
+            CAPACITY.labels(team).set(mapping.spec.capacity.max_in_progress_ai_issues)
+            current = self.mappings.get(mapping.name, mapping.namespace) or {}
+            facts = MappingStatusFacts(
+                runner_mode=runner_mode.mode,
+                in_progress=in_progress,
+                blocked=report.blocked(team),
+                last_polled_at=now,
+                conflict=index.conflicts.get(mapping.name),
+            )
+            patch = mapping_status_patch(mapping, self.settings, facts, current.get("status") or {}, now)
+            try:
+                await self.kube.merge_patch(
+                    PROJECT_MAPPINGS, mapping.namespace, mapping.name, {"status": patch}, subresource="status"
+                )
+            except KubeError as error:
+                logger.warning("could not update the status of %s: %s", mapping.name, error, extra={"team": team})
+
+
+@dataclass
+class ProviderPoller:
+    """Polls one provider every interval for the tickets of all its mappings."""
+
+    source: TicketSource
+    dispatcher: Dispatcher
+    mappings: Informer
+    store: Store
+    statuses: MappingStatusWriter
+    interval: float
+    sleep: Sleep = asyncio.sleep
+
+    async def poll_once(self) -> PassReport | None:
+        """One poll; None when the provider failed (logged and counted) or has no mappings."""
+        provider = self.source.provider
+        index = build_index(self.mappings.items())
+        scopes = index.scopes(provider)
+        if not scopes:
+            await self.store.replace_issue_snapshot(provider, [])
+            return None
+        started = time.perf_counter()
+        try:
+            tickets = await self.source.fetch_ai_tickets(scopes)
+            report = await self.dispatcher.decide_and_dispatch(tickets, index)
+            await self.store.replace_issue_snapshot(provider, snapshot_rows(report))
+            await self.statuses.write(index, provider, report, self.dispatcher)
+        except (ServiceError, KubeError) as error:
+            POLLS.labels(provider, "error").inc()
+            logger.error("polling %s failed: %s", provider, error, extra={"provider": provider})
+            return None
+        POLLS.labels(provider, "ok").inc()
+        POLL_SECONDS.labels(provider).observe(time.perf_counter() - started)
+        logger.info(
+            "polled %s: %d tickets, %d dispatched",
+            provider,
+            len(report.outcomes),
+            len(report.dispatched()),
+            extra={"provider": provider},
+        )
+        return report
+
+    async def run(self) -> None:
+        """Poll until cancelled; nothing a poll raises stops the loop."""
+        while True:
+            try:
+                await self.poll_once()
+            except Exception:
+                POLLS.labels(self.source.provider, "error").inc()
+                logger.exception("unexpected failure polling %s", self.source.provider)
+            await self.sleep(self.interval)
+
+
+@dataclass
+class WakeupProcessor:
+    """Decides at once about tickets that webhooks announced, instead of waiting for the next poll."""
+
+    sources: Mapping[Provider, TicketSource]
+    dispatcher: Dispatcher
+    mappings: Informer
+    store: Store
+    interval: float = 1.0
+    sleep: Sleep = asyncio.sleep
+    handled: int = field(default=0)
+
+    async def process_pending(self) -> int:
+        """Handle every waiting wakeup once; returns how many were handled."""
+        count = 0
+        for wakeup in await self.store.pending_ticket_wakeups():
+            source = self.sources.get(wakeup.provider)
+            try:
+                ticket = await source.ticket(wakeup.ticket_ref) if source is not None else None
+                index = build_index(self.mappings.items())
+                if ticket is not None and index.route(ticket) is not None:
+                    report = await self.dispatcher.decide_and_dispatch([ticket], index)
+                    for row in snapshot_rows(report):
+                        await self.store.upsert_issue_snapshot(row)
+            except (ServiceError, KubeError) as error:
+                logger.warning(
+                    "could not act on the webhook for %s: %s; the next poll will",
+                    wakeup.ticket_ref,
+                    error,
+                    extra={"provider": wakeup.provider, "issue": wakeup.ticket_ref},
+                )
+            await self.store.clear_ticket_wakeup(wakeup)
+            count += 1
+        self.handled += count
+        return count
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.process_pending()
+            except Exception:
+                logger.exception("unexpected failure handling webhook wakeups")
+            await self.sleep(self.interval)
