@@ -12,9 +12,9 @@ from enum import StrEnum
 
 from controller.resources import ProjectMappingSpec
 from controller.resources.dispatch import DispatchKind
+from controller.store import DEDUP_WINDOW
+from controller.store import DecisionReason as Reason
 from controller.ticketing.model import Ticket
-
-DEDUP_WINDOW = timedelta(hours=24)
 
 
 class Verdict(StrEnum):
@@ -23,17 +23,6 @@ class Verdict(StrEnum):
     """Eligible, but held back: shown on the Blockers panel."""
     SKIP = "skip"
     """Nothing to do for this ticket now; not a blocker."""
-
-
-class Reason(StrEnum):
-    CONCURRENCY_CAP = "concurrency-cap"
-    DEDUP_WINDOW = "dedup-window"
-    PAUSED = "paused"
-    PLANNING_PENDING = "planning-pending"
-    MISSING_CREDENTIALS = "missing-credentials"
-    IN_PROGRESS = "in-progress"
-    TERMINAL = "terminal"
-    IMPLEMENTED = "implemented"
 
 
 @dataclass(frozen=True)

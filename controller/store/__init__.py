@@ -28,6 +28,7 @@ from controller.store.stored_settings import StoredSettings, runner_mode_in_forc
 from controller.store.ticket_wakeups import TicketWakeups
 from controller.store.urls import database_url, database_url_from_settings, redact_database_url
 from controller.store.vocabulary import (
+    DecisionReason,
     DispatchKind,
     JsonValue,
     ReaperBackend,
@@ -43,6 +44,7 @@ __all__ = [
     "DISPATCH_LOG_PAGE",
     "AdminAudit",
     "AuditEntry",
+    "DecisionReason",
     "DedupEntry",
     "DedupWindow",
     "DispatchKind",

@@ -1,5 +1,6 @@
 """The closed sets of words the store accepts, shared by the column CHECK constraints and the API types."""
 
+from enum import StrEnum
 from typing import Final, Literal, TypeAlias, get_args
 
 TicketingProvider: TypeAlias = Literal["linear", "jira"]
@@ -17,3 +18,16 @@ REAPER_BACKENDS: Final[tuple[ReaperBackend, ...]] = get_args(ReaperBackend)
 REAPER_OUTCOMES: Final[tuple[ReaperOutcome, ...]] = get_args(ReaperOutcome)
 
 JsonValue: TypeAlias = str | int | float | bool | list["JsonValue"] | dict[str, "JsonValue"] | None
+
+
+class DecisionReason(StrEnum):
+    """Why a ticket was not dispatched; the blocking ones are stored with the inbox rows."""
+
+    CONCURRENCY_CAP = "concurrency-cap"
+    DEDUP_WINDOW = "dedup-window"
+    PAUSED = "paused"
+    PLANNING_PENDING = "planning-pending"
+    MISSING_CREDENTIALS = "missing-credentials"
+    IN_PROGRESS = "in-progress"
+    TERMINAL = "terminal"
+    IMPLEMENTED = "implemented"

@@ -7,7 +7,17 @@ import time
 from aiohttp import web
 
 from controller.metrics import API_REQUEST_SECONDS, API_REQUESTS
-from controller.web import auth, config_status, health, mappings, orchestrator_settings, runner_mode, secrets
+from controller.web import (
+    auth,
+    config_status,
+    health,
+    inbox,
+    mappings,
+    orchestrator_settings,
+    runner_mode,
+    secrets,
+    ticket_webhooks,
+)
 from controller.web.context import CONTEXT, WebContext
 from controller.web.errors import Handler, error_middleware
 from controller.web.openapi import openapi_document
@@ -21,6 +31,8 @@ ROUTERS: tuple[ApiRouter, ...] = (
     orchestrator_settings.router,
     secrets.router,
     config_status.router,
+    inbox.router,
+    ticket_webhooks.router,
 )
 
 OPENAPI = web.AppKey("openapi", dict)

@@ -37,6 +37,8 @@ def fuzz_target(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> I
         "LOCAL_RUNNER_IMAGE": "ai-implement-runner:dev",
         "FLY_SESSIONS_TOKEN": "fuzz-fly-token",
         "SECRETS_BACKEND": "kubernetes",
+        "LINEAR_WEBHOOK_SECRET": "fuzz-linear-secret",
+        "JIRA_WEBHOOK_SECRET": "fuzz-jira-secret",
         "LOG_LEVEL": "WARNING",
     }
     with running_api(env, work_dir) as api:
@@ -79,5 +81,11 @@ def test_the_document_covers_every_route(fuzz_target: FuzzTarget) -> None:
         "/healthz",
         "/readyz",
         "/metrics",
+        "/api/issues",
+        "/api/blockers",
+        "/api/dedup",
+        "/api/dedup/{issueId}",
+        "/api/linear/webhook",
+        "/api/jira/webhook",
     }
     assert expected <= set(paths)

@@ -1,0 +1,183 @@
+"""/api/issues, /api/blockers and /api/dedup: what the pollers saw and decided, read from the store.
+
+The operator writes the inbox snapshot on every poll, so these endpoints cost one query and agree
+across API replicas.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+
+from aiohttp import web
+from pydantic import Field
+
+from controller.store import DEDUP_WINDOW, DecisionReason, IssueSnapshot
+from controller.web.audit import record_change
+from controller.web.context import context_of
+from controller.web.errors import not_found
+from controller.web.mappings import cached_mappings
+from controller.web.models import CamelModel
+from controller.web.routing import ApiRouter, path_param, respond
+
+router = ApiRouter(tag="issues")
+
+
+class IssueRow(CamelModel):
+    id: str = Field(description="The ticket's id in its system.")
+    identifier: str = Field(description="The ticket's key, e.g. ENG-12.")
+    title: str
+    url: str = Field(description="Link to the ticket.")
+    team_key: str = Field(description="The mapping that routes it.")
+    provider: str = Field(description="linear or jira.")
+    state: str = Field(description="triage, backlog, unstarted, started, completed or cancelled.")
+    readiness: str = Field(description="ready, planning-pending, in-progress, blocked or done.")
+    blocked_reason: str | None = Field(description="Why it is held back, when it is.")
+    message: str | None = Field(description="What the last decision said about it.")
+    updated_at: datetime = Field(description="When the ticket last changed in its system.")
+
+
+class MappingLoad(CamelModel):
+    team_key: str
+    in_progress: int = Field(description="Runs in progress now.")
+    cap: int = Field(description="maxInProgressAiIssues.")
+    blocked: int = Field(description="Tickets held back at the last poll.")
+    ready: int = Field(description="Tickets ready for implementation.")
+    planning_pending: int = Field(description="Tickets whose planning has not succeeded yet.")
+
+
+class IssueInbox(CamelModel):
+    issues: list[IssueRow] = Field(description="Every ticket matched by a mapping, as of the last polls.")
+    mappings: list[MappingLoad] = Field(description="In-progress counts per mapping.")
+
+
+class BlockerKpis(CamelModel):
+    total: int = Field(description="Blocked tickets.")
+    teams_affected: int = Field(description="Distinct mappings with at least one blocked ticket.")
+    by_concurrency_cap: int
+    by_dedup_window: int
+    by_reason: dict[str, int] = Field(description="Every reason with its count.")
+
+
+class BlockerRow(CamelModel):
+    identifier: str
+    team_key: str = Field(description="The project mapping.")
+    reason: str = Field(description="concurrency-cap, dedup-window, paused, planning-pending or missing-credentials.")
+    message: str | None = Field(description="The reason in words.")
+    url: str = Field(description="Link back to the ticket.")
+
+
+class Blockers(CamelModel):
+    kpis: BlockerKpis
+    blockers: list[BlockerRow]
+
+
+class DedupRow(CamelModel):
+    issue_id: str
+    identifier: str
+    title: str
+    team_key: str
+    provider: str
+    dispatched_at: datetime
+    expires_at: datetime = Field(description="When the ticket may be dispatched again.")
+
+
+class DedupWindowList(CamelModel):
+    entries: list[DedupRow] = Field(description="Tickets in the 24-hour window, most recent first.")
+
+
+def _row(snapshot: IssueSnapshot) -> IssueRow:
+    return IssueRow(
+        id=snapshot.issue_id,
+        identifier=snapshot.identifier,
+        title=snapshot.title,
+        url=snapshot.url,
+        team_key=snapshot.team_key,
+        provider=snapshot.provider,
+        state=snapshot.state,
+        readiness=snapshot.readiness,
+        blocked_reason=snapshot.blocked_reason,
+        message=snapshot.message,
+        updated_at=snapshot.updated_at,
+    )
+
+
+@router.route(
+    "GET", "/api/issues", summary="List AI-Implement issues across all project mappings", responses={200: IssueInbox}
+)
+async def list_issues(request: web.Request) -> web.Response:
+    snapshots = await context_of(request).store.list_issue_snapshots()
+    by_team: dict[str, Counter[str]] = {}
+    for snapshot in snapshots:
+        by_team.setdefault(snapshot.team_key, Counter())[snapshot.readiness] += 1
+    loads = [
+        MappingLoad(
+            team_key=view.team_key,
+            in_progress=view.status.in_progress or 0,
+            cap=view.spec.capacity.max_in_progress_ai_issues,
+            blocked=by_team.get(view.team_key, Counter())["blocked"],
+            ready=by_team.get(view.team_key, Counter())["ready"],
+            planning_pending=by_team.get(view.team_key, Counter())["planning-pending"],
+        )
+        for view in cached_mappings(request)
+    ]
+    return respond(IssueInbox(issues=[_row(s) for s in snapshots], mappings=loads))
+
+
+@router.route(
+    "GET",
+    "/api/blockers",
+    summary="List issues currently blocked from dispatch, with reason",
+    responses={200: Blockers},
+)
+async def list_blockers(request: web.Request) -> web.Response:
+    blocked = [s for s in await context_of(request).store.list_issue_snapshots() if s.blocked_reason is not None]
+    reasons = Counter(s.blocked_reason or "" for s in blocked)
+    kpis = BlockerKpis(
+        total=len(blocked),
+        teams_affected=len({s.team_key for s in blocked}),
+        by_concurrency_cap=reasons[DecisionReason.CONCURRENCY_CAP.value],
+        by_dedup_window=reasons[DecisionReason.DEDUP_WINDOW.value],
+        by_reason=dict(sorted(reasons.items())),
+    )
+    rows = [
+        BlockerRow(
+            identifier=s.identifier, team_key=s.team_key, reason=s.blocked_reason or "", message=s.message, url=s.url
+        )
+        for s in blocked
+    ]
+    return respond(Blockers(kpis=kpis, blockers=rows))
+
+
+@router.route("GET", "/api/dedup", summary="List issues in the 24-hour dedup window", responses={200: DedupWindowList})
+async def list_dedup(request: web.Request) -> web.Response:
+    context = context_of(request)
+    entries = await context.store.list_dedup_window(context.clock())
+    rows = [
+        DedupRow(
+            issue_id=e.issue_id,
+            identifier=e.identifier,
+            title=e.title,
+            team_key=e.team_key,
+            provider=e.provider,
+            dispatched_at=e.dispatched_at,
+            expires_at=e.dispatched_at + DEDUP_WINDOW,
+        )
+        for e in entries
+    ]
+    return respond(DedupWindowList(entries=rows))
+
+
+@router.route(
+    "DELETE",
+    "/api/dedup/{issueId}",
+    summary="Remove an issue from the dedup window",
+    description="The ticket becomes eligible again at the next poll.",
+    responses={204: None},
+)
+async def remove_dedup(request: web.Request) -> web.Response:
+    issue_id = path_param(request, "issueId")
+    if not await context_of(request).store.remove_dedup(issue_id):
+        raise not_found(f"issue {issue_id} is not in the dedup window")
+    await record_change(request, "dedup.remove", issue_id)
+    return web.Response(status=204)
