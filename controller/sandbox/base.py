@@ -72,6 +72,9 @@ class RecordedRequest:
         return self.headers.get("Authorization")
 
 
+RequestPredicate = Callable[[RecordedRequest], bool]
+
+
 class FaultKind(StrEnum):
     RATE_LIMITED = "rate_limited"
     """The service's own rate-limit answer (Linear: 400 + RATELIMITED; Jira and Fly: 429)."""
@@ -97,6 +100,9 @@ class Fault:
     method: str | None = None
     path: str | None = None
     """Only requests with this method and this exact path; None matches any."""
+    where: RequestPredicate | None = field(default=None, compare=False)
+    """Only requests this predicate accepts, for services with one path for every call (GraphQL:
+    `controller.sandbox.linear.graphql_operation("CreateLabel")`); None matches any."""
 
     @classmethod
     def rate_limited(
@@ -106,8 +112,9 @@ class Fault:
         wait: float | None = None,
         method: str | None = None,
         path: str | None = None,
+        where: RequestPredicate | None = None,
     ) -> Fault:
-        return cls(FaultKind.RATE_LIMITED, status=status, wait=wait, method=method, path=path)
+        return cls(FaultKind.RATE_LIMITED, status=status, wait=wait, method=method, path=path, where=where)
 
     @classmethod
     def unavailable(
@@ -118,6 +125,7 @@ class Fault:
         after_handler: bool = False,
         method: str | None = None,
         path: str | None = None,
+        where: RequestPredicate | None = None,
     ) -> Fault:
         return cls(
             FaultKind.UNAVAILABLE,
@@ -126,15 +134,25 @@ class Fault:
             after_handler=after_handler,
             method=method,
             path=path,
+            where=where,
         )
 
     @classmethod
-    def disconnect(cls, *, after_handler: bool = False, method: str | None = None, path: str | None = None) -> Fault:
-        return cls(FaultKind.DISCONNECT, after_handler=after_handler, method=method, path=path)
+    def disconnect(
+        cls,
+        *,
+        after_handler: bool = False,
+        method: str | None = None,
+        path: str | None = None,
+        where: RequestPredicate | None = None,
+    ) -> Fault:
+        return cls(FaultKind.DISCONNECT, after_handler=after_handler, method=method, path=path, where=where)
 
-    def matches(self, method: str, path: str) -> bool:
-        return (self.method is None or self.method.upper() == method.upper()) and (
-            self.path is None or self.path == path
+    def matches(self, method: str, path: str, request: RecordedRequest | None = None) -> bool:
+        return (
+            (self.method is None or self.method.upper() == method.upper())
+            and (self.path is None or self.path == path)
+            and (self.where is None or (request is not None and self.where(request)))
         )
 
 
@@ -168,9 +186,9 @@ class Rejection(Exception):
 class _Faults:
     armed: list[_ArmedFault] = field(default_factory=list)
 
-    def take(self, method: str, path: str) -> Fault | None:
+    def take(self, request: RecordedRequest) -> Fault | None:
         for armed in self.armed:
-            if armed.fault.matches(method, path):
+            if armed.fault.matches(request.method, request.path, request):
                 if armed.remaining is not None:
                     armed.remaining -= 1
                     if armed.remaining <= 0:
@@ -245,16 +263,15 @@ class Sandbox(abc.ABC):
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         body = await request.read()
-        self.requests.append(
-            RecordedRequest(
-                method=request.method,
-                path=request.path,
-                query=MultiDictProxy(MultiDict(request.query)),
-                headers=CIMultiDictProxy(CIMultiDict(request.headers)),
-                body=body,
-            )
+        recorded = RecordedRequest(
+            method=request.method,
+            path=request.path,
+            query=MultiDictProxy(MultiDict(request.query)),
+            headers=CIMultiDictProxy(CIMultiDict(request.headers)),
+            body=body,
         )
-        fault = self._faults.take(request.method, request.path)
+        self.requests.append(recorded)
+        fault = self._faults.take(recorded)
         response: web.StreamResponse
         if fault is not None and not fault.after_handler:
             response = self._answer_fault(fault, request)
@@ -373,6 +390,7 @@ class WebhookOutbox:
         self.deliveries: list[WebhookDelivery] = []
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[list[WebhookAttempt]]] = set()
+        self._http: httpx.AsyncClient | None = None
 
     def enqueue(
         self, url: str, event: str, render: WebhookRenderer, *, delivery_id: str | None = None, automatic: bool = True
@@ -422,9 +440,12 @@ class WebhookOutbox:
             return await self._attempt(delivery, body, headers)
 
     async def aclose(self) -> None:
-        """Wait for background sends, so that none outlives the sandbox's server or event loop."""
+        """Wait for background sends and close the connection pool; the outbox opens a new one if used again."""
         while self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
 
     def _send_in_background(self) -> None:
         try:
@@ -438,9 +459,10 @@ class WebhookOutbox:
     async def _attempt(self, delivery: WebhookDelivery, body: bytes, headers: Mapping[str, str]) -> WebhookAttempt:
         sent_at = self.clock()
         status: int | None = None
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=self.timeout, transport=self.transport, follow_redirects=False)
         try:
-            async with httpx.AsyncClient(timeout=self.timeout, transport=self.transport) as http:
-                answer = await http.post(delivery.url, content=body, headers=dict(headers))
+            answer = await self._http.post(delivery.url, content=body, headers=dict(headers))
             status, response = answer.status_code, answer.text
         except httpx.HTTPError as error:
             response = f"{type(error).__name__}: {error}"

@@ -67,7 +67,9 @@ from graphql.utilities import get_operation_ast, value_from_ast_untyped
 from controller.sandbox.base import (
     Fault,
     FaultKind,
+    RecordedRequest,
     Rejection,
+    RequestPredicate,
     Sandbox,
     WebhookAttempt,
     WebhookDelivery,
@@ -148,6 +150,19 @@ def linear_error(
             "userPresentableMessage": presentable or message,
         },
     }
+
+
+def graphql_operation(name: str) -> RequestPredicate:
+    """A `Fault(where=…)` predicate: requests whose `operationName` is `name`, since every call shares one path."""
+
+    def sent_operation(request: RecordedRequest) -> bool:
+        try:
+            body = request.json()
+        except ValueError:
+            return False
+        return isinstance(body, dict) and body.get("operationName") == name
+
+    return sent_operation
 
 
 def linear_signature(secret: bytes, body: bytes) -> str:
@@ -256,6 +271,8 @@ class RateBudget:
 class _Budgets:
     requests: RateBudget
     complexity: RateBudget
+    endpoints: dict[str, RateBudget] = field(default_factory=dict)
+    """Per-mutation budgets (`X-RateLimit-Endpoint-*`), keyed by the mutation's name."""
 
 
 @dataclass
@@ -280,9 +297,102 @@ class LinearUserState:
             "updatedAt": self.created_at,
         }
 
+    def as_actor(self, workspace: str) -> dict[str, Any]:
+        """The webhook `actor` for a change this user made (`UserActorWebhookPayload`)."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "email": self.email,
+            "type": "user",
+            "url": f"https://linear.app/{workspace}/profiles/{self.name.split(' ')[0].lower()}",
+        }
+
+
+@dataclass
+class LinearTeamState:
+    id: str
+    key: str
+    name: str
+    created_at: float
+    sequence: int
+    issue_count: int = 0
+    """The last issue number handed out: identifiers are `KEY-<number>`, never reused."""
+
+
+@dataclass
+class LinearWorkflowState:
+    id: str
+    team_id: str
+    name: str
+    type: str
+    position: float
+    created_at: float
+
+
+@dataclass
+class LinearLabelState:
+    id: str
+    name: str
+    team_id: str | None
+    """None for a workspace label, which every team can apply."""
+    color: str
+    created_at: float
+    sequence: int
+    description: str | None = None
+    is_group: bool = False
+    parent_id: str | None = None
+    archived_at: float | None = None
+
+
+@dataclass
+class LinearIssueState:
+    id: str
+    team_id: str
+    number: int
+    identifier: str
+    url: str
+    title: str
+    description: str | None
+    state_id: str
+    label_ids: list[str]
+    priority: int
+    created_at: float
+    updated_at: float
+    sequence: int
+    creator_id: str | None = None
+    archived_at: float | None = None
+    started_at: float | None = None
+    completed_at: float | None = None
+    canceled_at: float | None = None
+    trashed: bool = False
+
+
+@dataclass
+class LinearCommentState:
+    id: str
+    issue_id: str
+    body: str
+    user_id: str
+    created_at: float
+    sequence: int
+
+
+@dataclass
+class LinearWebhookState:
+    id: str
+    url: str
+    secret: str = field(repr=False)
+    team_id: str | None
+    """Deliver only this team's events; None: every public team, as a workspace-wide webhook."""
+    resource_types: tuple[str, ...] = ("Issue",)
+
+
+_IssueSnapshot = dict[str, Any]
+_SortKey = tuple[float, ...]
+
 
 class LinearSandbox(Sandbox):
-    """Linear's `POST /graphql` for the users seeded with `add_user()`."""
+    """Linear's `POST /graphql` over a seeded workspace, with budgets and signed `Issue` webhooks."""
 
     service: ClassVar[str] = "Linear"
 
@@ -294,17 +404,52 @@ class LinearSandbox(Sandbox):
         complexity_limit: int = 3_000_000,
         period: float = 3_600.0,
         rate_limit_status: int = 400,
+        endpoint_limits: Mapping[str, int] | None = None,
+        workspace: str = "acme",
+        webhook_transport: httpx.AsyncBaseTransport | None = None,
+        deliver_webhooks_in_background: bool = False,
     ) -> None:
-        """Budgets are per user and `period`; `rate_limit_status` is 400 as Linear documents, or 429."""
+        """Budgets are per user and `period`; `rate_limit_status` is 400 as Linear documents, or 429.
+
+        `endpoint_limits` gives some mutations their own budget per `period` (e.g.
+        `{"commentCreate": 30}`), answered with `X-RateLimit-Endpoint-*` headers as Linear does.
+        `workspace` is the URL key in issue URLs. Webhooks are sent when a test awaits
+        `flush_webhooks()`, or as soon as they are queued with `deliver_webhooks_in_background`.
+        """
         super().__init__(clock=clock)
         self.request_limit = request_limit
         self.complexity_limit = complexity_limit
         self.period = period
         self.rate_limit_status = rate_limit_status
+        self.endpoint_limits = dict(endpoint_limits or {})
+        self.workspace = workspace
+        self.organization_id = str(uuid.uuid4())
         self.users: dict[str, LinearUserState] = {}
+        self.teams: dict[str, LinearTeamState] = {}
+        self.workflow_states: dict[str, LinearWorkflowState] = {}
+        self.labels: dict[str, LinearLabelState] = {}
+        self.issues: dict[str, LinearIssueState] = {}
+        self.comments: dict[str, LinearCommentState] = {}
+        self.webhooks: dict[str, LinearWebhookState] = {}
+        self.outbox = WebhookOutbox(
+            clock=clock,
+            retry_delays=WEBHOOK_RETRY_DELAYS,
+            timeout=WEBHOOK_TIMEOUT,
+            accepts=lambda status: status == 200,
+            transport=webhook_transport,
+            background=deliver_webhooks_in_background,
+        )
+        self.operator = LinearUserState(
+            name="Sandbox Operator", email="operator@sandbox.invalid", created_at=format_linear_time(clock())
+        )
+        """Who changes issues through the seeding methods: a person in Linear's UI, not an API key."""
         self._api_keys: dict[str, str] = {}
         self._oauth_tokens: dict[str, str] = {}
         self._budgets: dict[str, _Budgets] = {}
+        self._sequence = 0
+        self._sync_id = 0
+
+    # Seeding: what a test sets up, and what the sandbox's own answers are made of.
 
     def add_user(
         self, name: str, email: str, *, api_key: str | None = None, oauth_token: str | None = None
@@ -317,6 +462,226 @@ class LinearSandbox(Sandbox):
         if oauth_token is not None:
             self._oauth_tokens[oauth_token] = user.id
         return user
+
+    def add_team(
+        self, key: str, name: str | None = None, *, states: Iterable[tuple[str, str]] = DEFAULT_WORKFLOW_STATES
+    ) -> LinearTeamState:
+        """A team with its workflow `states` as (name, type) pairs, Linear's defaults unless given."""
+        if not re.fullmatch(r"[A-Z][A-Z0-9_]*", key):
+            raise ValueError(f"team key {key!r} must be upper-case letters, digits or underscores, like ENG")
+        if any(team.key == key for team in self.teams.values()):
+            raise ValueError(f"a team with key {key!r} exists already")
+        team = LinearTeamState(
+            id=str(uuid.uuid4()), key=key, name=name or key.title(), created_at=self.clock(), sequence=self._next()
+        )
+        self.teams[team.id] = team
+        for state_name, state_type in states:
+            self.add_workflow_state(key, state_name, state_type)
+        return team
+
+    def add_workflow_state(self, team_key: str, name: str, type_: str) -> LinearWorkflowState:
+        """One more state of a team, e.g. `("Triage", "triage")`; `type_` is one of `STATE_TYPES`."""
+        if type_ not in STATE_TYPES:
+            raise ValueError(f"workflow state type {type_!r} is not one of Linear's: {', '.join(STATE_TYPES)}")
+        team = self.team(team_key)
+        position = float(sum(1 for state in self.workflow_states.values() if state.team_id == team.id))
+        state = LinearWorkflowState(
+            id=str(uuid.uuid4()), team_id=team.id, name=name, type=type_, position=position, created_at=self.clock()
+        )
+        self.workflow_states[state.id] = state
+        return state
+
+    def add_label(
+        self,
+        name: str,
+        *,
+        team_key: str | None = None,
+        color: str = DEFAULT_LABEL_COLOR,
+        is_group: bool = False,
+        parent: LinearLabelState | None = None,
+    ) -> LinearLabelState:
+        """A workspace label (no `team_key`) or a team label; the same name may exist in both places."""
+        team_id = self.team(team_key).id if team_key is not None else None
+        self._check_label_name_is_free(name, team_id)
+        return self._create_label(
+            name, team_id, color=color, is_group=is_group, parent_id=parent.id if parent is not None else None
+        )
+
+    def add_issue(
+        self,
+        team_key: str,
+        title: str,
+        *,
+        description: str | None = None,
+        state: str | None = None,
+        labels: Iterable[str | LinearLabelState] = (),
+        priority: int = 0,
+        actor: LinearUserState | None = None,
+    ) -> LinearIssueState:
+        """A new issue `KEY-n` in the team's first `unstarted` state unless `state` names another.
+
+        Labels are given as states or by name (the team's label first, else the workspace's).
+        Queues an `Issue` `create` webhook.
+        """
+        team = self.team(team_key)
+        team.issue_count += 1
+        identifier = f"{team.key}-{team.issue_count}"
+        now = self.clock()
+        issue = LinearIssueState(
+            id=str(uuid.uuid4()),
+            team_id=team.id,
+            number=team.issue_count,
+            identifier=identifier,
+            url=f"https://linear.app/{self.workspace}/issue/{identifier}",
+            title=title,
+            description=description,
+            state_id=self._state_of(team, state).id,
+            label_ids=[],
+            priority=priority,
+            created_at=now,
+            updated_at=now,
+            sequence=self._next(),
+            creator_id=(actor or self.operator).id,
+        )
+        for label in labels:
+            self._apply_label(issue, self._label_for(team, label))
+        self._stamp_state_times(issue, None)
+        self.issues[issue.id] = issue
+        self._queue_issue_event("create", issue, actor=actor)
+        return issue
+
+    def update_issue(
+        self,
+        issue: LinearIssueState | str,
+        *,
+        title: str | None = None,
+        description: str | None = None,
+        state: str | None = None,
+        add_labels: Iterable[str | LinearLabelState] = (),
+        remove_labels: Iterable[str | LinearLabelState] = (),
+        priority: int | None = None,
+        actor: LinearUserState | None = None,
+    ) -> LinearIssueState:
+        """Change an issue as a person would in Linear; bumps `updatedAt` and queues an `update` webhook
+        with `updatedFrom`, unless nothing actually changed."""
+        found = self.issue(issue)
+        team = self.teams[found.team_id]
+        before = self._snapshot(found)
+        if title is not None:
+            found.title = title
+        if description is not None:
+            found.description = description
+        if priority is not None:
+            found.priority = priority
+        if state is not None:
+            found.state_id = self._state_of(team, state).id
+        for label in add_labels:
+            self._apply_label(found, self._label_for(team, label))
+        for label in remove_labels:
+            resolved = self._label_for(team, label)
+            if resolved.id in found.label_ids:
+                found.label_ids.remove(resolved.id)
+        self._issue_changed(found, before, actor=actor)
+        return found
+
+    def archive_issue(self, issue: LinearIssueState | str, *, actor: LinearUserState | None = None) -> LinearIssueState:
+        """Archive: hidden from `issues` unless `includeArchived`; still readable by `issue(id:)`.
+
+        Sent as an `update` with `archivedAt` in `updatedFrom` [U: Linear may send `remove`].
+        """
+        found = self.issue(issue)
+        before = self._snapshot(found)
+        found.archived_at = self.clock()
+        self._issue_changed(found, before, actor=actor)
+        return found
+
+    def delete_issue(self, issue: LinearIssueState | str, *, actor: LinearUserState | None = None) -> LinearIssueState:
+        """Delete (move to the trash): archived and `trashed`, and a `remove` webhook."""
+        found = self.issue(issue)
+        now = self.clock()
+        found.archived_at = now
+        found.trashed = True
+        found.updated_at = now
+        self._queue_issue_event("remove", found, actor=actor)
+        return found
+
+    def add_webhook(self, url: str, secret: str, team_key: str | None = None) -> LinearWebhookState:
+        """Subscribe `url` to `Issue` events of every team, or of `team_key` only, signed with `secret`."""
+        if not secret:
+            raise ValueError("a webhook needs a signing secret: Linear always signs deliveries")
+        team_id = self.team(team_key).id if team_key is not None else None
+        webhook = LinearWebhookState(id=str(uuid.uuid4()), url=url, secret=secret, team_id=team_id)
+        self.webhooks[webhook.id] = webhook
+        return webhook
+
+    # Looking things up, for tests and for the resolvers.
+
+    def team(self, key: str) -> LinearTeamState:
+        for team in self.teams.values():
+            if team.key == key:
+                return team
+        known = ", ".join(team.key for team in self.teams.values()) or "none yet"
+        raise KeyError(f"no team with key {key!r} in the Linear sandbox (teams: {known}); add it with add_team()")
+
+    def issue(self, issue: LinearIssueState | str) -> LinearIssueState:
+        """An issue by state, UUID or identifier (`ENG-12`)."""
+        if isinstance(issue, LinearIssueState):
+            return issue
+        found = self._find_issue(issue)
+        if found is None:
+            raise KeyError(f"no issue {issue!r} in the Linear sandbox")
+        return found
+
+    def labels_of(self, issue: LinearIssueState | str) -> list[str]:
+        """The names of an issue's labels, in the order applied."""
+        return [self.labels[label_id].name for label_id in self.issue(issue).label_ids]
+
+    def comments_on(self, issue: LinearIssueState | str) -> list[LinearCommentState]:
+        found = self.issue(issue)
+        return [comment for comment in self.comments.values() if comment.issue_id == found.id]
+
+    # Webhooks: queued on every change, sent when the test says so.
+
+    @property
+    def webhook_deliveries(self) -> list[WebhookDelivery]:
+        """Every delivery queued so far, each with its attempts and the receiver's answers."""
+        return self.outbox.deliveries
+
+    async def flush_webhooks(self) -> list[WebhookAttempt]:
+        """Send every delivery due now (first attempts, and retries whose delay has passed on the clock)."""
+        return await self.outbox.flush()
+
+    async def redeliver(self, delivery: WebhookDelivery) -> WebhookAttempt:
+        """Send the last attempt of `delivery` again, byte for byte and header for header: a replay."""
+        last = delivery.last_attempt
+        if last is None:
+            body, headers = delivery.render(self.clock(), delivery.id)
+        else:
+            body, headers = last.body, dict(last.headers)
+        return await self.outbox.send(delivery, body, headers)
+
+    async def deliver_stale(self, delivery: WebhookDelivery, *, age: float = 120.0) -> WebhookAttempt:
+        """A correctly signed copy under a new delivery id, stamped `age` seconds ago (Linear's SDK rejects > 60 s)."""
+        copy = self.outbox.enqueue(delivery.url, delivery.event, delivery.render, automatic=False)
+        return await self.outbox.send(copy, *delivery.render(self.clock() - age, copy.id))
+
+    async def deliver_with_bad_signature(self, delivery: WebhookDelivery) -> WebhookAttempt:
+        """A fresh copy under a new delivery id whose `Linear-Signature` was made with another secret."""
+        copy = self.outbox.enqueue(delivery.url, delivery.event, delivery.render, automatic=False)
+        body, headers = delivery.render(self.clock(), copy.id)
+        headers["Linear-Signature"] = linear_signature(b"not-the-signing-secret", body)
+        return await self.outbox.send(copy, body, headers)
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[str]:
+        """Serve as every sandbox does; on the way out, wait for webhooks still being sent."""
+        async with super().running() as url:
+            try:
+                yield url
+            finally:
+                await self.outbox.aclose()
+
+    # The GraphQL endpoint.
 
     def _add_routes(self, router: web.UrlDispatcher) -> None:
         router.add_post("/graphql", self._graphql)
@@ -347,7 +712,15 @@ class LinearSandbox(Sandbox):
             raise _graphql_rejection(coerced, "BAD_USER_INPUT")
         complexity = estimate_complexity(schema, document, operation, variables)
         if not budgets.requests.take(1, now) or not budgets.complexity.take(complexity, now):
-            raise self._rate_limited(budgets, now)
+            refusal = self._rate_limited(budgets, now)
+            refusal.headers["X-Complexity"] = str(complexity)
+            raise refusal
+        headers = {"X-Complexity": str(complexity)}
+        for endpoint in self._limited_endpoints(operation):
+            budget = self._endpoint_budget(budgets, endpoint, now)
+            if not budget.take(1, now):
+                raise self._rate_limited(budgets, now, endpoint=endpoint)
+            headers.update(_endpoint_headers(endpoint, budget, now))
         result = execute_sync(
             schema,
             document,
@@ -359,11 +732,524 @@ class LinearSandbox(Sandbox):
         answer: dict[str, Any] = {"data": result.data}
         if result.errors:
             answer["errors"] = [_format_execution_error(error) for error in result.errors]
-        return web.json_response(answer, headers={"X-Complexity": str(complexity)})
+        return web.json_response(answer, headers=headers)
 
     def _root(self, user: LinearUserState) -> dict[str, Any]:
         """Top-level fields with resolvers; the rest of the schema is valid but unimplemented."""
-        return {"viewer": user.as_graphql()}
+        return {
+            "viewer": user.as_graphql(),
+            "issues": self._resolve_issues,
+            "issue": self._resolve_issue,
+            "issueLabels": self._resolve_issue_labels,
+            "teams": self._resolve_teams,
+            "comment": self._resolve_comment,
+            "issueAddLabel": lambda info, **arguments: self._add_label_mutation(user, **arguments),
+            "issueRemoveLabel": lambda info, **arguments: self._remove_label_mutation(user, **arguments),
+            "issueLabelCreate": lambda info, **arguments: self._create_label_mutation(**arguments),
+            "commentCreate": lambda info, **arguments: self._create_comment_mutation(user, **arguments),
+        }
+
+    # Query resolvers.
+
+    def _resolve_issues(self, info: GraphQLResolveInfo[Any], **arguments: Any) -> dict[str, Any]:
+        if arguments.get("sort"):
+            raise _not_implemented("the `sort` argument of issues (use orderBy)")
+        condition = arguments.get("filter") or {}
+        include_archived = bool(arguments.get("includeArchived"))
+        matching = [
+            issue
+            for issue in self.issues.values()
+            if (include_archived or issue.archived_at is None) and self._issue_matches(issue, condition)
+        ]
+        key = _updated_first if arguments.get("orderBy") == "updatedAt" else _created_first
+        return _connection(matching, key, self._issue_node, arguments)
+
+    def _resolve_issue(self, info: GraphQLResolveInfo[Any], *, id: str) -> dict[str, Any]:
+        return self._issue_node(self._require_issue(id))
+
+    def _resolve_issue_labels(self, info: GraphQLResolveInfo[Any], **arguments: Any) -> dict[str, Any]:
+        condition = arguments.get("filter") or {}
+        include_archived = bool(arguments.get("includeArchived"))
+        matching = [
+            label
+            for label in self.labels.values()
+            if (include_archived or label.archived_at is None) and self._label_matches(label, condition)
+        ]
+        return _connection(matching, _created_first, self._label_node, arguments)
+
+    def _resolve_teams(self, info: GraphQLResolveInfo[Any], **arguments: Any) -> dict[str, Any]:
+        condition = arguments.get("filter") or {}
+        matching = [team for team in self.teams.values() if self._team_matches(team, condition)]
+        return _connection(matching, _created_first, self._team_node, arguments)
+
+    def _resolve_comment(self, info: GraphQLResolveInfo[Any], **arguments: Any) -> dict[str, Any]:
+        comment_id = arguments.get("id")
+        if comment_id is None:
+            raise _not_implemented("comment(hash:)")
+        comment = self.comments.get(comment_id)
+        if comment is None:
+            raise _entity_not_found("Comment")
+        return self._comment_node(comment)
+
+    # Mutation resolvers.
+
+    def _add_label_mutation(self, user: LinearUserState, *, id: str, labelId: str) -> dict[str, Any]:
+        """Adding a label the issue has is a successful no-op: no `updatedAt` bump, no webhook [U]."""
+        issue = self._require_issue(id)
+        label = self._require_label(labelId)
+        if label.team_id not in (None, issue.team_id):
+            raise _input_error(f"Label {label.name!r} belongs to another team than issue {issue.identifier}")
+        if label.is_group:
+            raise _input_error(f"Label {label.name!r} is a group; apply one of its labels instead")
+        before = self._snapshot(issue)
+        self._apply_label(issue, label)
+        self._issue_changed(issue, before, actor=user)
+        return {"success": True, "issue": self._issue_node(issue), "lastSyncId": float(self._sync_id)}
+
+    def _remove_label_mutation(self, user: LinearUserState, *, id: str, labelId: str) -> dict[str, Any]:
+        """Removing a label the issue does not have is a successful no-op [U]."""
+        issue = self._require_issue(id)
+        label = self._require_label(labelId)
+        before = self._snapshot(issue)
+        if label.id in issue.label_ids:
+            issue.label_ids.remove(label.id)
+        self._issue_changed(issue, before, actor=user)
+        return {"success": True, "issue": self._issue_node(issue), "lastSyncId": float(self._sync_id)}
+
+    def _create_label_mutation(self, *, input: Mapping[str, Any], **_: Any) -> dict[str, Any]:
+        """A label; a team label when `teamId` is given. A name already used in that place is refused."""
+        team_id = input.get("teamId")
+        if team_id is not None and team_id not in self.teams:
+            raise _entity_not_found("Team")
+        label_id = input.get("id")
+        if label_id is not None:
+            _require_uuid(label_id, "id")
+            if label_id in self.labels:
+                raise _input_error(f"An IssueLabel with id {label_id} already exists")
+        parent_id = input.get("parentId")
+        if parent_id is not None:
+            self._require_label(parent_id)
+        self._check_label_name_is_free(input["name"], team_id, as_graphql_error=True)
+        label = self._create_label(
+            input["name"],
+            team_id,
+            color=input.get("color") or DEFAULT_LABEL_COLOR,
+            is_group=bool(input.get("isGroup")),
+            parent_id=parent_id,
+            description=input.get("description"),
+            label_id=label_id,
+        )
+        self._sync_id += 1
+        return {"success": True, "issueLabel": self._label_node(label), "lastSyncId": float(self._sync_id)}
+
+    def _create_comment_mutation(self, user: LinearUserState, *, input: Mapping[str, Any]) -> dict[str, Any]:
+        """A comment on an issue; a client-chosen `id` that exists already is refused [U: exact error]."""
+        issue_ref = input.get("issueId")
+        if issue_ref is None:
+            raise _not_implemented("comments on anything but an issue (commentCreate without issueId)")
+        if not (_is_uuid(issue_ref) or _IDENTIFIER.match(issue_ref)):
+            raise _input_error("issueId must be a valid UUID or issue identifier", code="INVALID_INPUT")
+        body = input.get("body")
+        if not body:
+            raise _input_error("body is required (the sandbox does not implement bodyData)")
+        comment_id = input.get("id")
+        if comment_id is not None:
+            _require_uuid(comment_id, "id")
+            if comment_id in self.comments:
+                raise _input_error(f"A Comment with id {comment_id} already exists")
+        issue = self._require_issue(issue_ref)
+        comment = LinearCommentState(
+            id=comment_id or str(uuid.uuid4()),
+            issue_id=issue.id,
+            body=body,
+            user_id=user.id,
+            created_at=self.clock(),
+            sequence=self._next(),
+        )
+        self.comments[comment.id] = comment
+        self._sync_id += 1
+        return {"success": True, "comment": self._comment_node(comment), "lastSyncId": float(self._sync_id)}
+
+    # Nodes: what each type answers. Related objects and connections are resolved lazily.
+
+    def _issue_node(self, issue: LinearIssueState) -> dict[str, Any]:
+        team = self.teams[issue.team_id]
+        return {
+            "id": issue.id,
+            "identifier": issue.identifier,
+            "number": float(issue.number),
+            "title": issue.title,
+            "description": issue.description,
+            "url": issue.url,
+            "branchName": f"{issue.identifier.lower()}-{_slug(issue.title)}",
+            "priority": float(issue.priority),
+            "priorityLabel": PRIORITY_LABELS[issue.priority],
+            "createdAt": format_linear_time(issue.created_at),
+            "updatedAt": format_linear_time(issue.updated_at),
+            "archivedAt": _time_or_none(issue.archived_at),
+            "startedAt": _time_or_none(issue.started_at),
+            "completedAt": _time_or_none(issue.completed_at),
+            "canceledAt": _time_or_none(issue.canceled_at),
+            "trashed": issue.trashed or None,
+            "labelIds": list(issue.label_ids),
+            "previousIdentifiers": [],
+            "team": lambda info, **_: self._team_node(team),
+            "state": lambda info, **_: self._state_node(self.workflow_states[issue.state_id]),
+            "labels": lambda info, **arguments: self._issue_labels(issue, arguments),
+            "comments": lambda info, **arguments: _connection(
+                self.comments_on(issue), _created_first, self._comment_node, arguments
+            ),
+        }
+
+    def _issue_labels(self, issue: LinearIssueState, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        condition = arguments.get("filter") or {}
+        labels = [self.labels[label_id] for label_id in issue.label_ids]
+        matching = [label for label in labels if self._label_matches(label, condition)]
+        return _connection(matching, _created_first, self._label_node, arguments)
+
+    def _team_node(self, team: LinearTeamState) -> dict[str, Any]:
+        return {
+            "id": team.id,
+            "key": team.key,
+            "name": team.name,
+            "displayName": team.name,
+            "private": False,
+            "createdAt": format_linear_time(team.created_at),
+            "updatedAt": format_linear_time(team.created_at),
+            "archivedAt": None,
+        }
+
+    def _state_node(self, state: LinearWorkflowState) -> dict[str, Any]:
+        return {
+            "id": state.id,
+            "name": state.name,
+            "type": state.type,
+            "color": _STATE_COLORS[state.type],
+            "position": state.position,
+            "description": None,
+            "createdAt": format_linear_time(state.created_at),
+            "updatedAt": format_linear_time(state.created_at),
+            "archivedAt": None,
+            "team": lambda info, **_: self._team_node(self.teams[state.team_id]),
+        }
+
+    def _label_node(self, label: LinearLabelState) -> dict[str, Any]:
+        return {
+            "id": label.id,
+            "name": label.name,
+            "color": label.color,
+            "description": label.description,
+            "isGroup": label.is_group,
+            "createdAt": format_linear_time(label.created_at),
+            "updatedAt": format_linear_time(label.created_at),
+            "archivedAt": _time_or_none(label.archived_at),
+            "retiredAt": None,
+            "team": lambda info, **_: self._team_node(self.teams[label.team_id]) if label.team_id else None,
+            "parent": lambda info, **_: self._label_node(self.labels[label.parent_id]) if label.parent_id else None,
+        }
+
+    def _comment_node(self, comment: LinearCommentState) -> dict[str, Any]:
+        issue = self.issues[comment.issue_id]
+        user = self.users.get(comment.user_id)
+        return {
+            "id": comment.id,
+            "body": comment.body,
+            "url": f"{issue.url}#comment-{comment.id[:8]}",
+            "createdAt": format_linear_time(comment.created_at),
+            "updatedAt": format_linear_time(comment.created_at),
+            "archivedAt": None,
+            "editedAt": None,
+            "issueId": issue.id,
+            "parentId": None,
+            "issue": lambda info, **_: self._issue_node(issue),
+            "user": lambda info, **_: user.as_graphql() if user else None,
+        }
+
+    # Filters: each type's filter fields the sandbox evaluates; any other one is reported unimplemented.
+
+    def _issue_matches(self, issue: LinearIssueState, condition: Mapping[str, Any]) -> bool:
+        now = self.clock()
+        tests: dict[str, Callable[[Any], bool]] = {
+            "id": lambda c: _compare(issue.id, c),
+            "number": lambda c: _compare(float(issue.number), c),
+            "title": lambda c: _compare_text(issue.title, c),
+            "description": lambda c: _compare_text(issue.description, c),
+            "priority": lambda c: _compare(float(issue.priority), c),
+            "createdAt": lambda c: _compare(issue.created_at, c, _instant_from(now)),
+            "updatedAt": lambda c: _compare(issue.updated_at, c, _instant_from(now)),
+            "archivedAt": lambda c: _compare(issue.archived_at, c, _instant_from(now)),
+            "startedAt": lambda c: _compare(issue.started_at, c, _instant_from(now)),
+            "completedAt": lambda c: _compare(issue.completed_at, c, _instant_from(now)),
+            "canceledAt": lambda c: _compare(issue.canceled_at, c, _instant_from(now)),
+            "team": lambda c: self._team_matches(self.teams[issue.team_id], c),
+            "state": lambda c: self._state_matches(self.workflow_states[issue.state_id], c),
+            "labels": lambda c: self._labels_match([self.labels[i] for i in issue.label_ids], c),
+        }
+        return _all_hold("IssueFilter", condition, tests, lambda part: self._issue_matches(issue, part))
+
+    def _team_matches(self, team: LinearTeamState | None, condition: Mapping[str, Any]) -> bool:
+        """A `TeamFilter`, or a `NullableTeamFilter` where `null: true` asks for no team at all."""
+        wants_null = condition.get("null")
+        if wants_null is not None and (team is None) != wants_null:
+            return False
+        rest = {key: value for key, value in condition.items() if key != "null"}
+        if team is None:
+            return not rest
+        tests: dict[str, Callable[[Any], bool]] = {
+            "id": lambda c: _compare(team.id, c),
+            "key": lambda c: _compare_text(team.key, c),
+            "name": lambda c: _compare_text(team.name, c),
+        }
+        return _all_hold("TeamFilter", rest, tests, lambda part: self._team_matches(team, part))
+
+    def _state_matches(self, state: LinearWorkflowState, condition: Mapping[str, Any]) -> bool:
+        tests: dict[str, Callable[[Any], bool]] = {
+            "id": lambda c: _compare(state.id, c),
+            "name": lambda c: _compare_text(state.name, c),
+            "type": lambda c: _compare_text(state.type, c),
+            "position": lambda c: _compare(state.position, c),
+            "team": lambda c: self._team_matches(self.teams[state.team_id], c),
+        }
+        return _all_hold("WorkflowStateFilter", condition, tests, lambda part: self._state_matches(state, part))
+
+    def _label_matches(self, label: LinearLabelState | None, condition: Mapping[str, Any]) -> bool:
+        """An `IssueLabelFilter` (nullable where it is a label's `parent`)."""
+        if label is None:
+            return not condition or condition.get("null") is True
+        now = self.clock()
+        team = self.teams.get(label.team_id) if label.team_id else None
+        parent = self.labels.get(label.parent_id) if label.parent_id else None
+        tests: dict[str, Callable[[Any], bool]] = {
+            "id": lambda c: _compare(label.id, c),
+            "name": lambda c: _compare_text(label.name, c),
+            "isGroup": lambda c: _compare(label.is_group, c),
+            "createdAt": lambda c: _compare(label.created_at, c, _instant_from(now)),
+            "team": lambda c: self._team_matches(team, c),
+            "parent": lambda c: self._label_matches(parent, c),
+            "null": lambda c: c is False,
+        }
+        return _all_hold("IssueLabelFilter", condition, tests, lambda part: self._label_matches(label, part))
+
+    def _labels_match(self, labels: Sequence[LinearLabelState], condition: Mapping[str, Any]) -> bool:
+        """An `IssueLabelCollectionFilter`: a label field on the collection holds when **any** label matches."""
+        tests: dict[str, Callable[[Any], bool]] = {
+            "some": lambda c: any(self._label_matches(label, c) for label in labels),
+            "every": lambda c: all(self._label_matches(label, c) for label in labels),
+            "length": lambda c: _compare(float(len(labels)), c),
+            "null": lambda c: (not labels) == c,
+        }
+        for key in ("id", "name", "isGroup", "createdAt", "team", "parent"):
+            tests[key] = functools.partial(self._any_label_matches, labels, key)
+        return _all_hold("IssueLabelCollectionFilter", condition, tests, lambda part: self._labels_match(labels, part))
+
+    def _any_label_matches(self, labels: Sequence[LinearLabelState], key: str, condition: Any) -> bool:
+        return any(self._label_matches(label, {key: condition}) for label in labels)
+
+    # State changes and their webhooks.
+
+    def _snapshot(self, issue: LinearIssueState) -> _IssueSnapshot:
+        """The fields whose previous values an `update` webhook carries in `updatedFrom`."""
+        return {
+            "title": issue.title,
+            "description": issue.description,
+            "priority": float(issue.priority),
+            "stateId": issue.state_id,
+            "labelIds": list(issue.label_ids),
+            "archivedAt": _time_or_none(issue.archived_at),
+            "startedAt": _time_or_none(issue.started_at),
+            "completedAt": _time_or_none(issue.completed_at),
+            "canceledAt": _time_or_none(issue.canceled_at),
+            "updatedAt": format_linear_time(issue.updated_at),
+        }
+
+    def _issue_changed(self, issue: LinearIssueState, before: _IssueSnapshot, *, actor: LinearUserState | None) -> None:
+        """Bump `updatedAt` and queue an `update` webhook, when anything differs from `before`."""
+        self._stamp_state_times(issue, before["stateId"])
+        after = self._snapshot(issue)
+        updated_from = {key: value for key, value in before.items() if after[key] != value}
+        if not updated_from:
+            return
+        issue.updated_at = self.clock()
+        updated_from["updatedAt"] = before["updatedAt"]
+        self._sync_id += 1
+        self._queue_issue_event("update", issue, actor=actor, updated_from=updated_from)
+
+    def _stamp_state_times(self, issue: LinearIssueState, previous_state_id: str | None) -> None:
+        """`startedAt`, `completedAt` and `canceledAt` follow the state's type, as in Linear."""
+        if issue.state_id == previous_state_id:
+            return
+        kind = self.workflow_states[issue.state_id].type
+        now = self.clock()
+        if kind == "started" and issue.started_at is None:
+            issue.started_at = now
+        issue.completed_at = now if kind == "completed" else None
+        issue.canceled_at = now if kind in ("canceled", "duplicate") else None
+
+    def _queue_issue_event(
+        self,
+        action: str,
+        issue: LinearIssueState,
+        *,
+        actor: LinearUserState | None,
+        updated_from: Mapping[str, Any] | None = None,
+    ) -> None:
+        subscribers = [
+            webhook
+            for webhook in self.webhooks.values()
+            if "Issue" in webhook.resource_types and webhook.team_id in (None, issue.team_id)
+        ]
+        if not subscribers:
+            return
+        event: dict[str, Any] = {
+            "action": action,
+            "actor": (actor or self.operator).as_actor(self.workspace),
+            "createdAt": format_linear_time(self.clock()),
+            "data": self._issue_webhook_data(issue),
+            "type": "Issue",
+            "url": issue.url,
+            "organizationId": self.organization_id,
+        }
+        if updated_from is not None:
+            event["updatedFrom"] = dict(updated_from)
+        for webhook in subscribers:
+            self.outbox.enqueue(webhook.url, "Issue", functools.partial(_render_linear_webhook, webhook, event))
+
+    def _issue_webhook_data(self, issue: LinearIssueState) -> dict[str, Any]:
+        """`IssueWebhookPayload`: the issue as it is now, with its team, state and labels inlined."""
+        team = self.teams[issue.team_id]
+        state = self.workflow_states[issue.state_id]
+        labels = [self.labels[label_id] for label_id in issue.label_ids]
+        return {
+            "id": issue.id,
+            "identifier": issue.identifier,
+            "number": issue.number,
+            "title": issue.title,
+            "description": issue.description,
+            "url": issue.url,
+            "priority": issue.priority,
+            "priorityLabel": PRIORITY_LABELS[issue.priority],
+            "prioritySortOrder": 0.0,
+            "sortOrder": float(-issue.sequence),
+            "createdAt": format_linear_time(issue.created_at),
+            "updatedAt": format_linear_time(issue.updated_at),
+            "archivedAt": _time_or_none(issue.archived_at),
+            "startedAt": _time_or_none(issue.started_at),
+            "completedAt": _time_or_none(issue.completed_at),
+            "canceledAt": _time_or_none(issue.canceled_at),
+            "trashed": issue.trashed or None,
+            "teamId": team.id,
+            "team": {"id": team.id, "key": team.key, "name": team.name},
+            "stateId": state.id,
+            "state": {"id": state.id, "name": state.name, "color": _STATE_COLORS[state.type], "type": state.type},
+            "labelIds": list(issue.label_ids),
+            "labels": [
+                {"id": label.id, "name": label.name, "color": label.color, "parentId": label.parent_id}
+                for label in labels
+            ],
+            "assigneeId": None,
+            "creatorId": issue.creator_id,
+            "parentId": None,
+            "projectId": None,
+            "cycleId": None,
+            "subscriberIds": [],
+            "previousIdentifiers": [],
+            "reactionData": [],
+        }
+
+    # Helpers of the state.
+
+    def _next(self) -> int:
+        self._sequence += 1
+        return self._sequence
+
+    def _find_issue(self, reference: str) -> LinearIssueState | None:
+        if reference in self.issues:
+            return self.issues[reference]
+        if _IDENTIFIER.match(reference):
+            wanted = reference.upper()
+            return next((issue for issue in self.issues.values() if issue.identifier == wanted), None)
+        return None
+
+    def _require_issue(self, reference: str) -> LinearIssueState:
+        issue = self._find_issue(reference)
+        if issue is None:
+            raise _entity_not_found("Issue")
+        return issue
+
+    def _require_label(self, label_id: str) -> LinearLabelState:
+        label = self.labels.get(label_id)
+        if label is None or label.archived_at is not None:
+            raise _entity_not_found("IssueLabel")
+        return label
+
+    def _state_of(self, team: LinearTeamState, name: str | None) -> LinearWorkflowState:
+        states = [state for state in self.workflow_states.values() if state.team_id == team.id]
+        for state in states:
+            if (name is None and state.type == "unstarted") or state.name == name:
+                return state
+        names = ", ".join(state.name for state in states)
+        wanted = f"state {name!r}" if name else "an unstarted state"
+        raise KeyError(f"team {team.key} has no {wanted} (its states: {names}); add it with add_workflow_state()")
+
+    def _label_for(self, team: LinearTeamState, label: str | LinearLabelState) -> LinearLabelState:
+        """A label by name: the team's own first, else the workspace's, as Linear's UI offers them."""
+        if isinstance(label, LinearLabelState):
+            return label
+        named = [candidate for candidate in self.labels.values() if candidate.name == label]
+        for scope in (team.id, None):
+            for candidate in named:
+                if candidate.team_id == scope and candidate.archived_at is None:
+                    return candidate
+        raise KeyError(f"no label {label!r} for team {team.key} or the workspace; add it with add_label()")
+
+    def _apply_label(self, issue: LinearIssueState, label: LinearLabelState) -> None:
+        """Children of one group are exclusive on an issue: applying one replaces its sibling [U]."""
+        if label.id in issue.label_ids:
+            return
+        if label.parent_id is not None:
+            issue.label_ids = [i for i in issue.label_ids if self.labels[i].parent_id != label.parent_id]
+        issue.label_ids.append(label.id)
+
+    def _check_label_name_is_free(self, name: str, team_id: str | None, *, as_graphql_error: bool = False) -> None:
+        """Linear refuses a second label of one name in one team (or in the workspace)."""
+        taken = any(
+            label.team_id == team_id and label.archived_at is None and label.name.casefold() == name.casefold()
+            for label in self.labels.values()
+        )
+        if not taken:
+            return
+        place = "team" if team_id else "workspace"
+        message = f"Duplicate label name - Label with this name already exists in the {place}"
+        if as_graphql_error:
+            raise _input_error(message)
+        raise ValueError(f"label {name!r}: {message}")
+
+    def _create_label(
+        self,
+        name: str,
+        team_id: str | None,
+        *,
+        color: str,
+        is_group: bool,
+        parent_id: str | None,
+        description: str | None = None,
+        label_id: str | None = None,
+    ) -> LinearLabelState:
+        label = LinearLabelState(
+            id=label_id or str(uuid.uuid4()),
+            name=name,
+            team_id=team_id,
+            color=color,
+            created_at=self.clock(),
+            sequence=self._next(),
+            description=description,
+            is_group=is_group,
+            parent_id=parent_id,
+        )
+        self.labels[label.id] = label
+        return label
+
+    # Authentication and budgets.
 
     def _authenticated_user(self, request: web.Request) -> LinearUserState:
         header = request.headers.get("Authorization", "").strip()
@@ -395,16 +1281,28 @@ class LinearSandbox(Sandbox):
             )
         return self._budgets[key]
 
-    def _rate_limited(self, budgets: _Budgets, now: float, *, status: int | None = None) -> Rejection:
+    def _limited_endpoints(self, operation: OperationDefinitionNode) -> list[str]:
+        """The mutations of this operation that have their own budget."""
+        if operation.operation is not OperationType.MUTATION:
+            return []
+        names = [node.name.value for node in operation.selection_set.selections if isinstance(node, FieldNode)]
+        return [name for name in names if name in self.endpoint_limits]
+
+    def _endpoint_budget(self, budgets: _Budgets, endpoint: str, now: float) -> RateBudget:
+        if endpoint not in budgets.endpoints:
+            budgets.endpoints[endpoint] = RateBudget(self.endpoint_limits[endpoint], self.period, updated=now)
+        return budgets.endpoints[endpoint]
+
+    def _rate_limited(
+        self, budgets: _Budgets, now: float, *, status: int | None = None, endpoint: str | None = None
+    ) -> Rejection:
         message = "Rate limit exceeded"
         presentable = "You have exceeded the API rate limit. Please try again later."
         error = linear_error(message, "RATELIMITED", "ratelimited", presentable=presentable)
-        return Rejection(
-            status or self.rate_limit_status,
-            message,
-            body={"errors": [error]},
-            headers=self._budget_headers(budgets, now),
-        )
+        headers = self._budget_headers(budgets, now)
+        if endpoint is not None:
+            headers.update(_endpoint_headers(endpoint, budgets.endpoints[endpoint], now))
+        return Rejection(status or self.rate_limit_status, message, body={"errors": [error]}, headers=headers)
 
     def _budget_headers(self, budgets: _Budgets, now: float) -> dict[str, str]:
         headers = {}
@@ -502,3 +1400,263 @@ def _resolve_supported_field(source: Any, info: GraphQLResolveInfo[Any], **argum
 def format_linear_time(moment: float) -> str:
     """Linear's timestamp form: ISO-8601 with milliseconds and `Z`."""
     return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(moment * 1000) % 1000:03d}Z"
+
+
+def _render_linear_webhook(
+    webhook: LinearWebhookState, event: Mapping[str, Any], now: float, delivery_id: str
+) -> tuple[bytes, dict[str, str]]:
+    """One attempt of an `Issue` delivery: stamped with `webhookTimestamp` (ms) and signed over its exact bytes.
+
+    Each attempt is stamped anew: a retry an hour later carrying the first attempt's timestamp
+    would fail every receiver's 60-second freshness check, Linear's own SDK included [U].
+    """
+    timestamp_ms = math.floor(now * 1000)
+    payload = {**event, "webhookId": webhook.id, "webhookTimestamp": timestamp_ms}
+    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    headers = {
+        "Content-Type": "application/json; charset=utf-8",
+        "User-Agent": "Linear-Webhook",
+        "Linear-Delivery": delivery_id,
+        "Linear-Event": str(event["type"]),
+        "Linear-Timestamp": str(timestamp_ms),
+        "Linear-Signature": linear_signature(webhook.secret.encode(), body),
+    }
+    return body, headers
+
+
+def _connection(
+    items: Sequence[_Item],
+    sort_key: Callable[[_Item], _SortKey],
+    node: Callable[[_Item], dict[str, Any]],
+    arguments: Mapping[str, Any],
+) -> dict[str, Any]:
+    """One page of a Relay connection: `first` (default 50) items after the `after` cursor.
+
+    Cursors are opaque to clients; here they carry the sort key of their item, so a page boundary
+    stays put even when that item has since left the filter (its label removed, say).
+    """
+    if arguments.get("last") is not None or arguments.get("before") is not None:
+        raise _not_implemented("backward pagination (last/before)")
+    first = arguments.get("first")
+    size = DEFAULT_CONNECTION_SIZE if first is None else first
+    if not 0 <= size <= MAX_CONNECTION_SIZE:
+        raise _input_error(f"first must be between 0 and {MAX_CONNECTION_SIZE}, not {size}")
+    ordered = sorted(items, key=sort_key)
+    after = arguments.get("after")
+    if after is not None:
+        boundary = _cursor_key(after)
+        ordered = [item for item in ordered if sort_key(item) > boundary]
+    page = ordered[:size]
+    cursors = [_cursor(sort_key(item)) for item in page]
+    nodes = [node(item) for item in page]
+    return {
+        "nodes": nodes,
+        "edges": [{"node": item, "cursor": cursor} for item, cursor in zip(nodes, cursors, strict=True)],
+        "pageInfo": {
+            "hasNextPage": len(ordered) > size,
+            "hasPreviousPage": after is not None,
+            "startCursor": cursors[0] if cursors else None,
+            "endCursor": cursors[-1] if cursors else None,
+        },
+    }
+
+
+def _created_first(item: Any) -> _SortKey:
+    """Linear's default order: oldest first, ties in the order created."""
+    return (float(item.created_at), float(item.sequence))
+
+
+def _updated_first(item: Any) -> _SortKey:
+    """`orderBy: updatedAt`: most recently updated first [U: direction]."""
+    return (-float(item.updated_at), -float(item.sequence))
+
+
+def _cursor(key: _SortKey) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode()
+
+
+def _cursor_key(cursor: str) -> _SortKey:
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (binascii.Error, UnicodeDecodeError, json.JSONDecodeError, ValueError):
+        values = None
+    if not isinstance(values, list) or not all(isinstance(value, int | float) for value in values):
+        raise _input_error(f"Invalid cursor {cursor!r}: pass a cursor from this connection's pageInfo or edges")
+    return tuple(float(value) for value in values)
+
+
+def _all_hold(
+    type_name: str,
+    condition: Mapping[str, Any],
+    tests: Mapping[str, Callable[[Any], bool]],
+    recurse: Callable[[Mapping[str, Any]], bool],
+) -> bool:
+    """Linear's filter semantics: every field of one object must hold; `and`/`or` combine objects."""
+    for key, value in condition.items():
+        if value is None:
+            continue
+        if key == "and":
+            holds = all(recurse(part) for part in value)
+        elif key == "or":
+            holds = any(recurse(part) for part in value)
+        elif key in tests:
+            holds = tests[key](value)
+        else:
+            raise _not_implemented(f"the filter field {type_name}.{key}")
+        if not holds:
+            return False
+    return True
+
+
+_ORDERED: Final[dict[str, Callable[[Any, Any], bool]]] = {
+    "eq": operator.eq,
+    "neq": operator.ne,
+    "gt": operator.gt,
+    "gte": operator.ge,
+    "lt": operator.lt,
+    "lte": operator.le,
+}
+
+
+def _compare(
+    value: Any, comparator: Mapping[str, Any], convert: Callable[[Any], Any] = lambda operand: operand
+) -> bool:
+    """ID, number, boolean and date comparators; a null value only satisfies `neq`, `nin` and `null: true`."""
+    for name, operand in comparator.items():
+        if operand is None:
+            continue
+        if name == "null":
+            holds = (value is None) == operand
+        elif name in ("in", "nin"):
+            inside = value is not None and value in [convert(item) for item in operand]
+            holds = inside == (name == "in")
+        elif name in _ORDERED:
+            holds = _ORDERED[name](value, convert(operand)) if value is not None else name == "neq"
+        else:
+            raise _not_implemented(f"the comparator {name}")
+        if not holds:
+            return False
+    return True
+
+
+def _fold(text: str) -> str:
+    return text.casefold()
+
+
+def _fold_accents(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+_TEXT: Final[dict[str, Callable[[str, Any], bool]]] = {
+    "eq": lambda value, operand: value == operand,
+    "neq": lambda value, operand: value != operand,
+    "in": lambda value, operand: value in operand,
+    "nin": lambda value, operand: value not in operand,
+    "eqIgnoreCase": lambda value, operand: _fold(value) == _fold(operand),
+    "neqIgnoreCase": lambda value, operand: _fold(value) != _fold(operand),
+    "startsWith": lambda value, operand: value.startswith(operand),
+    "startsWithIgnoreCase": lambda value, operand: _fold(value).startswith(_fold(operand)),
+    "notStartsWith": lambda value, operand: not value.startswith(operand),
+    "endsWith": lambda value, operand: value.endswith(operand),
+    "notEndsWith": lambda value, operand: not value.endswith(operand),
+    "contains": lambda value, operand: operand in value,
+    "notContains": lambda value, operand: operand not in value,
+    "containsIgnoreCase": lambda value, operand: _fold(operand) in _fold(value),
+    "notContainsIgnoreCase": lambda value, operand: _fold(operand) not in _fold(value),
+    "containsIgnoreCaseAndAccent": lambda value, operand: _fold_accents(operand) in _fold_accents(value),
+}
+_TEXT_HOLDING_FOR_NULL: Final = frozenset(
+    {"neq", "nin", "neqIgnoreCase", "notStartsWith", "notEndsWith", "notContains"}
+)
+
+
+def _compare_text(value: str | None, comparator: Mapping[str, Any]) -> bool:
+    """`StringComparator` and `NullableStringComparator`; label-name `eq` is case-sensitive, as in Linear."""
+    for name, operand in comparator.items():
+        if operand is None:
+            continue
+        if name == "null":
+            holds = (value is None) == operand
+        elif name not in _TEXT:
+            raise _not_implemented(f"the comparator {name}")
+        elif value is None:
+            holds = name in _TEXT_HOLDING_FOR_NULL
+        else:
+            holds = _TEXT[name](value, operand)
+        if not holds:
+            return False
+    return True
+
+
+def _instant_from(now: float) -> Callable[[Any], float]:
+    """Reads a `DateTimeOrDuration`: an ISO-8601 instant, or a duration from `now` (`-PT1H`, `P2W`)."""
+
+    def instant(operand: Any) -> float:
+        text = str(operand)
+        duration = _DURATION.match(text)
+        if duration and any(duration.group(unit) for unit in _DURATION_SECONDS):
+            seconds = sum(float(duration.group(unit) or 0) * size for unit, size in _DURATION_SECONDS.items())
+            return now - seconds if duration.group("sign") == "-" else now + seconds
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise _input_error(f"{text!r} is neither an ISO-8601 date-time nor a duration like -P2W") from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.timestamp()
+
+    return instant
+
+
+def _endpoint_headers(endpoint: str, budget: RateBudget, now: float) -> dict[str, str]:
+    return {
+        "X-RateLimit-Endpoint-Name": endpoint,
+        "X-RateLimit-Endpoint-Requests-Limit": str(budget.limit),
+        "X-RateLimit-Endpoint-Requests-Remaining": str(budget.remaining(now)),
+        "X-RateLimit-Endpoint-Requests-Reset": str(budget.reset_ms(now)),
+    }
+
+
+def _not_implemented(what: str) -> GraphQLError:
+    return GraphQLError(
+        f"The Linear sandbox does not implement {what}.",
+        extensions={"code": NOT_IMPLEMENTED_CODE, "type": "other"},
+    )
+
+
+def _input_error(message: str, *, code: str = "INPUT_ERROR", presentable: str | None = None) -> GraphQLError:
+    """A refused argument, as Linear reports it: HTTP 200, `INPUT_ERROR`/`invalid input`, a user error."""
+    extensions = {
+        "code": code,
+        "type": "invalid input",
+        "userError": True,
+        "userPresentableMessage": presentable or message,
+    }
+    return GraphQLError(message, extensions=extensions)
+
+
+def _entity_not_found(entity: str) -> GraphQLError:
+    """Linear's answer for an id or identifier it does not know (observed: `INPUT_ERROR`, HTTP 200)."""
+    return _input_error(f"Entity not found: {entity}", presentable=f"Could not find referenced {entity}.")
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _require_uuid(text: str, argument: str) -> None:
+    if not _is_uuid(text):
+        raise _input_error(f"{argument} must be a UUID", code="INVALID_INPUT")
+
+
+def _time_or_none(moment: float | None) -> str | None:
+    return None if moment is None else format_linear_time(moment)
+
+
+def _slug(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:40]

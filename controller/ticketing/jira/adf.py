@@ -74,8 +74,9 @@ def _render(node: Any) -> str:
     if not isinstance(node, Mapping):
         return ""
     kind = node.get("type")
-    attrs = node.get("attrs") if isinstance(node.get("attrs"), Mapping) else {}
-    content = node.get("content") if isinstance(node.get("content"), list) else []
+    raw_attrs, raw_content = node.get("attrs"), node.get("content")
+    attrs: Mapping[str, Any] = raw_attrs if isinstance(raw_attrs, Mapping) else {}
+    content: list[Any] = raw_content if isinstance(raw_content, list) else []
     if kind == "text":
         return str(node.get("text") or "")
     if kind == "hardBreak":
@@ -87,7 +88,8 @@ def _render(node: Any) -> str:
     if kind == "rule":
         return "---"
     if kind in ("bulletList", "orderedList"):
-        start = attrs.get("order") if isinstance(attrs.get("order"), int) else 1
+        order = attrs.get("order")
+        start = order if isinstance(order, int) else 1
         lines = []
         for offset, item in enumerate(content):
             marker = "-" if kind == "bulletList" else f"{start + offset}."

@@ -68,7 +68,10 @@ class JiraTransitionNotAvailable(JiraError):
         if available:
             offered = "offers only transitions to " + ", ".join(repr(name) for name in available)
         else:
-            offered = "offers this user no transition at all (does the JIRA_TOKEN user have the Transition issues permission?)"
+            offered = (
+                "offers this user no transition at all (does the JIRA_TOKEN user have the Transition issues "
+                "permission?)"
+            )
         super().__init__(
             f"Jira issue {issue} cannot move to status {wanted!r}: from its status {current!r} the workflow {offered}; "
             f"add a transition to {wanted!r} to the project's workflow"

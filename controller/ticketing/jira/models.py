@@ -10,13 +10,14 @@ names the field, never its value (`ServiceClient._parse`).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Generic, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel
 
 COMMENT_PROPERTY_KEY: Final = "ai-implement"
 """The comment property under which the controller stores a comment's idempotency key."""
 IDEMPOTENCY_KEY_FIELD: Final = "idempotencyKey"
+_ValueT = TypeVar("_ValueT")
 
 
 def _jira_time(value: Any) -> Any:
@@ -206,17 +207,10 @@ class _Option(_JiraModel):
     disabled: bool = False
 
 
-class _PageBean(_JiraModel):
+class _PageBean(_JiraModel, Generic[_ValueT]):
     """Jira's classic offset page (`startAt`, `maxResults`, `total`, `isLast`, `values`)."""
 
     start_at: int = Field(default=0, alias="startAt")
     is_last: bool | None = Field(default=None, alias="isLast")
     total: int | None = None
-
-
-class _ContextPage(_PageBean):
-    values: tuple[_Context, ...] = ()
-
-
-class _OptionPage(_PageBean):
-    values: tuple[_Option, ...] = ()
+    values: tuple[_ValueT, ...] = ()

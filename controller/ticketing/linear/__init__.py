@@ -1,12 +1,15 @@
-"""Linear: the GraphQL client and its exceptions."""
+"""Linear: the GraphQL client (the Linear `TicketSource`), its documents, results and exceptions."""
 
 from controller.ticketing.linear.client import (
+    COMMENT_ID_NAMESPACE,
+    DEFAULT_AI_LABEL,
     DEFAULT_ENDPOINT,
-    VIEWER_QUERY,
+    DEFAULT_WORKING_LABEL,
+    MAX_PAGE_SIZE,
     LinearClient,
-    LinearViewer,
     linear_reset_wait,
 )
+from controller.ticketing.linear.documents import VIEWER_QUERY
 from controller.ticketing.linear.errors import (
     LinearAuthError,
     LinearError,
@@ -17,16 +20,23 @@ from controller.ticketing.linear.errors import (
     LinearRateLimited,
     LinearUnavailable,
 )
+from controller.ticketing.linear.models import LinearComment, LinearLabel, LinearViewer
 
 __all__ = [
+    "COMMENT_ID_NAMESPACE",
+    "DEFAULT_AI_LABEL",
     "DEFAULT_ENDPOINT",
+    "DEFAULT_WORKING_LABEL",
+    "MAX_PAGE_SIZE",
     "VIEWER_QUERY",
     "LinearAuthError",
     "LinearClient",
+    "LinearComment",
     "LinearError",
     "LinearErrorDetail",
     "LinearForbidden",
     "LinearInvalidInput",
+    "LinearLabel",
     "LinearQueryError",
     "LinearRateLimited",
     "LinearUnavailable",
