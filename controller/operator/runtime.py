@@ -21,8 +21,8 @@ from controller.kube import DISPATCHES, PROJECT_MAPPINGS, Informer, KubeClient, 
 from controller.operator.dispatching import Dispatcher
 from controller.operator.leadership import LeaderElector, LeaseTiming
 from controller.operator.polling import MappingStatusWriter, ProviderPoller, WakeupProcessor
-from controller.operator.sources import open_ticket_sources
 from controller.store import Store, database_url_from_settings, upgrade_database
+from controller.ticketing.clients import open_ticketing_clients
 from controller.ticketing.model import Provider, TicketSource
 
 logger = logging.getLogger("controller.operator")
@@ -93,7 +93,7 @@ async def open_operator_runtime(
             namespace=namespace,
             mappings=mappings,
             dispatches=dispatches,
-            sources=await open_ticket_sources(settings, stack),
+            sources=(await open_ticketing_clients(settings, stack)).sources(),
             dispatcher=dispatcher,
             statuses=MappingStatusWriter(settings, store, kube, mappings, clock),
             elector=LeaderElector(kube, namespace, LEASE_NAME, replica_identity(), timing=lease_timing),

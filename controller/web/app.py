@@ -12,6 +12,7 @@ from controller.web import (
     config_status,
     health,
     inbox,
+    jira_admin,
     mappings,
     orchestrator_settings,
     runner_mode,
@@ -32,6 +33,7 @@ ROUTERS: tuple[ApiRouter, ...] = (
     secrets.router,
     config_status.router,
     inbox.router,
+    jira_admin.router,
     ticket_webhooks.router,
 )
 

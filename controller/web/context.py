@@ -11,6 +11,7 @@ from controller.config import Settings
 from controller.kube import Informer, KubeClient
 from controller.secrets import SecretBackend
 from controller.store import Store
+from controller.ticketing.jira import JiraClient
 from controller.web.admin_tokens import AdminTokens
 from controller.web.identity import IdentityCache, IdentityProbe
 from controller.web.throttle import FailureThrottle
@@ -29,6 +30,8 @@ class WebContext:
     secrets: SecretBackend
     clock: Clock = utc_now
     login_throttle: FailureThrottle = field(default_factory=FailureThrottle)
+    jira: JiraClient | None = None
+    """The Jira client, when Jira is configured (for /api/jira/*)."""
     ticketing_probes: dict[str, IdentityProbe] = field(default_factory=dict)
     """One "who am I" call per configured ticketing provider, keyed linear / jira."""
     identity_cache: IdentityCache = field(init=False)

@@ -83,8 +83,14 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
         for name in _PATH_PARAMETER.findall(endpoint.path)
     ]
     parameters += [
-        {"name": name, "in": "query", "required": False, "description": text, "schema": {"type": "string"}}
-        for name, text in endpoint.query.items()
+        {
+            "name": name,
+            "in": "query",
+            "required": parameter.required,
+            "description": parameter.description,
+            "schema": {"type": "string", "minLength": 1} if parameter.required else {"type": "string"},
+        }
+        for name, parameter in endpoint.query.items()
     ]
     if parameters:
         operation["parameters"] = parameters

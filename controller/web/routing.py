@@ -34,6 +34,14 @@ class Access(StrEnum):
 
 
 @dataclass(frozen=True)
+class QueryParameter:
+    """One query-string parameter as the OpenAPI document describes it."""
+
+    description: str
+    required: bool = False
+
+
+@dataclass(frozen=True)
 class Endpoint:
     """One route and everything the OpenAPI document says about it."""
 
@@ -45,7 +53,7 @@ class Endpoint:
     tag: str
     request_model: type[BaseModel] | None = None
     responses: dict[int, type[BaseModel] | None] = field(default_factory=dict)
-    query: dict[str, str] = field(default_factory=dict)
+    query: dict[str, QueryParameter] = field(default_factory=dict)
     description: str = ""
 
 
@@ -65,7 +73,7 @@ class ApiRouter:
         responses: dict[int, type[BaseModel] | None],
         body: type[BaseModel] | None = None,
         access: Access = Access.ADMIN,
-        query: dict[str, str] | None = None,
+        query: dict[str, QueryParameter] | None = None,
         description: str = "",
     ) -> Callable[[RouteHandler], RouteHandler]:
         def register(handler: RouteHandler) -> RouteHandler:

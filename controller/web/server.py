@@ -13,12 +13,10 @@ from controller.clock import Clock, utc_now
 from controller.config import SecretsBackend, Settings
 from controller.config.overrides import read_service_account_namespace, resolve_namespace
 from controller.fly import FlyClient
-from controller.httpclient import RetryPolicy
 from controller.kube import PROJECT_MAPPINGS, Informer, KubeClient, load_connection
 from controller.secrets import FlySecretBackend, KubernetesSecretBackend, SecretBackend
 from controller.store import Store, database_url_from_settings, redact_database_url, upgrade_database
-from controller.ticketing.jira import JiraClient
-from controller.ticketing.linear import LinearClient
+from controller.ticketing.clients import TicketingClients, open_ticketing_clients
 from controller.web.admin_tokens import AdminTokens, new_installation_secret
 from controller.web.app import build_app
 from controller.web.context import CONTEXT, WebContext
@@ -29,29 +27,17 @@ logger = logging.getLogger("controller.web")
 RESTART_BOUND_SETTINGS = (constants.SETTING_FLY_SESSIONS_APP, constants.SETTING_FLY_SESSIONS_REGION)
 
 
-async def ticketing_probes(
-    settings: Settings, stack: AsyncExitStack, *, retry: RetryPolicy | None = None
-) -> dict[str, IdentityProbe]:
-    """One "who am I" call per configured provider, on clients that live as long as `stack`."""
+def ticketing_probes(clients: TicketingClients) -> dict[str, IdentityProbe]:
+    """One "who am I" call per configured provider."""
     probes: dict[str, IdentityProbe] = {}
-    if settings.linear_api_key is not None:
-        linear = await stack.enter_async_context(
-            LinearClient(settings.linear_api_key.get_secret_value(), endpoint=settings.linear_api_url, retry=retry)
-        )
+    linear, jira = clients.linear, clients.jira
+    if linear is not None:
 
         async def linear_identity() -> str:
             return (await linear.viewer()).name
 
         probes["linear"] = linear_identity
-    if settings.jira_configured and settings.jira_token is not None and settings.jira_cloud_id is not None:
-        jira = await stack.enter_async_context(
-            JiraClient(
-                settings.jira_token.get_secret_value(),
-                settings.jira_cloud_id,
-                gateway_url=settings.jira_api_base_url,
-                retry=retry,
-            )
-        )
+    if jira is not None:
 
         async def jira_identity() -> str:
             return (await jira.myself()).display_name
@@ -91,6 +77,7 @@ async def open_web_context(settings: Settings, *, clock: Clock = utc_now) -> Asy
                 access_code=settings.admin_access_code.get_secret_value(),
                 installation_secret=bytes.fromhex(str(installation.value)),
             )
+        ticketing = await open_ticketing_clients(settings, stack)
         stored_at_start = {}
         for key in RESTART_BOUND_SETTINGS:
             stored = await store.get_setting(key)
@@ -110,7 +97,8 @@ async def open_web_context(settings: Settings, *, clock: Clock = utc_now) -> Asy
                 stack,
             ),
             clock=clock,
-            ticketing_probes=await ticketing_probes(settings, stack),
+            jira=ticketing.jira,
+            ticketing_probes=ticketing_probes(ticketing),
             stored_at_start=stored_at_start,
         )
 

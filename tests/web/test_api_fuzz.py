@@ -11,9 +11,12 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import Case
 
+from controller.sandbox import JiraSandbox
+from controller.sandbox.jira import FieldKind
 from controller.web.app import OPENAPI, build_app
 from tests.support.cluster import Cluster
 from tests.support.processes import running_api
+from tests.support.threads import sandbox_in_thread
 
 CODE = "fuzzing-access-code"
 
@@ -41,7 +44,23 @@ def fuzz_target(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> I
         "JIRA_WEBHOOK_SECRET": "fuzz-jira-secret",
         "LOG_LEVEL": "WARNING",
     }
-    with running_api(env, work_dir) as api:
+    jira = JiraSandbox()
+    jira.add_site("0f8b1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d", site_url="https://acme.atlassian.net")
+    jira.add_user("Jira Admin", "admin@example.com", token="fuzz-jira-token", admin=True)
+    jira.add_field("Repo", FieldKind.SELECT, options=["web"])
+    with (
+        sandbox_in_thread(jira) as jira_url,
+        running_api(
+            env
+            | {
+                "JIRA_TOKEN": "fuzz-jira-token",
+                "JIRA_CLOUD_ID": "0f8b1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d",
+                "JIRA_SITE_URL": "https://acme.atlassian.net",
+                "JIRA_API_BASE_URL": jira_url,
+            },
+            work_dir,
+        ) as api,
+    ):
         token = httpx.post(f"{api.base_url}/api/auth", json={"code": CODE}).json()["token"]
         headers = {"Authorization": f"Bearer {token}"}
         document = httpx.get(f"{api.base_url}/api/openapi.json", headers=headers).json()
@@ -87,5 +106,8 @@ def test_the_document_covers_every_route(fuzz_target: FuzzTarget) -> None:
         "/api/dedup/{issueId}",
         "/api/linear/webhook",
         "/api/jira/webhook",
+        "/api/jira/validate-jql",
+        "/api/jira/fields",
+        "/api/jira/field-options",
     }
     assert expected <= set(paths)

@@ -12,6 +12,7 @@ import pytest
 from controller.config import load_settings
 from controller.httpclient import RetryPolicy
 from controller.sandbox import Fault, JiraSandbox, LinearSandbox
+from controller.ticketing.clients import open_ticketing_clients
 from controller.web.server import ticketing_probes
 from tests.support.clock import FakeClock
 from tests.support.waiting import eventually
@@ -47,7 +48,7 @@ async def status_of(api: Api) -> dict[str, dict[str, Any]]:
 
 async def start_with_ticketing(start_api: ApiFactory, stack: AsyncExitStack, env: dict[str, str]) -> Api:
     settings = load_settings(env, env_file=None)
-    return await start_api(env=env, probes=await ticketing_probes(settings, stack))
+    return await start_api(env=env, probes=ticketing_probes(await open_ticketing_clients(settings, stack)))
 
 
 async def test_both_providers_connected(
@@ -98,7 +99,7 @@ async def test_an_unreachable_provider_is_an_error_not_a_500(
     env = {"LINEAR_API_KEY": LINEAR_KEY, "LINEAR_API_URL": f"{linear_sandbox.url}/graphql"}
     settings = load_settings(env, env_file=None)
     async with AsyncExitStack() as stack:
-        probes = await ticketing_probes(settings, stack, retry=RetryPolicy(max_attempts=1))
+        probes = ticketing_probes(await open_ticketing_clients(settings, stack, retry=RetryPolicy(max_attempts=1)))
         checks = await status_of(await start_api(env=env, probes=probes))
     assert checks["ticketing.linear"]["status"] == "error"
 
