@@ -12,11 +12,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from controller.kube import KubeClient, connection_from_kubeconfig
 from controller.store import Store, database_url, upgrade_database
 from controller.store.urls import normalise_database_url
 from tests.support.cluster import Cluster, running_cluster
 from tests.support.databases import Databases, PostgresDatabases, SqliteDatabases, database_on
 from tests.support.postgres import MISSING_SERVER_BINARIES, find_server_binaries, throwaway_postgres_server
+
+pytest_plugins = ("tests.support.api_fixtures",)
 
 
 @pytest.fixture(scope="session")
@@ -24,6 +27,13 @@ def cluster() -> Iterator[Cluster]:
     """A real kube-apiserver and etcd (or KUBECONFIG's cluster) with the CRDs established."""
     with running_cluster() as started:
         yield started
+
+
+@pytest.fixture
+async def kube(cluster: Cluster) -> AsyncIterator[KubeClient]:
+    """Our async Kubernetes client on the test cluster."""
+    async with KubeClient(connection_from_kubeconfig(cluster.kubeconfig)) as client:
+        yield client
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from controller.clock import Clock, utc_now
 from controller.config import Settings
 from controller.config.overrides import read_service_account_namespace, resolve_namespace
-from controller.kube import DISPATCHES, PROJECT_MAPPINGS, Informer, KubeClient, load_connection
+from controller.kube import DISPATCHES, PROJECT_MAPPINGS, Informer, KubeClient, KubeConnection, load_connection
 from controller.operator.dispatching import Dispatcher
 from controller.operator.leadership import LeaderElector, LeaseTiming
 from controller.operator.polling import MappingStatusWriter, ProviderPoller, WakeupProcessor
@@ -74,7 +74,11 @@ def replica_identity() -> str:
 
 @asynccontextmanager
 async def open_operator_runtime(
-    settings: Settings, *, clock: Clock = utc_now, lease_timing: LeaseTiming = DEFAULT_LEASE_TIMING
+    settings: Settings,
+    *,
+    clock: Clock = utc_now,
+    lease_timing: LeaseTiming = DEFAULT_LEASE_TIMING,
+    connection: KubeConnection | None = None,
 ) -> AsyncIterator[OperatorRuntime]:
     """Open every dependency in order; the caller runs `runtime.elector.run(runtime.lead)`."""
     url = database_url_from_settings(settings)
@@ -82,7 +86,7 @@ async def open_operator_runtime(
     async with AsyncExitStack() as stack:
         store = await stack.enter_async_context(Store.from_url(url))
         namespace = resolve_namespace(settings, read_service_account_namespace())
-        kube = await stack.enter_async_context(KubeClient(load_connection()))
+        kube = await stack.enter_async_context(KubeClient(connection or load_connection()))
         mappings = await stack.enter_async_context(Informer(kube, PROJECT_MAPPINGS, namespace))
         dispatches = await stack.enter_async_context(Informer(kube, DISPATCHES, namespace))
         dispatcher = Dispatcher(settings=settings, store=store, kube=kube, dispatches=dispatches, clock=clock)

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 
 from controller.web.admin_tokens import AdminTokens
+from tests.support.api_fixtures import ACCESS_CODE, INSTALLATION_SECRET, Api, ApiFactory
 from tests.support.clock import FakeClock
-from tests.web.conftest import ACCESS_CODE, INSTALLATION_SECRET, Api, ApiFactory
 
 ADMIN_PATHS = [
     ("GET", "/api/mappings"),

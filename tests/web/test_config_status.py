@@ -14,9 +14,9 @@ from controller.httpclient import RetryPolicy
 from controller.sandbox import Fault, JiraSandbox, LinearSandbox
 from controller.ticketing.clients import open_ticketing_clients
 from controller.web.server import ticketing_probes
+from tests.support.api_fixtures import Api, ApiFactory
 from tests.support.clock import FakeClock
 from tests.support.waiting import eventually
-from tests.web.conftest import Api, ApiFactory
 
 LINEAR_KEY = "lin_api_configStatusKey0123456789"
 JIRA_TOKEN = "jira-config-status-token"

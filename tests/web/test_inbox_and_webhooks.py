@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from controller.store import IssueSnapshot
+from tests.support.api_fixtures import Api, ApiFactory
 from tests.support.clock import FakeClock
-from tests.web.conftest import Api, ApiFactory
 
 LINEAR_SECRET = "linear-webhook-secret"
 JIRA_SECRET = "jira-webhook-secret"

@@ -11,7 +11,7 @@ from controller.config import load_settings
 from controller.sandbox import JiraSandbox
 from controller.sandbox.jira import FieldKind
 from controller.ticketing.clients import open_ticketing_clients
-from tests.web.conftest import Api, ApiFactory
+from tests.support.api_fixtures import Api, ApiFactory
 
 CLOUD_ID = "0f8b1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d"
 USER_TOKEN = "jira-user-token"

@@ -9,8 +9,8 @@ import pytest
 
 from controller import constants
 from controller.kube import PROJECT_MAPPINGS, KubeClient
+from tests.support.api_fixtures import Api
 from tests.support.waiting import eventually
-from tests.web.conftest import Api
 
 LINEAR_MAPPING: dict[str, Any] = {
     "teamKey": "ENG",

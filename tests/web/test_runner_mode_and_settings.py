@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from controller import constants
-from tests.web.conftest import Api, ApiFactory
+from tests.support.api_fixtures import Api, ApiFactory
 
 
 async def test_runner_mode_defaults_to_default(api: Api) -> None:

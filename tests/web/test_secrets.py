@@ -11,8 +11,8 @@ from controller.fly import FlyClient
 from controller.kube import SECRETS, KubeClient
 from controller.sandbox import FlySandbox
 from controller.secrets import RUNNER_SECRETS_NAME, FlySecretBackend, SecretBackend
+from tests.support.api_fixtures import Api, ApiFactory
 from tests.support.waiting import eventually
-from tests.web.conftest import Api, ApiFactory
 
 VALUE = "s3cr3t-value-that-must-never-come-back"
 FLY_APP = "acme-sessions"

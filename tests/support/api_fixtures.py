@@ -1,4 +1,7 @@
-"""The real API app over HTTP, on the real API server and each database, with a clock the test moves."""
+"""Fixtures for the real API app over HTTP, on the real API server and each database, with a moved clock.
+
+Loaded as a pytest plugin by tests/conftest.py so that every tier can start the API.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from controller.config import load_settings
-from controller.kube import PROJECT_MAPPINGS, Informer, KubeClient, connection_from_kubeconfig
+from controller.kube import PROJECT_MAPPINGS, Informer, KubeClient
 from controller.secrets import KubernetesSecretBackend, SecretBackend
 from controller.store import Store
 from controller.web.admin_tokens import AdminTokens
@@ -19,7 +22,6 @@ from controller.web.app import init_app
 from controller.web.context import WebContext
 from controller.web.identity import IdentityProbe
 from tests.support.clock import FakeClock
-from tests.support.cluster import Cluster
 
 ACCESS_CODE = "correct-horse-battery-staple"
 INSTALLATION_SECRET = bytes.fromhex("00" * 31 + "01")
@@ -44,12 +46,6 @@ ApiFactory = Callable[..., Awaitable[Api]]
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
-
-
-@pytest.fixture
-async def kube(cluster: Cluster) -> AsyncIterator[KubeClient]:
-    async with KubeClient(connection_from_kubeconfig(cluster.kubeconfig)) as client:
-        yield client
 
 
 @pytest.fixture

@@ -1,0 +1,122 @@
+"""Two `ai-implement operator` processes on one API server: exactly one polls, the other takes over."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from controller.kube import KubeClient
+from controller.kube.kinds import ApiResource
+from controller.sandbox import LinearSandbox
+from tests.operator.conftest import LINEAR_KEY, apply_mapping
+from tests.support.cluster import Cluster
+from tests.support.waiting import eventually
+
+KOPF_PEERINGS = ApiResource("kopf.dev", "v1", "KopfPeering", "kopfpeerings")
+
+
+class OperatorProcess:
+    """A real operator process whose JSON log lines the test reads."""
+
+    def __init__(self, log: Path) -> None:
+        self.log = log
+        self.process: asyncio.subprocess.Process | None = None
+
+    def polls(self) -> int:
+        if not self.log.exists():
+            return 0
+        count = 0
+        for line in self.log.read_text().splitlines():
+            with contextlib.suppress(ValueError):
+                if json.loads(line).get("message", "").startswith("polled linear"):
+                    count += 1
+        return count
+
+    async def stop(self) -> None:
+        assert self.process is not None
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.process.wait(), 30)
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+
+
+@pytest.fixture
+async def operators(
+    cluster: Cluster, namespace: str, kube: KubeClient, linear: LinearSandbox, tmp_path: Path, rsa_key_pem: str
+) -> AsyncIterator[list[OperatorProcess]]:
+    await apply_mapping(kube, namespace, "ENG")
+    await kube.create(
+        KOPF_PEERINGS,
+        namespace,
+        {"apiVersion": "kopf.dev/v1", "kind": "KopfPeering", "metadata": {"name": "ai-implement"}},
+    )
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "PYTHONPATH": str(Path(__file__).parents[2]),
+        "KUBECONFIG": str(cluster.kubeconfig),
+        "AI_IMPLEMENT_NAMESPACE": namespace,
+        "DEDUP_DB_PATH": str(tmp_path / "dedup.sqlite"),
+        "GITHUB_APP_ID": "12345",
+        "GITHUB_APP_PRIVATE_KEY": rsa_key_pem,
+        "LINEAR_API_KEY": LINEAR_KEY,
+        "LINEAR_API_URL": f"{linear.url}/graphql",
+        "POLL_INTERVAL_MS": "500",
+        "LOG_LEVEL": "INFO",
+    }
+    started: list[OperatorProcess] = []
+
+    async def start(name: str) -> OperatorProcess:
+        operator = OperatorProcess(tmp_path / f"{name}.log")
+        with operator.log.open("wb") as output:
+            operator.process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "controller.cli",
+                "operator",
+                "--env-file",
+                str(tmp_path / "none.env"),
+                env=env,
+                cwd=tmp_path,
+                stdout=output,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+        started.append(operator)
+        return operator
+
+    first = await start("first")
+    try:
+        await eventually(lambda: first.polls() > 0, within=60)
+    except TimeoutError:
+        pytest.fail(f"the first operator never polled:\n{first.log.read_text()[-4000:]}")
+    second = await start("second")
+    try:
+        yield [first, second]
+    finally:
+        for operator in started:
+            await operator.stop()
+
+
+async def test_exactly_one_replica_polls_and_the_other_takes_over(
+    operators: list[OperatorProcess], kube: KubeClient, namespace: str, linear: LinearSandbox
+) -> None:
+    first, second = operators
+    linear.add_issue("ENG", "Polled by one", labels=["AI-Implement"])
+    polled_by_first = first.polls()
+    await asyncio.sleep(5)
+    assert first.polls() > polled_by_first
+    assert second.polls() == 0, second.log.read_text()[-3000:]
+
+    await first.stop()
+    await eventually(lambda: second.polls() > 0, within=30)
