@@ -227,7 +227,11 @@ class Settings(BaseSettings):
     )
     linear_workspace_url: str = Field(
         default="https://linear.app",
-        description=("User-facing Linear workspace URL, used to render issue links in dispatch logs and comments."),
+        description=(
+            "User-facing Linear workspace URL, used to render issue links in dispatch logs and comments. When "
+            "set (e.g. `https://linear.app/acme`), links read `<LINEAR_WORKSPACE_URL>/issue/ENG-123`; when "
+            "unset, the link Linear itself reports for each issue is used."
+        ),
         json_schema_extra={"section": Section.TICKETING},
     )
     jira_token: SecretStr | None = Field(

@@ -40,6 +40,9 @@ async def open_ticketing_clients(
                 endpoint=settings.linear_api_url,
                 ai_label=settings.ai_implement_label,
                 working_label=settings.ai_working_label,
+                workspace_url=settings.linear_workspace_url
+                if settings.explicitly_set("LINEAR_WORKSPACE_URL")
+                else None,
                 retry=retry,
             )
         )

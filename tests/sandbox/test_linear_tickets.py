@@ -331,3 +331,11 @@ async def test_a_page_claiming_more_without_a_new_cursor_stops_the_poll() -> Non
     async with LinearClient(LINEAR_KEY, transport=transport) as client:
         with pytest.raises(LinearError, match="repeated endCursor"):
             await client.fetch_ai_tickets(scopes("ENG"))
+
+
+async def test_links_follow_the_workspace_url_when_one_is_given(linear_workspace: LinearSandbox) -> None:
+    linear_workspace.add_issue("ENG", "Linked", labels=["AI-Implement"])
+    endpoint = f"{linear_workspace.url}/graphql"
+    async with LinearClient(LINEAR_KEY, endpoint=endpoint, workspace_url="https://linear.example.com/acme/") as client:
+        (ticket,) = await client.fetch_ai_tickets([TicketScope(team_key="ENG", route_key="ENG")])
+    assert ticket.url == "https://linear.example.com/acme/issue/ENG-1"

@@ -160,11 +160,14 @@ class LinearClient(ServiceClient):
         ai_label: str = DEFAULT_AI_LABEL,
         working_label: str = DEFAULT_WORKING_LABEL,
         page_size: int = MAX_PAGE_SIZE,
+        workspace_url: str | None = None,
     ) -> None:
         """`api_key` is sent verbatim: a personal key as it is, an OAuth token as `Bearer <token>`.
 
         `ai_label` marks tickets for AI work (matched ignoring case); `working_label` marks a ticket
-        whose run is in progress, created as a team label where it does not exist yet.
+        whose run is in progress, created as a team label where it does not exist yet. With
+        `workspace_url` (e.g. https://linear.app/acme) ticket links are built from it instead of
+        taken from Linear's answers.
         """
         key = api_key.strip()
         if not key:
@@ -189,6 +192,7 @@ class LinearClient(ServiceClient):
         self._path = url.path
         self.ai_label = ai_label.strip()
         self.working_label = working_label.strip()
+        self.workspace_url = workspace_url.rstrip("/") if workspace_url else None
         self.page_size = page_size
         self._labels: dict[tuple[str, str], LinearLabel] = {}
         self._team_ids: dict[str, str] = {}
@@ -266,7 +270,7 @@ class LinearClient(ServiceClient):
                 return None
             raise
         node = self._parse(IssueData, data, self._call("Issue")).issue
-        return None if node.archived_at is not None else _ticket_from(node)
+        return None if node.archived_at is not None else _ticket_from(node, self.workspace_url)
 
     async def find_label(self, name: str, team_key: str) -> LinearLabel | None:
         """The label of `name` that an issue of team `team_key` can carry: the team's, else the workspace's.
@@ -324,11 +328,11 @@ class LinearClient(ServiceClient):
         """Apply a label; applying one the issue has already is a harmless repeat, so it is retried freely."""
         data = await self._graphql(ADD_LABEL_MUTATION, {"id": issue_id, "labelId": label_id}, "AddLabel")
         payload = self._parse(AddLabelData, data, self._call("AddLabel")).issue_add_label
-        return _ticket_from(self._changed_issue(payload, "AddLabel", issue_id))
+        return _ticket_from(self._changed_issue(payload, "AddLabel", issue_id), self.workspace_url)
 
     async def remove_label(self, issue_id: str, label_id: str) -> Ticket:
         """Remove a label; removing one the issue does not have is a harmless repeat."""
-        return _ticket_from(await self._remove_label(issue_id, label_id))
+        return _ticket_from(await self._remove_label(issue_id, label_id), self.workspace_url)
 
     async def mark_in_progress(self, ticket: Ticket) -> Ticket:
         """Put the working label on the ticket (creating it in the ticket's team if needed)."""
@@ -347,7 +351,7 @@ class LinearClient(ServiceClient):
         for other in node.labels.nodes:
             if other.name.casefold() == self.working_label.casefold():
                 node = await self._remove_label(ticket.id, other.id)
-        return _ticket_from(node)
+        return _ticket_from(node, self.workspace_url)
 
     async def create_comment(self, issue_id: str, body: str, *, idempotency_key: str) -> LinearComment:
         """Comment once per `idempotency_key`, however often this is called or retried.
@@ -410,7 +414,7 @@ class LinearClient(ServiceClient):
     def _ticket_or_none(self, node: IssueNode) -> Ticket | None:
         """A poll skips (and logs) an issue it cannot read rather than losing every other team's tickets."""
         try:
-            return _ticket_from(node)
+            return _ticket_from(node, self.workspace_url)
         except LinearError as error:
             logger.warning(
                 "skipping Linear issue %s: %s",
@@ -554,7 +558,7 @@ def _number(value: str | None) -> float | None:
         return None
 
 
-def _ticket_from(node: IssueNode) -> Ticket:
+def _ticket_from(node: IssueNode, workspace_url: str | None) -> Ticket:
     category = STATE_CATEGORIES.get(node.state.type)
     if category is None:
         raise LinearError(
@@ -566,7 +570,7 @@ def _ticket_from(node: IssueNode) -> Ticket:
         id=node.id,
         identifier=node.identifier,
         title=node.title,
-        url=node.url,
+        url=f"{workspace_url}/issue/{node.identifier}" if workspace_url else node.url,
         state_name=node.state.name,
         state=category,
         labels=frozenset(label.name for label in node.labels.nodes),
