@@ -52,6 +52,14 @@ kind-up: ## Create a kind cluster (needs Docker and kind) and install the CRDs.
 	kind create cluster --config manifests/kind/cluster.yaml
 	kubectl apply -f crds/
 
+.PHONY: kind-deploy
+kind-deploy: ## Build the image, load it into the kind cluster and deploy manifests/base (needs Docker).
+	docker build -t ai-implement:dev .
+	kind load docker-image ai-implement:dev --name ai-implement
+	kubectl apply -f crds/
+	kubectl apply -k manifests/base
+	kubectl -n ai-implement set image deployment/ai-implement operator=ai-implement:dev api=ai-implement:dev
+
 .PHONY: kind-down
 kind-down: ## Delete the kind cluster.
 	kind delete cluster --name ai-implement

@@ -1,0 +1,64 @@
+"""The deployment manifests are valid objects for a real API server, and say what they must."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from controller.kube import KubeClient
+from controller.kube.kinds import ApiResource
+
+BASE = Path(__file__).parents[2] / "manifests" / "base"
+
+RESOURCES = {
+    "Namespace": ApiResource("", "v1", "Namespace", "namespaces", namespaced=False),
+    "ServiceAccount": ApiResource("", "v1", "ServiceAccount", "serviceaccounts"),
+    "Role": ApiResource("rbac.authorization.k8s.io", "v1", "Role", "roles"),
+    "RoleBinding": ApiResource("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings"),
+    "ClusterRole": ApiResource("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", namespaced=False),
+    "ClusterRoleBinding": ApiResource(
+        "rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", namespaced=False
+    ),
+    "KopfPeering": ApiResource("kopf.dev", "v1", "KopfPeering", "kopfpeerings"),
+    "PersistentVolumeClaim": ApiResource("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims"),
+    "Deployment": ApiResource("apps", "v1", "Deployment", "deployments"),
+    "Service": ApiResource("", "v1", "Service", "services"),
+}
+
+
+def base_documents() -> list[dict[str, Any]]:
+    kustomization = yaml.safe_load((BASE / "kustomization.yaml").read_text())
+    documents: list[dict[str, Any]] = []
+    for name in kustomization["resources"]:
+        documents += [doc for doc in yaml.safe_load_all((BASE / name).read_text()) if doc]
+    return documents
+
+
+def test_the_kustomization_lists_every_file() -> None:
+    listed = set(yaml.safe_load((BASE / "kustomization.yaml").read_text())["resources"])
+    assert listed == {path.name for path in BASE.glob("*.yaml")} - {"kustomization.yaml"}
+
+
+@pytest.mark.controlplane
+async def test_every_base_manifest_is_accepted_by_the_api_server(kube: KubeClient) -> None:
+    for document in base_documents():
+        resource = RESOURCES[document["kind"]]
+        namespace = document["metadata"].get("namespace") if resource.namespaced else None
+        await kube.apply(resource, namespace, document, "manifest-test", force=True)
+
+
+def test_the_peering_object_is_created_where_the_operator_runs() -> None:
+    (peering,) = [d for d in base_documents() if d["kind"] == "KopfPeering"]
+    assert (peering["metadata"]["name"], peering["metadata"]["namespace"]) == ("ai-implement", "ai-implement")
+
+
+def test_both_processes_run_from_one_image_with_probes_on_the_api() -> None:
+    (deployment,) = [d for d in base_documents() if d["kind"] == "Deployment"]
+    containers = {c["name"]: c for c in deployment["spec"]["template"]["spec"]["containers"]}
+    assert containers["operator"]["args"] == ["operator"]
+    assert containers["api"]["args"] == ["api"]
+    assert containers["operator"]["image"] == containers["api"]["image"]
+    assert containers["api"]["readinessProbe"]["httpGet"]["path"] == "/readyz"
