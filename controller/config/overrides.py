@@ -48,10 +48,13 @@ def resolve_runner_mode(
     return ResolvedRunnerMode(mode=RunnerMode.DEFAULT, source=ValueSource.DEFAULT, env_locked=False)
 
 
-def available_runner_modes(settings: Settings) -> frozenset[RunnerMode]:
-    """The modes this configuration can run: Fly ones need the Fly credentials, `local` an image."""
+def available_runner_modes(settings: Settings, fly_app: str | None) -> frozenset[RunnerMode]:
+    """The modes this configuration can run: Fly ones need a token and an app, `local` an image.
+
+    `fly_app` is the app in use: FLY_SESSIONS_APP, else the one stored through the admin API.
+    """
     modes = {RunnerMode.DEFAULT, RunnerMode.GHA}
-    if settings.fly_sessions_token is not None:
+    if settings.fly_sessions_token is not None and fly_app is not None:
         modes |= {RunnerMode.FLY, RunnerMode.SHADOW}
     if settings.local_runner_image is not None:
         modes.add(RunnerMode.LOCAL)

@@ -565,8 +565,9 @@ class Settings(BaseSettings):
             "Where the secrets managed under /api/global-secrets and /api/mappings/:teamKey/secrets live: "
             "`fly` (app secrets of FLY_SESSIONS_APP, which Fly Machine runners receive as environment "
             "variables), `kubernetes` (the Secret `ai-implement-runner-secrets` in AI_IMPLEMENT_NAMESPACE, "
-            "for clusters without Fly) or `auto` (fly when FLY_SESSIONS_APP and FLY_SESSIONS_TOKEN are set, "
-            "kubernetes otherwise)."
+            "for clusters without Fly) or `auto` (fly when FLY_SESSIONS_TOKEN is set and a Fly app is known, "
+            "from FLY_SESSIONS_APP or stored through /api/settings; kubernetes otherwise). Changing which "
+            "backend is in use does not move secrets between them."
         ),
         json_schema_extra={"section": Section.SECRETS},
     )

@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from controller.clock import Clock
 from controller.config import Settings
@@ -156,4 +157,34 @@ class WakeupProcessor:
                 await self.process_pending()
             except Exception:
                 logger.exception("unexpected failure handling webhook wakeups")
+            await self.sleep(self.interval)
+
+
+WEBHOOK_DELIVERY_MEMORY = timedelta(days=7)
+"""How long delivery ids are remembered: longer than any provider keeps retrying a delivery."""
+
+
+@dataclass
+class Housekeeper:
+    """Forgets what no longer matters: closed dedup entries, old delivery ids, expired runner tokens."""
+
+    store: Store
+    clock: Clock
+    interval: float = 3600.0
+    sleep: Sleep = asyncio.sleep
+
+    async def sweep(self) -> dict[str, int]:
+        now = self.clock()
+        return {
+            "dedup": await self.store.purge_dedup(now),
+            "webhookDeliveries": await self.store.purge_webhook_deliveries(now - WEBHOOK_DELIVERY_MEMORY),
+            "runnerTokens": await self.store.purge_expired_runner_tokens(now),
+        }
+
+    async def run(self) -> None:
+        while True:
+            try:
+                logger.info("housekeeping removed %s", await self.sweep())
+            except Exception:
+                logger.exception("housekeeping failed; trying again later")
             await self.sleep(self.interval)

@@ -20,7 +20,7 @@ from controller.config.overrides import read_service_account_namespace, resolve_
 from controller.kube import DISPATCHES, PROJECT_MAPPINGS, Informer, KubeClient, KubeConnection, load_connection
 from controller.operator.dispatching import Dispatcher
 from controller.operator.leadership import LeaderElector, LeaseTiming
-from controller.operator.polling import MappingStatusWriter, ProviderPoller, WakeupProcessor
+from controller.operator.polling import Housekeeper, MappingStatusWriter, ProviderPoller, WakeupProcessor
 from controller.store import Store, database_url_from_settings, upgrade_database
 from controller.ticketing.clients import open_ticketing_clients
 from controller.ticketing.model import Provider, TicketSource
@@ -65,6 +65,7 @@ class OperatorRuntime:
             for poller in self.pollers():
                 group.create_task(poller.run(), name=f"poll:{poller.source.provider}")
             group.create_task(self.wakeups().run(), name="webhook-wakeups")
+            group.create_task(Housekeeper(self.store, self.clock).run(), name="housekeeping")
 
 
 def replica_identity() -> str:

@@ -2,6 +2,7 @@
 
 from contextlib import AbstractAsyncContextManager
 
+from sqlalchemy import text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.sql.dml import UpdateBase
@@ -27,6 +28,11 @@ class StoreBase:
         if self.engine.dialect.name == "postgresql":
             return postgresql.insert(table)
         return sqlite.insert(table)
+
+    async def _serialise(self, session: AsyncSession, name: str) -> None:
+        """Hold a lock named `name` until the transaction ends (PostgreSQL); SQLite serialises writers itself."""
+        if self.engine.dialect.name == "postgresql":
+            await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
 
     @staticmethod
     async def _rows_affected(session: AsyncSession, statement: UpdateBase) -> int:

@@ -29,6 +29,7 @@ class IssueSnapshots(StoreBase):
                 f"cannot replace the {provider} snapshot with tickets of another provider: {', '.join(strays)}"
             )
         async with self._transaction() as session:
+            await self._serialise(session, "issue_snapshots")
             await session.execute(delete(IssueSnapshotRow).where(IssueSnapshotRow.provider == provider))
             session.add_all(rows)
 
@@ -38,6 +39,7 @@ class IssueSnapshots(StoreBase):
         fields = {column: getattr(row, column) for column in _SNAPSHOT_COLUMNS if column != "issue_id"}
         statement = self._insert(IssueSnapshotRow).values(issue_id=row.issue_id, **fields)
         async with self._transaction() as session:
+            await self._serialise(session, "issue_snapshots")
             await session.execute(statement.on_conflict_do_update(index_elements=["issue_id"], set_=fields))
 
     async def list_issue_snapshots(self) -> Sequence[IssueSnapshot]:

@@ -47,7 +47,12 @@ class StoredSettings(StoreBase):
 
 async def runner_mode_in_force(store: StoredSettings, settings: Settings) -> ResolvedRunnerMode:
     """RUNNER_MODE, else the mode stored through the admin API if this process can run it, else default."""
-    stored = await store.get_setting(constants.SETTING_RUNNER_MODE)
-    stored_mode = stored.value if stored is not None and isinstance(stored.value, str) else None
+    stored_mode = await _stored_text(store, constants.SETTING_RUNNER_MODE)
     environment_mode = settings.runner_mode if settings.explicitly_set("RUNNER_MODE") else None
-    return resolve_runner_mode(environment_mode, stored_mode, available_runner_modes(settings))
+    fly_app = settings.fly_sessions_app or await _stored_text(store, constants.SETTING_FLY_SESSIONS_APP)
+    return resolve_runner_mode(environment_mode, stored_mode, available_runner_modes(settings, fly_app))
+
+
+async def _stored_text(store: StoredSettings, key: str) -> str | None:
+    stored = await store.get_setting(key)
+    return stored.value if stored is not None and isinstance(stored.value, str) else None

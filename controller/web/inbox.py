@@ -176,8 +176,10 @@ async def list_dedup(request: web.Request) -> web.Response:
     responses={204: None},
 )
 async def remove_dedup(request: web.Request) -> web.Response:
+    context = context_of(request)
     issue_id = path_param(request, "issueId")
-    if not await context_of(request).store.remove_dedup(issue_id):
+    inside = await context.store.is_within_dedup_window(issue_id, context.clock())
+    if not inside or not await context.store.remove_dedup(issue_id):
         raise not_found(f"issue {issue_id} is not in the dedup window")
     await record_change(request, "dedup.remove", issue_id)
     return web.Response(status=204)

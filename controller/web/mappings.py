@@ -164,8 +164,9 @@ async def patch_mapping(request: web.Request) -> web.Response:
 async def delete_mapping(request: web.Request) -> web.Response:
     context = context_of(request)
     team_key = team_key_of(request)
+    team_keys = [view.team_key for view in cached_mappings(request)]
     await context.kube.delete(PROJECT_MAPPINGS, context.namespace, mapping_name_for(team_key))
-    removed = await delete_team_secrets(context, team_key, [view.team_key for view in cached_mappings(request)])
+    removed = await delete_team_secrets(context, team_key, team_keys)
     await record_change(request, "mapping.delete", team_key, {"deletedSecrets": list(removed)})
     return web.Response(status=204)
 

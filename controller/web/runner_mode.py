@@ -50,9 +50,15 @@ class RunnerModeChangeResult(RunnerModeView):
     message: str = Field(description="What happened, and what else is needed when it is not applied.")
 
 
-def _accepted_modes(context: WebContext) -> list[RunnerMode]:
-    available = available_runner_modes(context.settings)
+def _accepted_modes(context: WebContext, fly_app: str | None) -> list[RunnerMode]:
+    available = available_runner_modes(context.settings, fly_app)
     return [mode for mode in RunnerMode if mode in available]
+
+
+async def _fly_app(context: WebContext) -> str | None:
+    """The Fly app a Fly mode would use: FLY_SESSIONS_APP, else the one stored through /api/settings."""
+    stored = await context.store.get_setting(constants.SETTING_FLY_SESSIONS_APP)
+    return context.settings.fly_sessions_app or (stored.value if stored and isinstance(stored.value, str) else None)
 
 
 @dataclass(frozen=True)
@@ -61,14 +67,16 @@ class _RunnerModeInputs:
     stored_mode: str | None
     environment_mode: RunnerMode | None
     resolved: ResolvedRunnerMode
+    accepted: list[RunnerMode]
 
 
 async def _runner_mode_inputs(context: WebContext) -> _RunnerModeInputs:
     stored = await context.store.get_setting(constants.SETTING_RUNNER_MODE)
     stored_mode = stored.value if stored is not None and isinstance(stored.value, str) else None
     environment_mode = context.settings.runner_mode if context.settings.explicitly_set("RUNNER_MODE") else None
-    resolved = resolve_runner_mode(environment_mode, stored_mode, available_runner_modes(context.settings))
-    return _RunnerModeInputs(stored, stored_mode, environment_mode, resolved)
+    accepted = _accepted_modes(context, await _fly_app(context))
+    resolved = resolve_runner_mode(environment_mode, stored_mode, frozenset(accepted))
+    return _RunnerModeInputs(stored, stored_mode, environment_mode, resolved, accepted)
 
 
 async def resolved_runner_mode(context: WebContext) -> ResolvedRunnerMode:
@@ -91,7 +99,7 @@ async def current_runner_mode_view(context: WebContext) -> RunnerModeView:
         stored_mode=_as_runner_mode(inputs.stored_mode),
         stored_at=inputs.stored.updated_at if inputs.stored else None,
         stored_by=inputs.stored.updated_by if inputs.stored else None,
-        accepted_modes=_accepted_modes(context),
+        accepted_modes=inputs.accepted,
     )
 
 
@@ -112,13 +120,18 @@ async def get_runner_mode(request: web.Request) -> web.Response:
 async def set_runner_mode(request: web.Request) -> web.Response:
     context = context_of(request)
     change = await read_body(request, RunnerModeChange)
-    if change.mode not in _accepted_modes(context):
-        needs = "LOCAL_RUNNER_IMAGE" if change.mode is RunnerMode.LOCAL else "FLY_SESSIONS_TOKEN"
+    accepted = _accepted_modes(context, await _fly_app(context))
+    if change.mode not in accepted:
+        needs = (
+            "LOCAL_RUNNER_IMAGE"
+            if change.mode is RunnerMode.LOCAL
+            else "FLY_SESSIONS_TOKEN and a Fly app (FLY_SESSIONS_APP or flySessionsApp in /api/settings)"
+        )
         raise ApiError(
             422,
             "mode_not_available",
-            f"runner mode {change.mode.value} needs {needs} to be set on the controller; "
-            f"this one accepts {', '.join(mode.value for mode in _accepted_modes(context))}",
+            f"runner mode {change.mode.value} needs {needs}; this controller accepts "
+            f"{', '.join(mode.value for mode in accepted)}",
         )
     await context.store.set_setting(
         constants.SETTING_RUNNER_MODE, change.mode.value, actor_of(request), context.clock()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -67,7 +68,7 @@ async def _verified(
     """The body, once its HMAC-SHA256 over the exact bytes matches in constant time."""
     raw = await request.read()
     expected = prefix + hmac.new(secret, raw, hashlib.sha256).hexdigest()
-    if signature is None or not hmac.compare_digest(signature.strip().lower(), expected):
+    if signature is None or not hmac.compare_digest(signature.strip().lower().encode(), expected.encode()):
         raise _reject(source, "bad-signature", "the signature is missing or does not match the body")
     try:
         body = json.loads(raw)
@@ -78,8 +79,13 @@ async def _verified(
     return body
 
 
+def _plausible(timestamp_ms: float) -> bool:
+    """A finite number of milliseconds within a few centuries of the epoch (no NaN, no 400-digit integer)."""
+    return -1e15 < timestamp_ms < 1e15 and math.isfinite(timestamp_ms)
+
+
 def _check_fresh(source: str, timestamp_ms: object, now: datetime, window: timedelta) -> None:
-    if not isinstance(timestamp_ms, int | float) or isinstance(timestamp_ms, bool):
+    if not isinstance(timestamp_ms, int | float) or isinstance(timestamp_ms, bool) or not _plausible(timestamp_ms):
         raise _reject(source, "stale", "the delivery carries no timestamp in milliseconds")
     if abs(now.timestamp() * 1000 - float(timestamp_ms)) > window.total_seconds() * 1000:
         raise _reject(source, "stale", f"the delivery is more than {int(window.total_seconds())} s from our clock")

@@ -4,8 +4,10 @@ a poll costs one query plus paging, whatever the number of mappings."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from controller.kube import DISPATCHES, KubeClient
+from controller.operator.polling import Housekeeper
 from controller.resources import is_terminal
 from controller.sandbox import JiraSandbox, LinearSandbox
 from tests.operator.conftest import RuntimeFactory, apply_mapping, cached, dispatch_names
@@ -107,3 +109,17 @@ async def test_one_jira_poll_costs_one_search_plus_paging_for_200_mappings(
     before = len([r for r in jira.requests if "/search/jql" in r.path])
     await poller.poll_once()
     assert len([r for r in jira.requests if "/search/jql" in r.path]) - before == 1
+
+
+async def test_housekeeping_forgets_what_no_longer_matters(start_operator: RuntimeFactory) -> None:
+    runtime = await start_operator()
+    store, now = runtime.store, runtime.clock()
+    old = now - timedelta(days=8)
+    await store.record_dedup("old", identifier="ENG-1", title="t", team_key="ENG", provider="linear", now=old)
+    await store.record_dedup("new", identifier="ENG-2", title="t", team_key="ENG", provider="linear", now=now)
+    await store.first_seen_delivery("linear", "ancient", old)
+    await store.first_seen_delivery("linear", "recent", now)
+    removed = await Housekeeper(store, runtime.clock).sweep()
+    assert removed == {"dedup": 1, "webhookDeliveries": 1, "runnerTokens": 0}
+    assert [entry.issue_id for entry in await store.list_dedup_window(now)] == ["new"]
+    assert not await store.first_seen_delivery("linear", "recent", now)

@@ -49,12 +49,19 @@ def test_a_stored_mode_this_process_cannot_run_falls_back_to_default() -> None:
     ("environ", "expected"),
     [
         ({}, {"default", "gha"}),
-        ({"FLY_SESSIONS_TOKEN": "t"}, {"default", "gha", "fly", "shadow"}),
+        ({"FLY_SESSIONS_TOKEN": "t"}, {"default", "gha"}),
+        ({"FLY_SESSIONS_TOKEN": "t", "FLY_SESSIONS_APP": "sessions"}, {"default", "gha", "fly", "shadow"}),
         ({"LOCAL_RUNNER_IMAGE": "img"}, {"default", "gha", "local"}),
     ],
 )
 def test_available_runner_modes(environ: dict[str, str], expected: set[str]) -> None:
-    assert available_runner_modes(load_settings(environ, env_file=None)) == {RunnerMode(m) for m in expected}
+    settings = load_settings(environ, env_file=None)
+    assert available_runner_modes(settings, settings.fly_sessions_app) == {RunnerMode(m) for m in expected}
+
+
+def test_a_stored_fly_app_makes_the_fly_modes_available() -> None:
+    settings = load_settings({"FLY_SESSIONS_TOKEN": "t"}, env_file=None)
+    assert RunnerMode.FLY in available_runner_modes(settings, "stored-app")
 
 
 @pytest.mark.parametrize(

@@ -39,6 +39,7 @@ def fuzz_target(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> I
         "ADMIN_ACCESS_CODE": CODE,
         "LOCAL_RUNNER_IMAGE": "ai-implement-runner:dev",
         "FLY_SESSIONS_TOKEN": "fuzz-fly-token",
+        "FLY_SESSIONS_APP": "fuzz-sessions",
         "SECRETS_BACKEND": "kubernetes",
         "LINEAR_WEBHOOK_SECRET": "fuzz-linear-secret",
         "JIRA_WEBHOOK_SECRET": "fuzz-jira-secret",

@@ -137,7 +137,7 @@ async def test_fly_mode_without_callbacks_is_an_error(start_api: ApiFactory) -> 
 
 
 async def test_a_stored_fly_mode_needs_callbacks_and_gha_does_not(start_api: ApiFactory) -> None:
-    api = await start_api(env={"FLY_SESSIONS_TOKEN": "fly-token"})
+    api = await start_api(env={"FLY_SESSIONS_TOKEN": "fly-token", "FLY_SESSIONS_APP": "acme-sessions"})
     headers = await api.login()
     fly_mapping = {
         "teamKey": "OPS",

@@ -166,3 +166,34 @@ async def test_a_jira_delivery_is_verified_and_leaves_a_wakeup(start_api: ApiFac
         "/api/jira/webhook", data=raw, headers=headers | {"X-Atlassian-Webhook-Identifier": "2"}
     )
     assert late.status == 401
+
+
+@pytest.mark.parametrize(
+    ("headers", "timestamp"),
+    [
+        ({"Linear-Signature": "é" * 64}, None),
+        ({}, 10**400),
+        ({}, float("nan")),
+        ({}, "yesterday"),
+    ],
+    ids=["non-ascii-signature", "huge-timestamp", "nan-timestamp", "text-timestamp"],
+)
+async def test_odd_deliveries_are_refused_not_crashed_on(
+    start_api: ApiFactory, clock: FakeClock, headers: dict[str, str], timestamp: object
+) -> None:
+    api = await start_api(env={"LINEAR_WEBHOOK_SECRET": LINEAR_SECRET})
+    body = linear_delivery(clock, ["AI-Implement"])
+    if timestamp is not None:
+        body["webhookTimestamp"] = timestamp
+    raw = json.dumps(body).encode()
+    signature = hmac.new(LINEAR_SECRET.encode(), raw, hashlib.sha256).hexdigest()
+    response = await api.client.post("/api/linear/webhook", data=raw, headers={"Linear-Signature": signature} | headers)
+    assert response.status == 401
+    assert await api.context.store.pending_ticket_wakeups() == []
+
+
+async def test_an_expired_dedup_entry_cannot_be_removed(api: Api, clock: FakeClock) -> None:
+    store = api.context.store
+    old = clock.now - timedelta(hours=25)
+    await store.record_dedup("id-old", identifier="ENG-9", title="t", team_key="ENG", provider="linear", now=old)
+    assert (await api.client.delete("/api/dedup/id-old", headers=await api.login())).status == 404

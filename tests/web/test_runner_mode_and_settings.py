@@ -16,7 +16,7 @@ async def test_runner_mode_defaults_to_default(api: Api) -> None:
     assert body["acceptedModes"] == ["default", "gha"]
 
 
-FLY = {"FLY_SESSIONS_TOKEN": "fly-token"}
+FLY = {"FLY_SESSIONS_TOKEN": "fly-token", "FLY_SESSIONS_APP": "acme-sessions"}
 
 
 async def test_a_stored_mode_applies_at_once(start_api: ApiFactory) -> None:
@@ -120,3 +120,13 @@ async def test_an_environment_variable_wins_and_is_flagged(start_api: ApiFactory
 async def test_bad_settings_are_422(api: Api, body: dict[str, object]) -> None:
     response = await api.client.post("/api/settings", json=body, headers=await api.login())
     assert response.status == 422
+
+
+async def test_a_stored_fly_app_is_enough_for_the_fly_modes(start_api: ApiFactory) -> None:
+    api = await start_api(env={"FLY_SESSIONS_TOKEN": "fly-token"})
+    headers = await api.login()
+    refused = await api.client.post("/api/runner-mode", json={"mode": "fly"}, headers=headers)
+    assert refused.status == 422
+    assert "Fly app" in (await refused.json())["error"]["message"]
+    await api.client.post("/api/settings", json={"flySessionsApp": "acme-sessions"}, headers=headers)
+    assert (await api.client.post("/api/runner-mode", json={"mode": "fly"}, headers=headers)).status == 200
