@@ -478,3 +478,59 @@ class WebhookOutbox:
         )
         delivery.attempts.append(attempt)
         return attempt
+
+
+class WebhookSandbox(Sandbox):
+    """A sandbox whose changes queue signed webhook deliveries, sent when the test says so.
+
+    Subclasses create `self.outbox` and say how a delivery signed with the wrong secret looks.
+    """
+
+    outbox: WebhookOutbox
+    signature_header: ClassVar[str]
+    stale_age: ClassVar[float]
+    """How old `deliver_stale` makes a delivery by default: past the receiver's freshness window."""
+
+    @abc.abstractmethod
+    def _signed_with_another_secret(self, body: bytes) -> str:
+        """The signature header's value for `body` under a secret the receiver does not have."""
+
+    @property
+    def webhook_deliveries(self) -> list[WebhookDelivery]:
+        """Every delivery queued so far, each with its attempts and the receiver's answers."""
+        return self.outbox.deliveries
+
+    async def flush_webhooks(self) -> list[WebhookAttempt]:
+        """Send every delivery due now (first attempts, and retries whose delay has passed on the clock)."""
+        return await self.outbox.flush()
+
+    async def redeliver(self, delivery: WebhookDelivery) -> WebhookAttempt:
+        """Send the last attempt of `delivery` again, byte for byte and header for header: a replay."""
+        last = delivery.last_attempt
+        if last is None:
+            body, headers = delivery.render(self.clock(), delivery.id)
+        else:
+            body, headers = last.body, dict(last.headers)
+        return await self.outbox.send(delivery, body, headers)
+
+    async def deliver_stale(self, delivery: WebhookDelivery, *, age: float | None = None) -> WebhookAttempt:
+        """A correctly signed copy under a new delivery id, stamped `age` seconds (default `stale_age`) ago."""
+        copy = self.outbox.enqueue(delivery.url, delivery.event, delivery.render, automatic=False)
+        stamped = self.clock() - (self.stale_age if age is None else age)
+        return await self.outbox.send(copy, *delivery.render(stamped, copy.id))
+
+    async def deliver_with_bad_signature(self, delivery: WebhookDelivery) -> WebhookAttempt:
+        """A fresh copy under a new delivery id, signed with a secret the receiver does not know."""
+        copy = self.outbox.enqueue(delivery.url, delivery.event, delivery.render, automatic=False)
+        body, headers = delivery.render(self.clock(), copy.id)
+        headers[self.signature_header] = self._signed_with_another_secret(body)
+        return await self.outbox.send(copy, body, headers)
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[str]:
+        """Serve as every sandbox does; on the way out, wait for webhooks still being sent."""
+        async with super().running() as url:
+            try:
+                yield url
+            finally:
+                await self.outbox.aclose()

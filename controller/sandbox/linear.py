@@ -33,8 +33,7 @@ import re
 import time
 import unicodedata
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
@@ -70,10 +69,8 @@ from controller.sandbox.base import (
     RecordedRequest,
     Rejection,
     RequestPredicate,
-    Sandbox,
-    WebhookAttempt,
-    WebhookDelivery,
     WebhookOutbox,
+    WebhookSandbox,
     read_json,
     retry_after_seconds,
 )
@@ -391,10 +388,13 @@ _IssueSnapshot = dict[str, Any]
 _SortKey = tuple[float, ...]
 
 
-class LinearSandbox(Sandbox):
+class LinearSandbox(WebhookSandbox):
     """Linear's `POST /graphql` over a seeded workspace, with budgets and signed `Issue` webhooks."""
 
     service: ClassVar[str] = "Linear"
+    signature_header: ClassVar[str] = "Linear-Signature"
+    stale_age: ClassVar[float] = 120.0
+    """Linear's SDK refuses deliveries more than 60 s old."""
 
     def __init__(
         self,
@@ -642,44 +642,8 @@ class LinearSandbox(Sandbox):
 
     # Webhooks: queued on every change, sent when the test says so.
 
-    @property
-    def webhook_deliveries(self) -> list[WebhookDelivery]:
-        """Every delivery queued so far, each with its attempts and the receiver's answers."""
-        return self.outbox.deliveries
-
-    async def flush_webhooks(self) -> list[WebhookAttempt]:
-        """Send every delivery due now (first attempts, and retries whose delay has passed on the clock)."""
-        return await self.outbox.flush()
-
-    async def redeliver(self, delivery: WebhookDelivery) -> WebhookAttempt:
-        """Send the last attempt of `delivery` again, byte for byte and header for header: a replay."""
-        last = delivery.last_attempt
-        if last is None:
-            body, headers = delivery.render(self.clock(), delivery.id)
-        else:
-            body, headers = last.body, dict(last.headers)
-        return await self.outbox.send(delivery, body, headers)
-
-    async def deliver_stale(self, delivery: WebhookDelivery, *, age: float = 120.0) -> WebhookAttempt:
-        """A correctly signed copy under a new delivery id, stamped `age` seconds ago (Linear's SDK rejects > 60 s)."""
-        copy = self.outbox.enqueue(delivery.url, delivery.event, delivery.render, automatic=False)
-        return await self.outbox.send(copy, *delivery.render(self.clock() - age, copy.id))
-
-    async def deliver_with_bad_signature(self, delivery: WebhookDelivery) -> WebhookAttempt:
-        """A fresh copy under a new delivery id whose `Linear-Signature` was made with another secret."""
-        copy = self.outbox.enqueue(delivery.url, delivery.event, delivery.render, automatic=False)
-        body, headers = delivery.render(self.clock(), copy.id)
-        headers["Linear-Signature"] = linear_signature(b"not-the-signing-secret", body)
-        return await self.outbox.send(copy, body, headers)
-
-    @asynccontextmanager
-    async def running(self) -> AsyncIterator[str]:
-        """Serve as every sandbox does; on the way out, wait for webhooks still being sent."""
-        async with super().running() as url:
-            try:
-                yield url
-            finally:
-                await self.outbox.aclose()
+    def _signed_with_another_secret(self, body: bytes) -> str:
+        return linear_signature(b"not-the-signing-secret", body)
 
     # The GraphQL endpoint.
 

@@ -24,8 +24,7 @@ import json
 import math
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Final
 
@@ -36,10 +35,8 @@ from controller.sandbox.base import (
     Fault,
     FaultKind,
     Rejection,
-    Sandbox,
-    WebhookAttempt,
-    WebhookDelivery,
     WebhookOutbox,
+    WebhookSandbox,
     read_json,
     retry_after_seconds,
 )
@@ -105,10 +102,12 @@ SEARCH_BODY_KEYS: Final = frozenset(
 )
 
 
-class JiraSandbox(Sandbox):
+class JiraSandbox(WebhookSandbox):
     """Jira Cloud REST v3 through the gateway, for the sites, users and data seeded through its methods."""
 
     service: ClassVar[str] = "Jira"
+    signature_header: ClassVar[str] = "X-Hub-Signature"
+    stale_age: ClassVar[float] = 600.0
 
     def __init__(
         self,
@@ -355,44 +354,8 @@ class JiraSandbox(Sandbox):
         self.webhooks.append(webhook)
         return webhook
 
-    @property
-    def webhook_deliveries(self) -> list[WebhookDelivery]:
-        """Every delivery queued so far, each with its attempts and the receiver's answers."""
-        return self.outbox.deliveries
-
-    async def flush_webhooks(self) -> list[WebhookAttempt]:
-        """Send every delivery due now (first attempts, and retries whose delay has passed on the clock)."""
-        return await self.outbox.flush()
-
-    async def redeliver(self, delivery: WebhookDelivery) -> WebhookAttempt:
-        """Send the last attempt of `delivery` again, byte for byte and header for header: a replay."""
-        last = delivery.last_attempt
-        if last is None:
-            body, headers = delivery.render(self.clock(), delivery.id)
-        else:
-            body, headers = last.body, dict(last.headers)
-        return await self.outbox.send(delivery, body, headers)
-
-    async def deliver_stale(self, delivery: WebhookDelivery, *, age: float = 600.0) -> WebhookAttempt:
-        """A correctly signed copy under a new identifier whose `timestamp` is `age` seconds old."""
-        copy = self.outbox.enqueue(delivery.url, delivery.event, delivery.render, automatic=False)
-        return await self.outbox.send(copy, *delivery.render(self.clock() - age, copy.id))
-
-    async def deliver_with_bad_signature(self, delivery: WebhookDelivery) -> WebhookAttempt:
-        """A fresh copy under a new identifier whose `X-Hub-Signature` was made with another secret."""
-        copy = self.outbox.enqueue(delivery.url, delivery.event, delivery.render, automatic=False)
-        body, headers = delivery.render(self.clock(), copy.id)
-        headers["X-Hub-Signature"] = jira_signature(b"not-the-webhook-secret", body)
-        return await self.outbox.send(copy, body, headers)
-
-    @asynccontextmanager
-    async def running(self) -> AsyncIterator[str]:
-        """Serve as every sandbox does; on the way out, wait for webhooks still being sent."""
-        async with super().running() as url:
-            try:
-                yield url
-            finally:
-                await self.outbox.aclose()
+    def _signed_with_another_secret(self, body: bytes) -> str:
+        return jira_signature(b"not-the-webhook-secret", body)
 
     # Routes.
 
