@@ -62,3 +62,62 @@ def test_both_processes_run_from_one_image_with_probes_on_the_api() -> None:
     assert containers["api"]["args"] == ["api"]
     assert containers["operator"]["image"] == containers["api"]["image"]
     assert containers["api"]["readinessProbe"]["httpGet"]["path"] == "/readyz"
+
+
+SUBJECT_ACCESS_REVIEWS = ApiResource(
+    "authorization.k8s.io", "v1", "SubjectAccessReview", "subjectaccessreviews", namespaced=False
+)
+SERVICE_ACCOUNT = "system:serviceaccount:ai-implement:ai-implement"
+
+
+async def allowed(kube: KubeClient, verb: str, group: str, resource: str, namespace: str | None) -> bool:
+    review = await kube.create(
+        SUBJECT_ACCESS_REVIEWS,
+        None,
+        {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SubjectAccessReview",
+            "spec": {
+                "user": SERVICE_ACCOUNT,
+                "groups": ["system:serviceaccounts", "system:serviceaccounts:ai-implement", "system:authenticated"],
+                "resourceAttributes": {
+                    "verb": verb,
+                    "group": group,
+                    "resource": resource.split("/")[0],
+                    "subresource": resource.partition("/")[2],
+                    "namespace": namespace or "",
+                },
+            },
+        },
+    )
+    return bool(review["status"].get("allowed"))
+
+
+@pytest.mark.controlplane
+async def test_the_service_account_may_do_what_the_processes_do_and_no_more(kube: KubeClient) -> None:
+    for document in base_documents():
+        resource = RESOURCES[document["kind"]]
+        namespace = document["metadata"].get("namespace") if resource.namespaced else None
+        await kube.apply(resource, namespace, document, "manifest-test", force=True)
+    needed = [
+        ("create", "ai-implement.dev", "dispatches"),
+        ("watch", "ai-implement.dev", "projectmappings"),
+        ("patch", "ai-implement.dev", "projectmappings/status"),
+        ("patch", "ai-implement.dev", "dispatches/status"),
+        ("delete", "ai-implement.dev", "runnersessions"),
+        ("update", "coordination.k8s.io", "leases"),
+        ("patch", "kopf.dev", "kopfpeerings"),
+        ("patch", "", "secrets"),
+        ("create", "", "events"),
+    ]
+    for verb, group, resource in needed:
+        assert await allowed(kube, verb, group, resource, "ai-implement"), (verb, group, resource)
+    assert await allowed(kube, "list", "apiextensions.k8s.io", "customresourcedefinitions", None)
+    not_needed = [
+        ("delete", "", "secrets", "ai-implement"),
+        ("create", "", "pods", "ai-implement"),
+        ("create", "ai-implement.dev", "dispatches", "default"),
+        ("delete", "apiextensions.k8s.io", "customresourcedefinitions", None),
+    ]
+    for verb, group, resource, namespace in not_needed:
+        assert not await allowed(kube, verb, group, resource, namespace), (verb, group, resource, namespace)
