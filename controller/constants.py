@@ -21,6 +21,8 @@ LABEL_TEAM: Final = f"{GROUP}/team"
 LABEL_ISSUE: Final = f"{GROUP}/issue"
 LABEL_DISPATCH: Final = f"{GROUP}/dispatch"
 LABEL_KIND: Final = f"{GROUP}/kind"
+ANNOTATION_NEW_JOB: Final = f"{GROUP}/new-job"
+"""On a Dispatch that started a new job, so that a crash-repair can still open its dedup window."""
 FINALIZER_RUNNER_SESSION: Final = f"{GROUP}/destroy-backend"
 
 FIELD_MANAGER: Final = "ai-implement"

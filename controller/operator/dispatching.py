@@ -54,6 +54,28 @@ def label_value(text: str) -> str:
     return cleaned or "unknown"
 
 
+def _routed_once(tickets: Iterable[Ticket], index: MappingIndex) -> list[tuple[Ticket, IndexedMapping]]:
+    """Each ticket with its mapping, once: a ticket whose field names two repos goes to the first mapping."""
+    routed: dict[tuple[str, str], tuple[Ticket, IndexedMapping]] = {}
+    for ticket in tickets:
+        mapping = index.route(ticket)
+        key = (ticket.provider, ticket.id)
+        if mapping is None:
+            continue
+        if key in routed:
+            logger.warning(
+                "%s routes to both %s and %s; only %s gets it",
+                ticket.identifier,
+                routed[key][1].spec.team_key,
+                mapping.spec.team_key,
+                routed[key][1].spec.team_key,
+                extra={"issue": ticket.identifier},
+            )
+            continue
+        routed[key] = (ticket, mapping)
+    return list(routed.values())
+
+
 def build_dispatch(
     ticket: Ticket, mapping: IndexedMapping, order: DispatchOrder, runner_mode: str, session_image: str
 ) -> dict[str, Any]:
@@ -64,6 +86,7 @@ def build_dispatch(
         "metadata": {
             "name": dispatch_name_for(ticket.identifier, order.kind, order.iteration),
             "namespace": mapping.namespace,
+            "annotations": {constants.ANNOTATION_NEW_JOB: "true"} if order.starts_new_job else {},
             "labels": {
                 constants.LABEL_TEAM: label_value(mapping.spec.team_key),
                 constants.LABEL_ISSUE: label_value(ticket.identifier),
@@ -118,11 +141,10 @@ def snapshot_rows(report: PassReport) -> list[IssueSnapshot]:
 
 
 def readiness_of(decision: Decision, history: TicketHistory, mapping: IndexedMapping) -> str:
-    """The inbox column: where the ticket stands, in one word."""
-    if decision.verdict is Verdict.BLOCKED:
-        return "blocked"
-    if decision.reason is Reason.IN_PROGRESS or decision.dispatches:
-        return "in-progress"
+    """The Issues panel's column: ready for implementation, planning still pending, or done.
+
+    Whether the ticket is held back is a separate column (the blocked reason).
+    """
     if decision.reason in (Reason.TERMINAL, Reason.IMPLEMENTED):
         return "done"
     if mapping.spec.planning.enabled and history.planning_succeeded_at is None:
@@ -168,11 +190,13 @@ class Dispatcher:
     monotonic: Any = time.monotonic
     _locks: dict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
     _unseen: dict[str, tuple[str, float]] = field(default_factory=dict)
+    _recording: set[str] = field(default_factory=set)
+    """Dispatches created here whose dedup entry and log line are being written right now."""
     """Dispatches created here that the watch has not delivered yet: name → (team, when)."""
 
     async def decide_and_dispatch(self, tickets: Iterable[Ticket], index: MappingIndex) -> PassReport:
         """One pass over tickets of one provider: route, decide, dispatch, and record the inbox rows."""
-        routed = [(ticket, mapping) for ticket in tickets if (mapping := index.route(ticket)) is not None]
+        routed = _routed_once(tickets, index)
         now = self.clock()
         histories = await self._histories([ticket.id for ticket, _ in routed], now)
         runner_mode = await runner_mode_in_force(self.store, self.settings)
@@ -220,24 +244,40 @@ class Dispatcher:
         wanted = set(issue_ids)
         resources = [item for item in self.dispatches.items() if item["spec"]["issue"]["id"] in wanted]
         log = await self.store.dispatch_log_for_issues(wanted)
-        if await self._log_unlogged(resources, log, now):
+        if await self._repair_unlogged(resources, log):
             log = await self.store.dispatch_log_for_issues(wanted)
         dedup = {entry.issue_id: entry.dispatched_at for entry in await self.store.list_dedup_window(now)}
         return ticket_histories(resources, log, dedup)
 
-    async def _log_unlogged(
-        self, resources: Sequence[Mapping[str, Any]], log: Iterable[DispatchLogEntry], now: datetime
-    ) -> bool:
-        """Repair a crash between creating a Dispatch and logging it: every resource gets its log line."""
+    async def _repair_unlogged(self, resources: Sequence[Mapping[str, Any]], log: Iterable[DispatchLogEntry]) -> bool:
+        """Repair a crash between creating a Dispatch and recording it: its log line, and its dedup entry.
+
+        Dispatches this process is recording right now are left alone, so nothing is recorded twice.
+        """
         logged = {entry.dispatch_name for entry in log}
-        missing = [item for item in resources if item["metadata"]["name"] not in logged]
+        missing = [
+            item
+            for item in resources
+            if item["metadata"]["name"] not in logged and item["metadata"]["name"] not in self._recording
+        ]
         for item in missing:
-            spec = item["spec"]
+            spec, metadata = item["spec"], item["metadata"]
+            created = datetime.fromisoformat(metadata["creationTimestamp"].replace("Z", "+00:00"))
+            issue = spec["issue"]
+            if (metadata.get("annotations") or {}).get(constants.ANNOTATION_NEW_JOB) == "true":
+                await self.store.record_dedup(
+                    issue["id"],
+                    identifier=issue["identifier"],
+                    title=issue.get("title", ""),
+                    team_key=spec["mapping"],
+                    provider=issue["provider"],
+                    now=created,
+                )
             await self.store.append_dispatch_log(
-                now=now,
-                issue_id=spec["issue"]["id"],
-                identifier=spec["issue"]["identifier"],
-                title=spec["issue"].get("title", ""),
+                now=created,
+                issue_id=issue["id"],
+                identifier=issue["identifier"],
+                title=issue.get("title", ""),
                 team_key=spec["mapping"],
                 repo="",
                 kind=spec["kind"],
@@ -245,9 +285,33 @@ class Dispatcher:
                 runner_mode=spec["runnerMode"],
                 session_image=spec.get("sessionImage") or "",
                 status="pending",
-                dispatch_name=item["metadata"]["name"],
+                dispatch_name=metadata["name"],
+            )
+            logger.warning(
+                "recorded dispatch %s after the fact", metadata["name"], extra={"issue": issue["identifier"]}
             )
         return bool(missing)
+
+    async def _create(self, body: dict[str, Any], ticket: Ticket, namespace: str) -> str | None:
+        """Create the Dispatch under its deterministic name; None when this ticket's one already exists.
+
+        A Linear and a Jira ticket may share an identifier (PAY-1): the second one takes the name with
+        its provider appended, which is just as deterministic.
+        """
+        base = body["metadata"]["name"]
+        for name in (base, f"{base}-{ticket.provider}"):
+            body["metadata"]["name"] = name
+            try:
+                await self.kube.create(DISPATCHES, namespace, body)
+            except AlreadyExistsError:
+                existing = (await self.kube.get(DISPATCHES, namespace, name))["spec"]["issue"]
+                if (existing["provider"], existing["id"]) == (ticket.provider, ticket.id):
+                    logger.info("dispatch %s already exists", name, extra={"issue": ticket.identifier})
+                    return None
+                continue
+            return name
+        logger.error("no free name for a dispatch of %s (tried %s)", ticket.identifier, base)
+        return None
 
     async def _dispatch(
         self,
@@ -261,16 +325,35 @@ class Dispatcher:
         image = mapping.spec.runner.session_image or self.settings.session_image
         mode = effective_runner_mode(runner_mode.mode, mapping.spec)
         body = build_dispatch(ticket, mapping, order, mode, image)
-        name = body["metadata"]["name"]
         try:
-            await self.kube.create(DISPATCHES, mapping.namespace, body)
-        except AlreadyExistsError:
-            logger.info("dispatch %s already exists", name, extra={"issue": ticket.identifier})
-            return False
+            name = await self._create(body, ticket, mapping.namespace)
         except KubeError as error:
-            logger.error("could not create dispatch %s: %s", name, error, extra={"issue": ticket.identifier})
+            logger.error(
+                "could not create a dispatch of %s: %s", ticket.identifier, error, extra={"issue": ticket.identifier}
+            )
+            return False
+        if name is None:
             return False
         self._unseen[name] = (mapping.spec.team_key, self.monotonic())
+        self._recording.add(name)
+        try:
+            await self._record(ticket, mapping, order, name, mode, image, now)
+        finally:
+            self._recording.discard(name)
+        logger.info("dispatched %s", name, extra={"issue": ticket.identifier, "team": mapping.spec.team_key})
+        return True
+
+    async def _record(
+        self,
+        ticket: Ticket,
+        mapping: IndexedMapping,
+        order: DispatchOrder,
+        name: str,
+        mode: str,
+        image: str,
+        now: datetime,
+    ) -> None:
+        """The dedup entry of a new job and the dispatch-log line of a Dispatch just created."""
         DISPATCHES_CREATED.labels(mapping.spec.team_key, order.kind).inc()
         if order.starts_new_job:
             await self.store.record_dedup(
@@ -296,5 +379,3 @@ class Dispatcher:
             status="pending",
             dispatch_name=name,
         )
-        logger.info("dispatched %s", name, extra={"issue": ticket.identifier, "team": mapping.spec.team_key})
-        return True

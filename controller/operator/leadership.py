@@ -89,9 +89,10 @@ class LeaderElector:
                 done, _ = await asyncio.wait({leading}, timeout=self._timing.renew_every)
                 if done:
                     break
-                if await self._try_renew():
+                remaining = self._timing.renew_deadline - (self._monotonic() - last_renewed)
+                if await self._renew_within(remaining):
                     last_renewed = self._monotonic()
-                elif self._monotonic() - last_renewed > self._timing.renew_deadline:
+                elif self._monotonic() - last_renewed >= self._timing.renew_deadline:
                     break
         finally:
             self.is_leader = False
@@ -140,6 +141,15 @@ class LeaderElector:
             return False
         except KubeError as error:
             logger.warning("could not acquire the lease %s: %s", self._name, error)
+            return False
+
+    async def _renew_within(self, seconds: float) -> bool:
+        """A renewal that cannot outlast the renew deadline, however slow the API server answers."""
+        try:
+            async with asyncio.timeout(max(seconds, 0.0)):
+                return await self._try_renew()
+        except TimeoutError:
+            logger.warning("renewing the lease %s took too long", self._name)
             return False
 
     async def _try_renew(self) -> bool:

@@ -68,12 +68,13 @@ def indexed_mapping(body: Mapping[str, Any]) -> IndexedMapping:
 
 @dataclass(frozen=True)
 class MappingIndex:
-    """Mappings by provider and route key; a scope claimed twice goes to the oldest name, alphabetically."""
+    """Mappings by provider and route key; a scope claimed twice goes to the alphabetically first name."""
 
     routes: dict[tuple[Provider, str], IndexedMapping] = field(default_factory=dict)
     conflicts: dict[str, str] = field(default_factory=dict)
     """Mapping name → why it routes nothing."""
-    by_team: dict[str, IndexedMapping] = field(default_factory=dict)
+    readable: list[IndexedMapping] = field(default_factory=list)
+    """Every mapping the models could read, routing or not."""
 
     def scopes(self, provider: Provider) -> list[TicketScope]:
         return [m.scope() for (p, _), m in sorted(self.routes.items()) if p == provider]
@@ -82,7 +83,8 @@ class MappingIndex:
         return self.routes.get((ticket.provider, ticket.route_key))
 
     def mappings_of(self, provider: Provider) -> list[IndexedMapping]:
-        return [m for (p, _), m in sorted(self.routes.items()) if p == provider]
+        """Every readable mapping of a provider, including those a conflict leaves without tickets."""
+        return [m for m in self.readable if m.provider == provider]
 
 
 def build_index(objects: Iterable[Mapping[str, Any]]) -> MappingIndex:
@@ -104,7 +106,7 @@ def build_index(objects: Iterable[Mapping[str, Any]]) -> MappingIndex:
             conflicts[loser.name] = (
                 f"mapping {mappings[0].name} already routes {key[0]} tickets of {key[1]!r}; this one gets none"
             )
-    return MappingIndex(routes=routes, conflicts=conflicts, by_team={m.spec.team_key: m for m in readable})
+    return MappingIndex(routes=routes, conflicts=conflicts, readable=sorted(readable, key=lambda m: m.name))
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from controller.metrics import CAPACITY, IN_PROGRESS, POLL_SECONDS, POLLS
 from controller.operator.dispatching import Dispatcher, PassReport, snapshot_rows
 from controller.operator.mappings import MappingIndex, MappingStatusFacts, build_index, mapping_status_patch
 from controller.store import Store, runner_mode_in_force
-from controller.ticketing.model import Provider, TicketSource
+from controller.ticketing.model import Provider, Ticket, TicketSource
 
 logger = logging.getLogger("controller.operator.polling")
 
@@ -123,6 +123,7 @@ class WakeupProcessor:
     dispatcher: Dispatcher
     mappings: Informer
     store: Store
+    ai_label: str
     interval: float = 1.0
     sleep: Sleep = asyncio.sleep
     handled: int = field(default=0)
@@ -133,9 +134,10 @@ class WakeupProcessor:
         for wakeup in await self.store.pending_ticket_wakeups():
             source = self.sources.get(wakeup.provider)
             try:
-                ticket = await source.ticket(wakeup.ticket_ref) if source is not None else None
                 index = build_index(self.mappings.items())
-                if ticket is not None and index.route(ticket) is not None:
+                scopes = index.scopes(wakeup.provider)
+                ticket = await source.ticket(wakeup.ticket_ref, scopes) if source is not None else None
+                if ticket is not None and self._carries_ai_label(ticket) and index.route(ticket) is not None:
                     report = await self.dispatcher.decide_and_dispatch([ticket], index)
                     for row in snapshot_rows(report):
                         await self.store.upsert_issue_snapshot(row)
@@ -150,6 +152,10 @@ class WakeupProcessor:
             count += 1
         self.handled += count
         return count
+
+    def _carries_ai_label(self, ticket: Ticket) -> bool:
+        """What the poll's label filter does: a label removed after the webhook means no dispatch."""
+        return self.ai_label.casefold() in {label.casefold() for label in ticket.labels}
 
     async def run(self) -> None:
         while True:

@@ -55,12 +55,14 @@ class OperatorRuntime:
         ]
 
     def wakeups(self) -> WakeupProcessor:
-        return WakeupProcessor(self.sources, self.dispatcher, self.mappings, self.store)
+        return WakeupProcessor(
+            self.sources, self.dispatcher, self.mappings, self.store, self.settings.ai_implement_label
+        )
 
     async def lead(self) -> None:
         """Poll every provider and act on webhooks, until leadership ends."""
-        await self.mappings.wait_synced(30)
-        await self.dispatches.wait_synced(30)
+        if not (await self.mappings.wait_synced(30) and await self.dispatches.wait_synced(30)):
+            raise RuntimeError("the ProjectMapping and Dispatch caches did not sync within 30 s; stepping down")
         async with asyncio.TaskGroup() as group:
             for poller in self.pollers():
                 group.create_task(poller.run(), name=f"poll:{poller.source.provider}")

@@ -25,10 +25,21 @@ def check_secret_name(name: str) -> None:
         )
 
 
-def stored_team_secret_name(team_key: str, name: str) -> str:
-    """The name under which a team's secret is stored."""
+def stored_team_secret_name(team_key: str, name: str, team_keys: Iterable[str] = ()) -> str:
+    """The name under which a team's secret is stored; it must read back as this team's.
+
+    With teams ENG and ENG_OPS, ENG's `OPS_TOKEN` would be stored as `ENG_OPS_TOKEN`, which is
+    ENG_OPS's `TOKEN`: refused.
+    """
     check_secret_name(name)
-    return f"{team_key}_{name}"
+    stored = f"{team_key}_{name}"
+    owner = owning_team(stored, {*team_keys, team_key})
+    if owner is not None and owner != team_key:
+        raise SecretNameError(
+            f"secret name {name!r} of project {team_key} would be stored as {stored}, which belongs to project "
+            f"{owner}: choose a name that does not start with {owner.removeprefix(team_key + '_')}_"
+        )
+    return stored
 
 
 def check_global_secret_name(name: str, team_keys: Iterable[str]) -> None:

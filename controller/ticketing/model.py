@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -71,6 +72,9 @@ class TicketSource(Protocol):
         """Every ticket carrying the AI label within any of `scopes`, all pages, in one logical query."""
         ...
 
-    async def ticket(self, ref: str) -> Ticket | None:
-        """One ticket by id or key, fetched fresh (webhooks announce; they are not trusted as data)."""
+    async def ticket(self, ref: str, scopes: Sequence[TicketScope] = ()) -> Ticket | None:
+        """One ticket by id or key, fetched fresh (webhooks announce; they are not trusted as data).
+
+        `scopes` let a provider that routes by a field's value (Jira) fill in `route_key`.
+        """
         ...

@@ -41,8 +41,11 @@ async def authenticate(request: web.Request) -> web.Response:
     context = context_of(request)
     tokens = context.admin_tokens
     assert tokens is not None, "the auth middleware answers 404 while the admin API is disabled"
+    body = await read_body(request, AuthRequest)
     client = client_address(request)
     now = context.clock()
+    # Check, compare and record with no await in between, so that parallel attempts cannot all pass
+    # the check before any of them is recorded.
     wait = context.login_throttle.retry_after(client, now)
     if wait is not None:
         raise ApiError(
@@ -51,7 +54,6 @@ async def authenticate(request: web.Request) -> web.Response:
             f"too many failed attempts from this client; try again in {wait} seconds",
             headers={"Retry-After": str(wait)},
         )
-    body = await read_body(request, AuthRequest)
     if not tokens.code_matches(body.code):
         context.login_throttle.record_failure(client, now)
         raise ApiError(401, "invalid_code", "the access code is wrong")

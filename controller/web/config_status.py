@@ -42,7 +42,7 @@ _PROVIDERS = {
 
 
 async def _ticketing_checks(
-    settings: Settings, mappings: list[MappingView], probes: dict[str, IdentityProbe], cache: IdentityCache
+    mappings: list[MappingView], probes: dict[str, IdentityProbe], cache: IdentityCache
 ) -> list[StatusCheck]:
     checks = []
     for provider, (title, variables) in _PROVIDERS.items():
@@ -152,6 +152,6 @@ def configuration_checks(
 async def config_status(request: web.Request) -> web.Response:
     context = context_of(request)
     mappings = cached_mappings(request)
-    ticketing = await _ticketing_checks(context.settings, mappings, context.ticketing_probes, context.identity_cache)
+    ticketing = await _ticketing_checks(mappings, context.ticketing_probes, context.identity_cache)
     others = configuration_checks(context.settings, await resolved_runner_mode(context), mappings, context.clock())
     return respond(ConfigStatus(checks=[*ticketing, *others]))

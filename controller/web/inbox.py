@@ -31,7 +31,7 @@ class IssueRow(CamelModel):
     team_key: str = Field(description="The mapping that routes it.")
     provider: str = Field(description="linear or jira.")
     state: str = Field(description="triage, backlog, unstarted, started, completed or cancelled.")
-    readiness: str = Field(description="ready, planning-pending, in-progress, blocked or done.")
+    readiness: str = Field(description="ready (for implementation), planning-pending, or done.")
     blocked_reason: str | None = Field(description="Why it is held back, when it is.")
     message: str | None = Field(description="What the last decision said about it.")
     updated_at: datetime = Field(description="When the ticket last changed in its system.")
@@ -109,7 +109,9 @@ async def list_issues(request: web.Request) -> web.Response:
     snapshots = await context_of(request).store.list_issue_snapshots()
     by_team: dict[str, Counter[str]] = {}
     for snapshot in snapshots:
-        by_team.setdefault(snapshot.team_key, Counter())[snapshot.readiness] += 1
+        counts = by_team.setdefault(snapshot.team_key, Counter())
+        counts[snapshot.readiness] += 1
+        counts["blocked"] += snapshot.blocked_reason is not None
     loads = [
         MappingLoad(
             team_key=view.team_key,

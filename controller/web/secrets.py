@@ -174,7 +174,7 @@ async def set_team_secret(request: web.Request) -> web.Response:
     team_key = _known_team(request)
     body = await read_body(request, SecretWrite)
     try:
-        stored_as = stored_team_secret_name(team_key, body.name)
+        stored_as = stored_team_secret_name(team_key, body.name, _team_keys(request))
     except SecretNameError as error:
         raise _name_rejected(error) from None
     return await _write(request, f"team:{team_key}", body.name, stored_as, body.value)
@@ -190,7 +190,7 @@ async def delete_team_secret(request: web.Request) -> web.Response:
     team_key = _known_team(request)
     name = path_param(request, "name")
     try:
-        check_secret_name(name)
+        stored_as = stored_team_secret_name(team_key, name, _team_keys(request))
     except SecretNameError as error:
         raise _name_rejected(error) from None
-    return await _delete(request, f"team:{team_key}", f"{team_key}_{name}")
+    return await _delete(request, f"team:{team_key}", stored_as)

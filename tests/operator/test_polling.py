@@ -147,3 +147,24 @@ async def test_rate_limits_are_waited_out(
     (poller,) = [p for p in runtime.pollers() if p.source.provider == "linear"]
     assert await poller.poll_once() is not None
     assert await dispatch_names(kube, namespace) == ["eng-1-planning-1"]
+
+
+async def test_the_same_identifier_on_linear_and_jira_gets_two_dispatches(
+    start_operator: RuntimeFactory, kube: KubeClient, namespace: str, linear: LinearSandbox, jira: JiraSandbox
+) -> None:
+    linear.add_team("PAY")
+    scope = {"jql": "project = PAY", "repoField": "customfield_10042", "repoFieldValue": "ledger"}
+    await apply_mapping(kube, namespace, "PAY", ticketing={"provider": "jira", "jira": scope})
+    await apply_mapping(kube, namespace, "PAYLIN", ticketing={"provider": "linear", "linear": {"teamKey": "PAY"}})
+    jira.add_issue("PAY", "Jira side", labels=["AI-Implement"], fields={"Repo": "ledger"})
+    linear.add_issue("PAY", "Linear side", labels=["AI-Implement"])
+    runtime = await start_operator()
+    await cached(runtime, "pay", "paylin")
+    for poller in runtime.pollers():
+        await poller.poll_once()
+    for poller in runtime.pollers():
+        await poller.poll_once()
+    assert sorted(await dispatch_names(kube, namespace)) in (
+        ["pay-1-planning-1", "pay-1-planning-1-linear"],
+        ["pay-1-planning-1", "pay-1-planning-1-jira"],
+    )

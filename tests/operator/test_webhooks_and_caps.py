@@ -36,7 +36,7 @@ async def test_a_webhook_dispatches_without_waiting_for_the_poll(
     assert await dispatch_names(kube, namespace) == ["eng-1-planning-1"]
     assert await runtime.store.pending_ticket_wakeups() == []
     (row,) = await runtime.store.list_issue_snapshots()
-    assert (row.identifier, row.readiness) == ("ENG-1", "in-progress")
+    assert (row.identifier, row.readiness, row.blocked_reason) == ("ENG-1", "planning-pending", None)
 
 
 async def test_the_cap_holds_when_a_poll_and_webhooks_decide_at_once(
@@ -123,3 +123,30 @@ async def test_housekeeping_forgets_what_no_longer_matters(start_operator: Runti
     assert removed == {"dedup": 1, "webhookDeliveries": 1, "runnerTokens": 0}
     assert [entry.issue_id for entry in await store.list_dedup_window(now)] == ["new"]
     assert not await store.first_seen_delivery("linear", "recent", now)
+
+
+async def test_a_jira_webhook_dispatches_through_the_repo_field(
+    start_operator: RuntimeFactory, start_api: ApiFactory, kube: KubeClient, namespace: str, jira: JiraSandbox
+) -> None:
+    scope = {"jql": "project = PAY", "repoField": "customfield_10042", "repoFieldValue": "ledger"}
+    await apply_mapping(kube, namespace, "PAY", ticketing={"provider": "jira", "jira": scope})
+    api = await start_api(env={"JIRA_WEBHOOK_SECRET": SECRET})
+    jira.add_webhook(str(api.client.make_url("/api/jira/webhook")), SECRET)
+    runtime = await start_operator()
+    await cached(runtime, "pay")
+    jira.add_issue("PAY", "Ledger fix", labels=["AI-Implement"], fields={"Repo": "ledger"})
+    assert [attempt.status for attempt in await jira.flush_webhooks()] == [202]
+    assert await runtime.wakeups().process_pending() == 1
+    assert await dispatch_names(kube, namespace) == ["pay-1-planning-1"]
+
+
+async def test_a_ticket_that_lost_its_label_is_not_dispatched_by_its_webhook(
+    start_operator: RuntimeFactory, kube: KubeClient, namespace: str, linear: LinearSandbox
+) -> None:
+    await apply_mapping(kube, namespace, "ENG")
+    issue = linear.add_issue("ENG", "Changed my mind")
+    runtime = await start_operator()
+    await cached(runtime, "eng")
+    await runtime.store.request_ticket_wakeup("linear", issue.id, runtime.clock())
+    assert await runtime.wakeups().process_pending() == 1
+    assert await dispatch_names(kube, namespace) == []

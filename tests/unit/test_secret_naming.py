@@ -58,3 +58,9 @@ def test_global_names_may_not_start_with_a_team_prefix(name: str, team: str) -> 
 @pytest.mark.parametrize("name", ["ENGINE_X", "SHARED", "PAYMENTS"])
 def test_global_names_that_only_look_alike_are_fine(name: str) -> None:
     check_global_secret_name(name, TEAMS)
+
+
+def test_a_team_secret_may_not_land_in_a_longer_teams_scope() -> None:
+    with pytest.raises(SecretNameError, match="belongs to project ENG_OPS"):
+        stored_team_secret_name("ENG", "OPS_TOKEN", TEAMS)
+    assert stored_team_secret_name("ENG", "OPSX_TOKEN", TEAMS) == "ENG_OPSX_TOKEN"

@@ -38,10 +38,10 @@ async def test_issues_and_blockers_come_from_the_last_poll(api: Api) -> None:
     await api.context.store.replace_issue_snapshot(
         "linear",
         [
-            snapshot("ENG-1", "ENG", "blocked", "concurrency-cap"),
-            snapshot("ENG-2", "ENG", "blocked", "dedup-window"),
-            snapshot("OPS-1", "OPS", "blocked", "paused"),
-            snapshot("ENG-3", "ENG", "in-progress"),
+            snapshot("ENG-1", "ENG", "ready", "concurrency-cap"),
+            snapshot("ENG-2", "ENG", "ready", "dedup-window"),
+            snapshot("OPS-1", "OPS", "planning-pending", "paused"),
+            snapshot("ENG-3", "ENG", "ready"),
             snapshot("ENG-4", "ENG", "planning-pending"),
         ],
     )

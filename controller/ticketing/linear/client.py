@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, ClassVar, Final
 
 import httpx
@@ -258,7 +258,7 @@ class LinearClient(ServiceClient):
         )
         return list(tickets.values())
 
-    async def ticket(self, id_or_identifier: str) -> Ticket | None:
+    async def ticket(self, id_or_identifier: str, scopes: Sequence[TicketScope] = ()) -> Ticket | None:
         """One issue by UUID or identifier (`ENG-123`), read fresh: what a webhook handler acts on.
 
         None when Linear does not know it, or it is archived (the poll never sees those either).
