@@ -88,7 +88,6 @@ def configuration_checks(
     settings: Settings, runner_mode: ResolvedRunnerMode, mappings: list[MappingView], now: datetime
 ) -> list[StatusCheck]:
     """The checks that need no network: callbacks, trigger and webhook secrets."""
-    checks = []
     needed = _callbacks_needed(runner_mode, mappings)
     if settings.runner_callback_base_url and settings.runner_token_secret:
         callback = (CheckStatus.OK, f"runners call back to {settings.runner_callback_base_url}")
@@ -104,43 +103,35 @@ def configuration_checks(
             "runner callbacks are off (RUNNER_CALLBACK_BASE_URL and RUNNER_TOKEN_SECRET unset): /runner/* "
             "answer 501; only GitHub Actions runs can be used",
         )
-    checks.append(
-        StatusCheck(
-            id="runner-callback",
-            title="Runner callback",
-            status=callback[0],
-            message=callback[1],
-            checked_at=now,
-        )
+    trigger = _secret_check(
+        "gap-fill-trigger",
+        "Gap-fill trigger",
+        settings.gap_fill_trigger_secret is not None,
+        "POST /trigger/gap-fill accepts the shared secret",
+        "GAP_FILL_TRIGGER_SECRET is unset: /trigger/gap-fill answers 503, so /ai-implement comments on pull "
+        "requests do nothing",
+        now,
     )
-    if settings.gap_fill_trigger_secret:
-        trigger = (CheckStatus.OK, "POST /trigger/gap-fill accepts the shared secret")
-    else:
-        trigger = (
-            CheckStatus.WARNING,
-            "GAP_FILL_TRIGGER_SECRET is unset: /trigger/gap-fill answers 503, so /ai-implement comments on pull "
-            "requests do nothing",
-        )
-    checks.append(
-        StatusCheck(
-            id="gap-fill-trigger",
-            title="Gap-fill trigger",
-            status=trigger[0],
-            message=trigger[1],
-            checked_at=now,
-        )
+    webhook = _secret_check(
+        "github-webhook",
+        "GitHub webhook",
+        settings.github_webhook_secret is not None,
+        "POST /api/github/webhook verifies signatures",
+        "GITHUB_WEBHOOK_SECRET is unset: /api/github/webhook answers 503, so reviews and merges are not followed",
+        now,
     )
-    if settings.github_webhook_secret:
-        webhook = (CheckStatus.OK, "POST /api/github/webhook verifies signatures")
-    else:
-        webhook = (
-            CheckStatus.WARNING,
-            "GITHUB_WEBHOOK_SECRET is unset: /api/github/webhook answers 503, so reviews and merges are not followed",
-        )
-    checks.append(
-        StatusCheck(id="github-webhook", title="GitHub webhook", status=webhook[0], message=webhook[1], checked_at=now)
+    callback_check = StatusCheck(
+        id="runner-callback", title="Runner callback", status=callback[0], message=callback[1], checked_at=now
     )
-    return checks
+    return [callback_check, trigger, webhook]
+
+
+def _secret_check(
+    check_id: str, title: str, is_set: bool, ok_message: str, unset_message: str, now: datetime
+) -> StatusCheck:
+    """A feature that exists only while its secret is set: ok when it is, a warning when it is not."""
+    status, message = (CheckStatus.OK, ok_message) if is_set else (CheckStatus.WARNING, unset_message)
+    return StatusCheck(id=check_id, title=title, status=status, message=message, checked_at=now)
 
 
 @router.route(
