@@ -24,7 +24,7 @@ from controller.config.overrides import ResolvedRunnerMode
 from controller.kube import DISPATCHES, AlreadyExistsError, Informer, KubeClient, KubeError
 from controller.metrics import DECISIONS, DISPATCHES_CREATED
 from controller.operator.decision import Decision, DispatchOrder, TicketHistory, Verdict, decide
-from controller.operator.history import ticket_histories
+from controller.operator.history import log_status_of_phase, ticket_histories
 from controller.operator.mappings import (
     IndexedMapping,
     MappingIndex,
@@ -284,7 +284,7 @@ class Dispatcher:
                 iteration=int(spec.get("iteration", 1)),
                 runner_mode=spec["runnerMode"],
                 session_image=spec.get("sessionImage") or "",
-                status="pending",
+                status=log_status_of_phase("Pending"),
                 dispatch_name=metadata["name"],
             )
             logger.warning(
@@ -376,6 +376,6 @@ class Dispatcher:
             iteration=order.iteration,
             runner_mode=mode,
             session_image=image,
-            status="pending",
+            status=log_status_of_phase("Pending"),
             dispatch_name=name,
         )
