@@ -9,23 +9,29 @@ from controller.store.dedup import DEDUP_WINDOW, DedupWindow
 from controller.store.dispatch_log import DISPATCH_LOG_PAGE, DispatchLog
 from controller.store.engine import create_store_engine
 from controller.store.issue_snapshots import IssueSnapshots
+from controller.store.live_sessions import LiveSessions
 from controller.store.migrate import upgrade_database
 from controller.store.reaper_history import ReaperHistory
 from controller.store.records import (
     AuditEntry,
+    CensusState,
     DedupEntry,
     DispatchLogEntry,
     IssueSnapshot,
+    LiveSession,
+    ObservedSession,
     ReaperAction,
     ReaperCounts,
     ReaperSweep,
     ReviewFeedback,
+    SessionReset,
     SettingValue,
     TicketWakeup,
     TrackedPullRequest,
 )
 from controller.store.repository import Store
 from controller.store.runner_tokens import RunnerTokens
+from controller.store.session_resets import SessionResets
 from controller.store.stored_settings import StoredSettings, runner_mode_in_force
 from controller.store.ticket_wakeups import TicketWakeups
 from controller.store.urls import database_url, database_url_from_settings, redact_database_url
@@ -37,6 +43,8 @@ from controller.store.vocabulary import (
     ReaperOutcome,
     ReaperRule,
     RunnerTokenPurpose,
+    SessionBackend,
+    SessionResetState,
     TicketingProvider,
 )
 from controller.store.webhook_deliveries import WebhookDeliveries
@@ -46,6 +54,7 @@ __all__ = [
     "DISPATCH_LOG_PAGE",
     "AdminAudit",
     "AuditEntry",
+    "CensusState",
     "DecisionReason",
     "DedupEntry",
     "DedupWindow",
@@ -55,6 +64,9 @@ __all__ = [
     "IssueSnapshot",
     "IssueSnapshots",
     "JsonValue",
+    "LiveSession",
+    "LiveSessions",
+    "ObservedSession",
     "ReaperAction",
     "ReaperBackend",
     "ReaperCounts",
@@ -65,6 +77,10 @@ __all__ = [
     "ReviewFeedback",
     "RunnerTokenPurpose",
     "RunnerTokens",
+    "SessionBackend",
+    "SessionReset",
+    "SessionResetState",
+    "SessionResets",
     "SettingValue",
     "Store",
     "StoredSettings",

@@ -1,7 +1,8 @@
-"""What the reaper did: each destroyed (or, in a dry run, condemned) resource and each sweep.
+"""What the reaper did: each destroyed (or, in a dry run, condemned) resource, each sweep, each alert.
 
 The Reaper panel reads its 24-hour summary, its recent-actions table and its last sweep time from
-here; the alert threshold counts from here too, so every replica sees the same numbers.
+here; the alert threshold counts from here too, so every replica sees the same numbers, and the
+alerts sent are kept so that a new leader does not send one again within the quiet period.
 """
 
 from collections.abc import Sequence
@@ -11,9 +12,10 @@ from sqlalchemy import delete, func, select
 
 from controller.store.base import StoreBase
 from controller.store.records import ReaperAction, ReaperCounts, ReaperSweep
-from controller.store.tables import ReaperActionRow, ReaperSweepRow
+from controller.store.tables import ReaperActionRow, ReaperAlertRow, ReaperSweepRow
 from controller.store.timestamps import as_utc
 from controller.store.vocabulary import (
+    REAPER_BACKENDS,
     REAPER_OUTCOMES,
     REAPER_RULES,
     ReaperBackend,
@@ -70,18 +72,26 @@ class ReaperHistory(StoreBase):
             return [_reaper_action(row) for row in rows]
 
     async def reaper_counts_since(self, since: datetime) -> ReaperCounts:
-        """Count actions at or after `since` by rule and by outcome; every rule and outcome appears."""
+        """Count actions at or after `since` by rule, outcome and backend; every word of each appears."""
         query = (
-            select(ReaperActionRow.rule, ReaperActionRow.outcome, func.count())
+            select(ReaperActionRow.rule, ReaperActionRow.outcome, ReaperActionRow.backend, func.count())
             .where(ReaperActionRow.at >= as_utc(since))
-            .group_by(ReaperActionRow.rule, ReaperActionRow.outcome)
+            .group_by(ReaperActionRow.rule, ReaperActionRow.outcome, ReaperActionRow.backend)
         )
         by_rule = dict.fromkeys(REAPER_RULES, 0)
         by_outcome = dict.fromkeys(REAPER_OUTCOMES, 0)
+        destroyed_by_rule = dict.fromkeys(REAPER_RULES, 0)
+        destroyed_by_backend = dict.fromkeys(REAPER_BACKENDS, 0)
+        dry_run_by_rule = dict.fromkeys(REAPER_RULES, 0)
         async with self._transaction() as session:
-            for rule, outcome, count in await session.execute(query):
+            for rule, outcome, backend, count in await session.execute(query):
                 by_rule[rule] += count
                 by_outcome[outcome] += count
+                if outcome == "destroyed":
+                    destroyed_by_rule[rule] += count
+                    destroyed_by_backend[backend] += count
+                elif outcome == "dry-run":
+                    dry_run_by_rule[rule] += count
         total = sum(by_rule.values())
         return ReaperCounts(
             total=total,
@@ -89,6 +99,9 @@ class ReaperHistory(StoreBase):
             by_outcome=by_outcome,
             dry_run=by_outcome["dry-run"],
             live=total - by_outcome["dry-run"],
+            destroyed_by_rule=destroyed_by_rule,
+            destroyed_by_backend=destroyed_by_backend,
+            dry_run_by_rule=dry_run_by_rule,
         )
 
     async def last_reaper_action_at(self) -> datetime | None:
@@ -117,15 +130,26 @@ class ReaperHistory(StoreBase):
                 started_at=row.started_at, finished_at=row.finished_at, dry_run=row.dry_run, error=row.error
             )
 
+    async def record_reaper_alert(self, *, at: datetime, count: int, threshold: int) -> None:
+        """Log an alert as it is sent: `count` actions crossed `threshold`."""
+        async with self._transaction() as session:
+            session.add(ReaperAlertRow(at=as_utc(at), count=count, threshold=threshold))
+
+    async def last_reaper_alert_at(self) -> datetime | None:
+        """When the last alert went out, or None if none has (or it was purged)."""
+        async with self._transaction() as session:
+            return await session.scalar(select(func.max(ReaperAlertRow.at)))
+
     async def purge_reaper_history(self, older_than: datetime) -> int:
-        """Drop actions and sweeps before `older_than`; returns how many rows were dropped."""
+        """Drop actions, sweeps and alerts before `older_than`; returns how many rows were dropped."""
         cutoff = as_utc(older_than)
         async with self._transaction() as session:
             actions = await self._rows_affected(session, delete(ReaperActionRow).where(ReaperActionRow.at < cutoff))
             sweeps = await self._rows_affected(
                 session, delete(ReaperSweepRow).where(ReaperSweepRow.finished_at < cutoff)
             )
-        return actions + sweeps
+            alerts = await self._rows_affected(session, delete(ReaperAlertRow).where(ReaperAlertRow.at < cutoff))
+        return actions + sweeps + alerts
 
 
 def _reaper_action(row: ReaperActionRow) -> ReaperAction:

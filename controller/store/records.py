@@ -14,6 +14,8 @@ from controller.store.vocabulary import (
     ReaperBackend,
     ReaperOutcome,
     ReaperRule,
+    SessionBackend,
+    SessionResetState,
     TicketingProvider,
 )
 
@@ -107,6 +109,9 @@ class ReaperCounts:
     by_outcome: Mapping[ReaperOutcome, int]
     dry_run: int
     live: int
+    destroyed_by_rule: Mapping[ReaperRule, int]
+    destroyed_by_backend: Mapping[ReaperBackend, int]
+    dry_run_by_rule: Mapping[ReaperRule, int]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -177,3 +182,79 @@ class ReviewFeedback:
     url: str
     received_at: datetime
     dispatch_name: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ObservedSession:
+    """A runner resource as a census of its backend lists it; the store adds when it was first and last seen."""
+
+    backend: SessionBackend
+    resource_id: str
+    name: str
+    """The backend's name for it; "" when the backend has none."""
+    state: str
+    """created, starting, started, stopping...: the backend's state in the words all backends share."""
+    backend_state: str
+    """The state as the backend itself spells it."""
+    created_at: datetime | None = None
+    region: str | None = None
+    app: str | None = None
+    url: str | None = None
+    dispatch_name: str | None = None
+    issue_identifier: str | None = None
+    issue_url: str | None = None
+    team_key: str | None = None
+    repo: str | None = None
+    tenant: str | None = None
+    namespace: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LiveSession:
+    """A runner resource the last census listed, as the sessions panel shows it."""
+
+    backend: SessionBackend
+    resource_id: str
+    name: str
+    state: str
+    backend_state: str
+    created_at: datetime | None
+    first_seen_at: datetime
+    """When a census first listed it; kept while later censuses keep listing it."""
+    observed_at: datetime
+    """When the latest census that listed it ran."""
+    region: str | None
+    app: str | None
+    url: str | None
+    dispatch_name: str | None
+    issue_identifier: str | None
+    issue_url: str | None
+    team_key: str | None
+    repo: str | None
+    tenant: str | None
+    namespace: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CensusState:
+    """How listing one backend went lately; `error` is the last attempt's failure, None when it succeeded."""
+
+    backend: SessionBackend
+    last_attempt_at: datetime
+    last_success_at: datetime | None
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionReset:
+    """A destroy-and-reset of a session: asked for through the API, carried out by the leader."""
+
+    id: int
+    backend: SessionBackend
+    resource_id: str
+    requested_by: str
+    requested_at: datetime
+    state: SessionResetState
+    finished_at: datetime | None
+    message: str | None
+    details: Mapping[str, JsonValue]

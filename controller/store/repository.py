@@ -15,9 +15,11 @@ from controller.store.dedup import DedupWindow
 from controller.store.dispatch_log import DispatchLog
 from controller.store.engine import create_store_engine
 from controller.store.issue_snapshots import IssueSnapshots
+from controller.store.live_sessions import LiveSessions
 from controller.store.pull_requests import PullRequests
 from controller.store.reaper_history import ReaperHistory
 from controller.store.runner_tokens import RunnerTokens
+from controller.store.session_resets import SessionResets
 from controller.store.stored_settings import StoredSettings
 from controller.store.ticket_wakeups import TicketWakeups
 from controller.store.webhook_deliveries import WebhookDeliveries
@@ -34,6 +36,8 @@ class Store(
     WebhookDeliveries,
     TicketWakeups,
     AdminAudit,
+    LiveSessions,
+    SessionResets,
 ):
     """The store of one process; it owns its engine and closes it in `close()`."""
 

@@ -23,6 +23,8 @@ from controller.store.vocabulary import (
     REAPER_OUTCOMES,
     REAPER_RULES,
     RUNNER_TOKEN_PURPOSES,
+    SESSION_BACKENDS,
+    SESSION_RESET_STATES,
     TICKETING_PROVIDERS,
     DispatchKind,
     FeedbackKind,
@@ -33,6 +35,8 @@ from controller.store.vocabulary import (
     ReaperOutcome,
     ReaperRule,
     RunnerTokenPurpose,
+    SessionBackend,
+    SessionResetState,
     TicketingProvider,
 )
 
@@ -180,6 +184,17 @@ class ReaperSweepRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
 
+class ReaperAlertRow(Base):
+    """An alert the reaper sent, so that every replica knows when the last one went out."""
+
+    __tablename__ = "reaper_alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    count: Mapped[int]
+    threshold: Mapped[int]
+
+
 class WebhookDeliveryRow(Base):
     """A webhook delivery id already accepted; a second delivery with the same id is a replay."""
 
@@ -261,3 +276,62 @@ class ReviewFeedbackRow(Base):
     received_at: Mapped[datetime] = mapped_column(index=True)
     dispatch_name: Mapped[str | None]
     """The review run that took this feedback up; None while it waits."""
+
+
+class LiveSessionRow(Base):
+    """A runner resource the last census of its backend listed; the API reads these, never the backends."""
+
+    __tablename__ = "live_sessions"
+    __table_args__ = (one_of("backend", SESSION_BACKENDS),)
+
+    backend: Mapped[SessionBackend] = mapped_column(String, primary_key=True)
+    resource_id: Mapped[str] = mapped_column(String, primary_key=True)
+    name: Mapped[str]
+    state: Mapped[str]
+    backend_state: Mapped[str]
+    created_at: Mapped[datetime | None]
+    """When the backend created the resource, if it says."""
+    first_seen_at: Mapped[datetime]
+    observed_at: Mapped[datetime]
+    region: Mapped[str | None]
+    app: Mapped[str | None]
+    url: Mapped[str | None] = mapped_column(Text)
+    dispatch_name: Mapped[str | None]
+    issue_identifier: Mapped[str | None]
+    issue_url: Mapped[str | None] = mapped_column(Text)
+    team_key: Mapped[str | None]
+    repo: Mapped[str | None]
+    tenant: Mapped[str | None]
+    namespace: Mapped[str | None]
+
+
+class SessionCensusRow(Base):
+    """How the last census of one backend went, so that a stale or failing list is visible."""
+
+    __tablename__ = "session_census"
+    __table_args__ = (one_of("backend", SESSION_BACKENDS),)
+
+    backend: Mapped[SessionBackend] = mapped_column(String, primary_key=True)
+    last_attempt_at: Mapped[datetime]
+    last_success_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class SessionResetRow(Base):
+    """A destroy-and-reset of a session the API asked for and the leader carries out."""
+
+    __tablename__ = "session_resets"
+    __table_args__ = (
+        one_of("backend", SESSION_BACKENDS),
+        one_of("state", SESSION_RESET_STATES),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    backend: Mapped[SessionBackend] = mapped_column(String)
+    resource_id: Mapped[str]
+    requested_by: Mapped[str]
+    requested_at: Mapped[datetime] = mapped_column(index=True)
+    state: Mapped[SessionResetState] = mapped_column(String)
+    finished_at: Mapped[datetime | None]
+    message: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, JsonValue]] = mapped_column(JSON, default=dict)

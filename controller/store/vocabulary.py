@@ -12,6 +12,8 @@ ReaperOutcome: TypeAlias = Literal["dry-run", "destroyed", "failed"]
 PullRequestState: TypeAlias = Literal["open", "merged", "closed"]
 PullRequestJobStatus: TypeAlias = Literal["running", "completed", "failed", "review_failed"]
 FeedbackKind: TypeAlias = Literal["review", "review-comment", "comment"]
+SessionBackend: TypeAlias = Literal["github-actions", "fly-machines", "local"]
+SessionResetState: TypeAlias = Literal["pending", "reset", "already-destroyed", "failed"]
 
 TICKETING_PROVIDERS: Final[tuple[TicketingProvider, ...]] = get_args(TicketingProvider)
 DISPATCH_KINDS: Final[tuple[DispatchKind, ...]] = get_args(DispatchKind)
@@ -22,6 +24,8 @@ REAPER_OUTCOMES: Final[tuple[ReaperOutcome, ...]] = get_args(ReaperOutcome)
 PULL_REQUEST_STATES: Final[tuple[PullRequestState, ...]] = get_args(PullRequestState)
 PULL_REQUEST_JOB_STATUSES: Final[tuple[PullRequestJobStatus, ...]] = get_args(PullRequestJobStatus)
 FEEDBACK_KINDS: Final[tuple[FeedbackKind, ...]] = get_args(FeedbackKind)
+SESSION_BACKENDS: Final[tuple[SessionBackend, ...]] = get_args(SessionBackend)
+SESSION_RESET_STATES: Final[tuple[SessionResetState, ...]] = get_args(SessionResetState)
 
 JsonValue: TypeAlias = str | int | float | bool | list["JsonValue"] | dict[str, "JsonValue"] | None
 

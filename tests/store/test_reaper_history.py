@@ -61,6 +61,25 @@ async def test_counts_since_a_moment_are_broken_down_by_rule_and_dry_run(store: 
     assert (counts.dry_run, counts.live) == (1, 2)
 
 
+async def test_destructions_are_counted_by_rule_and_backend_apart_from_dry_runs_and_failures(store: Store) -> None:
+    await reaped(store, rule="orphan", backend="fly")
+    await reaped(store, rule="orphan", backend="github-actions", resource_id="acme/web/9")
+    await reaped(store, rule="issue-terminal", backend="local")
+    await reaped(store, rule="orphan", backend="fly", dry_run=True, outcome="dry-run")
+    await reaped(store, rule="max-age-exceeded", backend="fly", outcome="failed")
+
+    counts = await store.reaper_counts_since(T0)
+
+    assert counts.destroyed_by_rule == {
+        "orphan": 2,
+        "stale-terminal-job": 0,
+        "max-age-exceeded": 0,
+        "issue-terminal": 1,
+    }
+    assert counts.destroyed_by_backend == {"fly": 1, "github-actions": 1, "local": 1}
+    assert counts.dry_run_by_rule == {"orphan": 1, "stale-terminal-job": 0, "max-age-exceeded": 0, "issue-terminal": 0}
+
+
 async def test_counts_with_nothing_reaped_are_all_zero(store: Store) -> None:
     counts = await store.reaper_counts_since(T0)
 
@@ -117,3 +136,23 @@ async def test_purging_drops_actions_and_sweeps_before_the_cutoff(store: Store) 
     assert await store.purge_reaper_history(older_than=T0 - timedelta(days=30)) == 2
     assert [action.resource_id for action in await store.recent_reaper_actions(10)] == ["kept"]
     assert await store.last_reaper_sweep() is None
+
+
+async def test_the_last_alert_time_is_the_latest_alert(store: Store) -> None:
+    assert await store.last_reaper_alert_at() is None
+
+    await store.record_reaper_alert(at=T0 + timedelta(hours=25), count=12, threshold=10)
+    await store.record_reaper_alert(at=T0, count=11, threshold=10)
+
+    assert await store.last_reaper_alert_at() == T0 + timedelta(hours=25)
+
+
+async def test_purging_drops_alerts_before_the_cutoff_too(store: Store) -> None:
+    await store.record_reaper_alert(at=T0 - timedelta(days=31), count=12, threshold=10)
+    await store.record_reaper_alert(at=T0, count=15, threshold=10)
+
+    assert await store.purge_reaper_history(older_than=T0 - timedelta(days=30)) == 1
+    assert await store.last_reaper_alert_at() == T0
+
+    assert await store.purge_reaper_history(older_than=T0 + timedelta(seconds=1)) == 1
+    assert await store.last_reaper_alert_at() is None
