@@ -525,6 +525,23 @@ class Settings(BaseSettings):
         ),
         json_schema_extra={"section": Section.REAPER},
     )
+    reaper_interval_seconds: int = Field(
+        default=300,
+        description=(
+            "Seconds between two reaper sweeps over every runner backend (Fly Machines, GitHub Actions runs, "
+            "local containers). A whole number from 10 to 86400."
+        ),
+        json_schema_extra={"section": Section.REAPER},
+    )
+    reaper_grace_minutes: int = Field(
+        default=10,
+        description=(
+            "Minutes the reaper waits before it destroys a machine nobody owns (orphan), a machine whose "
+            "Dispatch has ended (stale-terminal-job), or one past its mapping's maxJobMinutes "
+            "(max-age-exceeded): room for a run that is just starting or just ending. A positive whole number."
+        ),
+        json_schema_extra={"section": Section.REAPER},
+    )
     reaper_alert_threshold: int | None = Field(
         default=None,
         description=(
@@ -693,6 +710,18 @@ class Settings(BaseSettings):
                 "(the default) or tcp://HOST:PORT."
             )
         return text
+
+    @field_validator("reaper_interval_seconds", mode="before")
+    @classmethod
+    def _reaper_interval_is_sane(cls, value: object) -> int:
+        expected = "give the seconds between sweeps as a whole number from 10 to 86400, e.g. 300 (the default)"
+        return _parse_integer("REAPER_INTERVAL_SECONDS", value, minimum=10, maximum=86400, expected=expected)
+
+    @field_validator("reaper_grace_minutes", mode="before")
+    @classmethod
+    def _reaper_grace_is_positive(cls, value: object) -> int:
+        expected = "give the minutes as a positive whole number, e.g. 10 (the default)"
+        return _parse_integer("REAPER_GRACE_MINUTES", value, minimum=1, maximum=None, expected=expected)
 
     @field_validator("reaper_alert_threshold", mode="before")
     @classmethod

@@ -79,3 +79,27 @@ RUNS_STARTED = Counter(
     "Runs started on a runner backend, by backend (github-actions, fly-machines, local) and role (primary, shadow).",
     ["backend", "role"],
 )
+REAPER_ACTIONS = Counter(
+    "ai_implement_reaper_actions",
+    "Runner resources the reaper acted on, by rule and mode (dry-run, destroyed, failed).",
+    ["rule", "mode"],
+)
+REAPER_SWEEPS = Counter(
+    "ai_implement_reaper_sweeps",
+    "Reaper sweeps, by outcome: ok, partial (some backend could not be listed) or error (nothing judged).",
+    ["outcome"],
+)
+REAPER_SWEEP_SECONDS = Histogram(
+    "ai_implement_reaper_sweep_duration_seconds",
+    "Time one reaper sweep took: listing every backend, judging and destroying.",
+    buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+)
+REAPER_LAST_SWEEP = Gauge(
+    "ai_implement_reaper_last_sweep_timestamp_seconds",
+    "Unix time the last reaper sweep finished; alert when it falls behind REAPER_INTERVAL_SECONDS.",
+)
+LIVE_SESSIONS = Gauge(
+    "ai_implement_live_sessions",
+    "Live runner resources (machines, containers, workflow runs) by backend and state, as last listed.",
+    ["backend", "state"],
+)

@@ -168,11 +168,14 @@ class WakeupProcessor:
 
 WEBHOOK_DELIVERY_MEMORY = timedelta(days=7)
 """How long delivery ids are remembered: longer than any provider keeps retrying a delivery."""
+REAPER_HISTORY_MEMORY = timedelta(days=30)
+"""How long reaper actions, sweeps and alerts are kept: the panel shows a day, people look back a month."""
+SESSION_RESET_MEMORY = timedelta(days=7)
 
 
 @dataclass
 class Housekeeper:
-    """Forgets what no longer matters: closed dedup entries, old delivery ids, expired runner tokens."""
+    """Forgets what no longer matters: closed dedup entries, old delivery ids, expired tokens, old reaper history."""
 
     store: Store
     clock: Clock
@@ -185,6 +188,8 @@ class Housekeeper:
             "dedup": await self.store.purge_dedup(now),
             "webhookDeliveries": await self.store.purge_webhook_deliveries(now - WEBHOOK_DELIVERY_MEMORY),
             "runnerTokens": await self.store.purge_expired_runner_tokens(now),
+            "reaperHistory": await self.store.purge_reaper_history(now - REAPER_HISTORY_MEMORY),
+            "sessionResets": await self.store.purge_session_resets(now - SESSION_RESET_MEMORY),
         }
 
     async def run(self) -> None:

@@ -32,13 +32,16 @@ from controller.kube import (
     load_connection,
 )
 from controller.notify import DispatchRef, Notification, NotificationKind, TicketRef, notify_safely
+from controller.operator.census import SessionCensus
 from controller.operator.dispatching import Dispatcher
 from controller.operator.leadership import LeaderElector, LeaseTiming
 from controller.operator.polling import Housekeeper, MappingStatusWriter, ProviderPoller, WakeupProcessor
+from controller.operator.reaper import Reaper, TicketLookup
 from controller.operator.reviews import ReviewProcessor
 from controller.operator.run_messages import notification_kind
 from controller.operator.run_services import RunServices, open_run_services
 from controller.operator.runs import Checkpoint, DispatchReconciler, EndedRun, TeamSecretsReader, no_checkpoint
+from controller.operator.session_resets import SessionResetter
 from controller.operator.sessions import SYNC_INTERVAL, SessionReconciler
 from controller.operator.templates import TemplateStatusRefresher
 from controller.operator.tickets import JiraTickets, LinearTickets, TicketCannotMove, TicketGone, TicketUpdater
@@ -49,7 +52,7 @@ from controller.store import Store, TrackedPullRequest, database_url_from_settin
 from controller.ticketing.clients import open_ticketing_clients
 from controller.ticketing.jira import JiraClient
 from controller.ticketing.linear import LinearClient
-from controller.ticketing.model import Provider, TicketSource
+from controller.ticketing.model import Provider, Ticket, TicketSource
 from controller.workflows import TEMPLATE_VERSION, WorkflowSync
 
 logger = logging.getLogger("controller.operator")
@@ -80,6 +83,9 @@ class OperatorRuntime:
     session_queue: WorkQueue
     reviews: ReviewProcessor
     templates: TemplateStatusRefresher
+    census: SessionCensus
+    reaper: Reaper
+    resetter: SessionResetter
 
     def pollers(self) -> list[ProviderPoller]:
         interval = self.settings.poll_interval.total_seconds()
@@ -106,6 +112,9 @@ class OperatorRuntime:
             group.create_task(self.session_queue.run(), name="session-reconciler")
             group.create_task(self.reviews.run(), name="review-feedback")
             group.create_task(self.templates.run(), name="workflow-templates")
+            group.create_task(self.census.run(self.reaper.backends.configured()), name="session-census")
+            group.create_task(self.reaper.run(), name="reaper")
+            group.create_task(self.resetter.run(), name="session-resets")
             for dispatch in self.dispatches.items():
                 self.dispatch_queue.add(dispatch["metadata"]["name"])
             if await self.sessions.wait_synced(30):
@@ -162,6 +171,7 @@ async def open_operator_runtime(
             kube, namespace, services.backends, clock, dispatch_queue.add, sync_interval=session_sync_interval
         )
         session_queue = WorkQueue("runnersession", session_reconciler.reconcile)
+        census = SessionCensus(settings, store, namespace, dispatches, sessions, mappings, clock)
         dispatches.on_change(lambda _, obj: dispatch_queue.add(_name(obj)))
         sessions.on_change(lambda change, obj: _session_changed(change, obj, session_queue))
         yield OperatorRuntime(
@@ -190,6 +200,26 @@ async def open_operator_runtime(
                 review_failed=_review_failure_reporter(services, settings, runs.tickets),
                 pull_request_closed=_ticket_closer(runs.tickets),
             ),
+            census=census,
+            reaper=Reaper(
+                settings=settings,
+                store=store,
+                census=census,
+                backends=services.backends,
+                look_up_ticket=_ticket_lookup(ticketing.sources()),
+                notifier=services.notifier,
+                clock=clock,
+            ),
+            resetter=SessionResetter(
+                store=store,
+                kube=kube,
+                namespace=namespace,
+                backends=services.backends,
+                census=census,
+                tickets=runs.tickets,
+                clock=clock,
+                dispatch_changed=dispatch_queue.add,
+            ),
             templates=TemplateStatusRefresher(
                 kube,
                 namespace,
@@ -201,6 +231,16 @@ async def open_operator_runtime(
                 TEMPLATE_VERSION,
             ),
         )
+
+
+def _ticket_lookup(sources: Mapping[Provider, TicketSource]) -> TicketLookup:
+    """The reaper's question about one ticket, asked of the provider that owns it."""
+
+    async def look_up(provider: str, key: str) -> Ticket | None:
+        source = sources.get(provider)  # type: ignore[call-overload]
+        return await source.ticket(key) if source is not None else None
+
+    return look_up
 
 
 def _ticket_closer(tickets: Mapping[str, TicketUpdater]) -> Callable[[TrackedPullRequest], Awaitable[None]]:

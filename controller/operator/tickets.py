@@ -37,6 +37,10 @@ class TicketUpdater(Protocol):
         """Remove the in-progress marker; Jira returns to `status_before` when it is known."""
         ...
 
+    async def reset(self, issue: IssueRef, status_before: str | None) -> None:
+        """Take the marker off so that the ticket can be dispatched afresh, even when `status_before` is unknown."""
+        ...
+
     async def comment(self, issue: IssueRef, text: str, idempotency_key: str) -> None: ...
 
     async def complete(self, issue: IssueRef) -> None:
@@ -64,6 +68,9 @@ class LinearTickets:
         ticket = await self._client.ticket(issue.id)
         if ticket is not None:
             await self._client.clear_in_progress(ticket)
+
+    async def reset(self, issue: IssueRef, status_before: str | None) -> None:
+        await self.release(issue, status_before)
 
     async def comment(self, issue: IssueRef, text: str, idempotency_key: str) -> None:
         await self._client.create_comment(issue.id, text, idempotency_key=idempotency_key)
@@ -94,6 +101,24 @@ class JiraTickets:
         if ticket is None or ticket.state_name.casefold() != self._client.implementing_status.casefold():
             return
         await self._client.move_to_status(issue.identifier, status_before)
+
+    async def reset(self, issue: IssueRef, status_before: str | None) -> None:
+        """Back to where it was; when that is unknown, to a to-do status the workflow offers from Implementing."""
+        implementing = self._client.implementing_status.casefold()
+        if status_before is not None and status_before.casefold() != implementing:
+            await self.release(issue, status_before)
+            return
+        ticket = await self._client.ticket(issue.identifier)
+        if ticket is None or ticket.state_name.casefold() != implementing:
+            return
+        offered = await self._client.transitions(issue.identifier)
+        to_do = next((t for t in offered if t.to.category is not None and t.to.category.key == "new"), None)
+        if to_do is None:
+            raise TicketCannotMove(
+                f"Jira offers {issue.identifier} no transition from {self._client.implementing_status} to a to-do "
+                "status: move it by hand"
+            )
+        await self._client.move_to_status(issue.identifier, to_do.to.name)
 
     async def comment(self, issue: IssueRef, text: str, idempotency_key: str) -> None:
         await self._client.add_comment(issue.identifier, text, idempotency_key=idempotency_key)

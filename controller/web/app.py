@@ -19,9 +19,11 @@ from controller.web import (
     mappings,
     orchestrator_settings,
     pulls,
+    reaper,
     runner_callbacks,
     runner_mode,
     secrets,
+    sessions,
     ticket_webhooks,
     workflows,
 )
@@ -45,6 +47,8 @@ ROUTERS: tuple[ApiRouter, ...] = (
     github_webhook.router,
     gap_fill.router,
     pulls.router,
+    sessions.router,
+    reaper.router,
     runner_callbacks.router,
     workflows.router,
 )

@@ -48,6 +48,8 @@ class WebContext:
     """Verifies the OIDC tokens runs trade at /runner/credentials; None without RUNNER_CALLBACK_BASE_URL."""
     github: GitHubClient | None = None
     """The GitHub App's client (workflow sync, template status, models); None without GITHUB_APP_ID and key."""
+    session_reset_wait: float = 20.0
+    """Seconds DELETE /api/sessions/:machineId waits for the operator before it answers 202."""
 
     def __post_init__(self) -> None:
         self.identity_cache = IdentityCache(clock=self.clock)

@@ -120,7 +120,13 @@ async def test_housekeeping_forgets_what_no_longer_matters(start_operator: Runti
     await store.first_seen_delivery("linear", "ancient", old)
     await store.first_seen_delivery("linear", "recent", now)
     removed = await Housekeeper(store, runtime.clock).sweep()
-    assert removed == {"dedup": 1, "webhookDeliveries": 1, "runnerTokens": 0}
+    assert removed == {
+        "dedup": 1,
+        "webhookDeliveries": 1,
+        "runnerTokens": 0,
+        "reaperHistory": 0,
+        "sessionResets": 0,
+    }
     assert [entry.issue_id for entry in await store.list_dedup_window(now)] == ["new"]
     assert not await store.first_seen_delivery("linear", "recent", now)
 

@@ -72,6 +72,8 @@ OUR_VARIABLES = {
     "FLY_OIDC_ISSUER",
     "DOCKER_HOST",
     "GITHUB_API_URL",
+    "REAPER_INTERVAL_SECONDS",
+    "REAPER_GRACE_MINUTES",
 }
 SECRET_VARIABLES = {
     "GITHUB_APP_PRIVATE_KEY",
@@ -150,6 +152,8 @@ def test_every_variable_has_its_documented_default() -> None:
         "runner_callback_base_url": None,
         "runner_token_secret": None,
         "runner_progress_timeout_minutes": 20,
+        "reaper_interval_seconds": 300,
+        "reaper_grace_minutes": 10,
         "github_oidc_issuer": "https://token.actions.githubusercontent.com",
         "fly_oidc_issuer": None,
         "gap_fill_trigger_secret": None,
@@ -250,6 +254,9 @@ def test_reaper_dry_run_accepts_the_documented_boolean_spellings(value: str, exp
         ({"REAPER_ALERT_THRESHOLD": "0"}, "REAPER_ALERT_THRESHOLD", ["REAPER_ALERT_THRESHOLD=0", "unset"]),
         ({"REAPER_ALERT_THRESHOLD": "lots"}, "REAPER_ALERT_THRESHOLD", ["'lots'", "positive whole number"]),
         ({"REAPER_DRY_RUN": "maybe"}, "REAPER_DRY_RUN", ["'maybe'", "true or false"]),
+        ({"REAPER_INTERVAL_SECONDS": "5"}, "REAPER_INTERVAL_SECONDS", ["REAPER_INTERVAL_SECONDS=5", "10 to 86400"]),
+        ({"REAPER_INTERVAL_SECONDS": "5m"}, "REAPER_INTERVAL_SECONDS", ["'5m'", "whole number"]),
+        ({"REAPER_GRACE_MINUTES": "0"}, "REAPER_GRACE_MINUTES", ["REAPER_GRACE_MINUTES=0", "positive whole number"]),
         ({"RUNNER_MODE": "docker"}, "RUNNER_MODE", ["'docker'", "default, gha, fly, local, shadow"]),
         ({"NOTIFY_TYPE": "discord"}, "NOTIFY_TYPE", ["'discord'", "slack, teams"]),
         ({"AI_IMPLEMENT_ENV": "staging"}, "AI_IMPLEMENT_ENV", ["'staging'", "production, development"]),

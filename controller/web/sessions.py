@@ -1,0 +1,246 @@
+"""The Sessions panel: live runner sessions, and destroy-and-reset of one of them.
+
+The list comes from the operator's census of the backends (the API server never talks to a
+backend), so machines the controller knows nothing about show too. Destroying is a request the
+active operator carries out within about a second; the handler waits for its answer a little while
+and otherwise answers 202, and the list shows the request as pending until it is done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Literal, get_args
+
+from aiohttp import web
+from pydantic import Field, JsonValue
+
+from controller.kube import RUNNER_SESSIONS
+from controller.store import LiveSession, SessionReset
+from controller.web.audit import actor_of, record_change
+from controller.web.context import WebContext, context_of
+from controller.web.errors import ApiError, not_found
+from controller.web.models import CamelModel
+from controller.web.routing import ApiRouter, QueryParameter, path_param, respond
+
+router = ApiRouter(tag="sessions")
+
+Backend = Literal["github-actions", "fly-machines", "local"]
+BACKENDS: tuple[str, ...] = get_args(Backend)
+PANEL_STATES = ("created", "starting", "started")
+"""The states the Sessions panel lists: a machine that is stopping is already on its way out."""
+POLL_SECONDS = 0.2
+
+
+class IssueLink(CamelModel):
+    identifier: str = Field(description="The ticket, e.g. ENG-123.")
+    url: str | None = Field(description="Link to the ticket, when it is known.")
+
+
+class SessionRow(CamelModel):
+    machine_id: str = Field(description="Fly machine id, container id, or owner/repo/run_id of a workflow run.")
+    name: str
+    backend: Backend
+    state: str = Field(description="created, starting or started.")
+    backend_state: str = Field(description="The backend's own word for the state.")
+    created_at: datetime | None
+    uptime_seconds: int | None = Field(description="Seconds since the backend created it, when it says.")
+    region: str | None
+    url: str | None = Field(description="Link to the run (GitHub Actions), when there is one.")
+    dispatch: str | None = Field(description="The Dispatch it runs for, when known.")
+    issue: IssueLink | None
+    repo: str | None = Field(description="owner/name of the target repository, when known.")
+    team_key: str | None
+    tenant: str | None
+    observed_at: datetime = Field(description="When the operator last saw it.")
+    reset_pending: bool = Field(description="A destroy-and-reset request is waiting for the operator.")
+
+
+class CensusRow(CamelModel):
+    backend: Backend
+    last_attempt_at: datetime
+    last_success_at: datetime | None
+    error: str | None = Field(description="Why the last listing failed; the rows are from the last success.")
+
+
+class SessionList(CamelModel):
+    sessions: list[SessionRow] = Field(description="Oldest first.")
+    census: list[CensusRow] = Field(description="When each backend was last listed, and any error.")
+
+
+class SessionResetAnswer(CamelModel):
+    request_id: int
+    machine_id: str
+    backend: Backend
+    state: Literal["pending", "reset", "already-destroyed", "failed"]
+    message: str
+    requested_by: str
+    requested_at: datetime
+    finished_at: datetime | None
+    details: dict[str, JsonValue] = Field(
+        description="dispatch, ticket, destroyed, markerRemoved and dedupCleared, as far as they apply."
+    )
+
+
+def session_row(row: LiveSession, now: datetime, pending: set[tuple[Backend, str]]) -> SessionRow:
+    issue = IssueLink(identifier=row.issue_identifier, url=row.issue_url) if row.issue_identifier else None
+    uptime = max(int((now - row.created_at).total_seconds()), 0) if row.created_at else None
+    return SessionRow(
+        machine_id=row.resource_id,
+        name=row.name,
+        backend=row.backend,
+        state=row.state,
+        backend_state=row.backend_state,
+        created_at=row.created_at,
+        uptime_seconds=uptime,
+        region=row.region,
+        url=row.url,
+        dispatch=row.dispatch_name,
+        issue=issue,
+        repo=row.repo,
+        team_key=row.team_key,
+        tenant=row.tenant,
+        observed_at=row.observed_at,
+        reset_pending=(row.backend, row.resource_id) in pending,
+    )
+
+
+def _backend_filter(request: web.Request) -> Backend | None:
+    value = request.query.get("backend")
+    if value is None or value == "":
+        return None
+    if value not in BACKENDS:
+        raise ApiError(422, "invalid_backend", f"backend={value!r} is not a runner backend: use {', '.join(BACKENDS)}")
+    return value  # type: ignore[return-value]
+
+
+@router.route(
+    "GET",
+    "/api/sessions",
+    summary="List live runner sessions",
+    description=(
+        "Every machine, container or workflow run in the created, starting or started state, as the operator "
+        "last listed its backend (Fly machines and containers every 30 s, workflow runs at each reaper sweep)."
+    ),
+    query={"backend": QueryParameter("Only this backend: fly-machines, github-actions or local.")},
+    responses={200: SessionList, 422: None},
+)
+async def list_sessions(request: web.Request) -> web.Response:
+    context = context_of(request)
+    backend = _backend_filter(request)
+    now = context.clock()
+    pending = {(reset.backend, reset.resource_id) for reset in await context.store.pending_session_resets(limit=1000)}
+    rows = [
+        session_row(row, now, pending)
+        for row in await context.store.live_sessions(backend)
+        if row.state in PANEL_STATES
+    ]
+    census = [
+        CensusRow(
+            backend=state.backend,
+            last_attempt_at=state.last_attempt_at,
+            last_success_at=state.last_success_at,
+            error=state.error,
+        )
+        for state in await context.store.census_states()
+        if backend is None or state.backend == backend
+    ]
+    return respond(SessionList(sessions=rows, census=census))
+
+
+@router.route(
+    "DELETE",
+    "/api/sessions/{machineId}",
+    summary="Destroy a session and reset its ticket",
+    description=(
+        "Destroys the machine (or container, or workflow run: URL-encode its owner/repo/run_id), cancels the "
+        "Dispatch it runs for, removes the ticket's in-progress marker (Linear AI-Working label, Jira "
+        "Implementing status) and takes the ticket out of the dedup window, so the next poll can pick it up "
+        "again. 200 when done, 202 while the operator is still at it, 404 for an unknown machine, 409 when it "
+        "was already destroyed or could not be reset."
+    ),
+    query={"backend": QueryParameter("The backend, when the same id could exist on two.")},
+    responses={200: SessionResetAnswer, 202: SessionResetAnswer, 404: None, 409: None, 422: None},
+)
+async def destroy_session(request: web.Request) -> web.Response:
+    context = context_of(request)
+    machine_id = path_param(request, "machineId").strip()
+    backend = await _backend_of(context, machine_id, _backend_filter(request))
+    reset = await context.store.request_session_reset(
+        backend=backend, resource_id=machine_id, requested_by=actor_of(request), now=context.clock()
+    )
+    await record_change(request, "session.destroy", machine_id, {"backend": backend, "request": reset.id})
+    finished = await _wait_for(context, reset)
+    answer = _answer(finished)
+    if finished.state == "pending":
+        return respond(answer, status=202)
+    if finished.state == "reset":
+        return respond(answer)
+    code = "already_destroyed" if finished.state == "already-destroyed" else "reset_failed"
+    raise ApiError(409, code, finished.message or f"the reset of {machine_id} {finished.state}")
+
+
+@router.route(
+    "GET",
+    "/api/sessions/resets/{requestId}",
+    summary="Read a destroy-and-reset request",
+    description="For a DELETE /api/sessions/:machineId that answered 202: what became of it.",
+    responses={200: SessionResetAnswer, 404: None},
+)
+async def read_session_reset(request: web.Request) -> web.Response:
+    context = context_of(request)
+    text = path_param(request, "requestId")
+    reset = await context.store.session_reset(int(text)) if text.isdigit() and len(text) < 19 else None
+    if reset is None:
+        raise not_found(f"there is no destroy-and-reset request {text}")
+    return respond(_answer(reset))
+
+
+async def _backend_of(context: WebContext, machine_id: str, wanted: Backend | None) -> Backend:
+    """Which backend runs it, from the census or a RunnerSession; 404/409 when there is nothing to destroy."""
+    if not machine_id or len(machine_id) > 256:
+        raise ApiError(422, "invalid_machine_id", "give the machine id as GET /api/sessions lists it")
+    row = await context.store.live_session(machine_id, wanted)
+    if row is not None:
+        return row.backend
+    sessions = await context.kube.list(RUNNER_SESSIONS, context.namespace)
+    for session in sessions.items:
+        spec = session.get("spec") or {}
+        if spec.get("resourceId") != machine_id or (wanted is not None and spec.get("backend") != wanted):
+            continue
+        state = (session.get("status") or {}).get("state")
+        if state == "destroyed" or session["metadata"].get("deletionTimestamp"):
+            raise ApiError(409, "already_destroyed", f"session {machine_id} is already destroyed or being destroyed")
+        backend: Backend = spec["backend"]
+        return backend
+    raise not_found(
+        f"no live runner session has the id {machine_id!r}: it was already destroyed or never existed "
+        "(GET /api/sessions lists the live ones)"
+    )
+
+
+async def _wait_for(context: WebContext, reset: SessionReset) -> SessionReset:
+    """The request once the operator finished it, or as it stands when the wait runs out."""
+    deadline = asyncio.get_running_loop().time() + context.session_reset_wait
+    current = reset
+    while current.state == "pending" and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(POLL_SECONDS)
+        current = await context.store.session_reset(reset.id) or current
+    return current
+
+
+def _answer(reset: SessionReset) -> SessionResetAnswer:
+    message = reset.message or "waiting for the operator; GET /api/sessions/resets/{id} tells when it is done".replace(
+        "{id}", str(reset.id)
+    )
+    return SessionResetAnswer(
+        request_id=reset.id,
+        machine_id=reset.resource_id,
+        backend=reset.backend,
+        state=reset.state,
+        message=message,
+        requested_by=reset.requested_by,
+        requested_at=reset.requested_at,
+        finished_at=reset.finished_at,
+        details=dict(reset.details),
+    )
