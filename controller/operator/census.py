@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from controller.clock import Clock
 from controller.config import Settings
-from controller.kube import Informer, KubeObject
+from controller.kube import DISPATCHES, PROJECT_MAPPINGS, RUNNER_SESSIONS, Informer, KubeClient, KubeObject
 from controller.metrics import LIVE_SESSIONS
 from controller.resources import ProjectMappingSpec
 from controller.resources.dispatch import is_terminal
@@ -230,6 +230,7 @@ class SessionCensus:
 
     settings: Settings
     store: Store
+    kube: KubeClient
     namespace: str
     dispatches: Informer
     sessions: Informer
@@ -238,12 +239,30 @@ class SessionCensus:
     _gauged: dict[str, set[str]] = field(default_factory=dict)
 
     def ownership(self) -> Ownership:
+        """From the watch caches: current enough to label the sessions panel."""
         return Ownership(
             namespace=self.namespace,
             tenant=self.settings.client_slug,
             dispatches=self.dispatches.items(),
             sessions=self.sessions.items(),
             mappings=self.mappings.items(),
+            settings=self.settings,
+        )
+
+    async def fresh_ownership(self) -> Ownership:
+        """Listed from the API server now, for destroying: a cache whose watch broke could miss a new Dispatch.
+
+        Raises whatever the API server or the connection raises; the caller then destroys nothing.
+        """
+        dispatches = await self.kube.list(DISPATCHES, self.namespace)
+        sessions = await self.kube.list(RUNNER_SESSIONS, self.namespace)
+        mappings = await self.kube.list(PROJECT_MAPPINGS, self.namespace)
+        return Ownership(
+            namespace=self.namespace,
+            tenant=self.settings.client_slug,
+            dispatches=dispatches.items,
+            sessions=sessions.items,
+            mappings=mappings.items,
             settings=self.settings,
         )
 

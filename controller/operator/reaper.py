@@ -4,8 +4,9 @@ A sweep lists each backend (a census), joins every live resource with its Runner
 mapping and ticket, and asks `reaper_rules.judge`. What it reads can fail piecewise: a backend that
 cannot be listed is skipped (the others are swept), a ticket that cannot be read counts as unknown
 (no rule relies on it), and a destroy that fails is recorded as `failed`. Nothing of that can make a
-resource look unowned: ownership comes from the operator's own caches, and a sweep whose caches are
-not synced judges nothing. Every action is recorded; in a dry run nothing is destroyed.
+resource look unowned: owners are listed from the API server at each sweep (a watch cache can be
+stale), and a sweep that cannot list them judges nothing. Every action is recorded; in a dry run
+nothing is destroyed.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from controller.ticketing.model import Ticket
 logger = logging.getLogger("controller.operator.reaper")
 
 ALERT_WINDOW = timedelta(hours=24)
-CACHE_SYNC_TIMEOUT = 30.0
 
 TicketLookup = Callable[[str, str], Awaitable[Ticket | None]]
 """One ticket by provider and id or key, fetched fresh; None when it does not exist."""
@@ -95,12 +95,13 @@ class Reaper:
         return report
 
     async def _sweep(self) -> SweepReport:
-        if not await self._caches_synced():
-            message = "the Dispatch, RunnerSession and ProjectMapping caches are not synced: nothing was judged"
-            logger.error("reaper: %s", message)
-            return SweepReport(error=message)
         listing = await self.census.take(self.backends.configured())
-        ownership = self.census.ownership()
+        try:
+            ownership = await self.census.fresh_ownership()
+        except Exception as error:
+            message = f"the Dispatches and RunnerSessions could not be listed ({error}): nothing was judged"
+            logger.error("reaper: %s", message)
+            return SweepReport(error=message, backend_errors=dict(listing.errors))
         first_seen = {(row.backend, row.resource_id): row.first_seen_at for row in await self.store.live_sessions()}
         tickets: dict[tuple[str, str], TicketState] = {}
         actions: list[ReaperAction] = []
@@ -112,12 +113,6 @@ class Reaper:
                     actions.append(action)
         await self._alert_if_runaway()
         return SweepReport(actions=actions, backend_errors=dict(listing.errors))
-
-    async def _caches_synced(self) -> bool:
-        census = self.census
-        informers = (census.dispatches, census.sessions, census.mappings)
-        results = await asyncio.gather(*(informer.wait_synced(CACHE_SYNC_TIMEOUT) for informer in informers))
-        return all(results)
 
     async def _judge_one(
         self,

@@ -171,7 +171,7 @@ async def open_operator_runtime(
             kube, namespace, services.backends, clock, dispatch_queue.add, sync_interval=session_sync_interval
         )
         session_queue = WorkQueue("runnersession", session_reconciler.reconcile)
-        census = SessionCensus(settings, store, namespace, dispatches, sessions, mappings, clock)
+        census = SessionCensus(settings, store, kube, namespace, dispatches, sessions, mappings, clock)
         dispatches.on_change(lambda _, obj: dispatch_queue.add(_name(obj)))
         sessions.on_change(lambda change, obj: _session_changed(change, obj, session_queue))
         yield OperatorRuntime(

@@ -100,7 +100,7 @@ class SessionResetter:
         backend = self.backends.backend(reset.backend)
         handle = await backend.status(reset.resource_id)
         gone = handle is None or handle.state == "destroyed"
-        ownership = self.census.ownership()
+        ownership = await self.census.fresh_ownership()
         probe = handle or await self._remembered(reset)
         claim = ownership.claim(probe)
         details = _base_details(reset) | {"dispatch": claim.dispatch_name}

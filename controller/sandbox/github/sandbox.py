@@ -339,6 +339,43 @@ class GitHubSandbox(RepositoryRoutes):
         self._pull_request_event(repo, pull, "closed", sender=person("octocat"))
         return pull.as_json(repo, self._api_url(), full=True)
 
+    def add_workflow_run(
+        self,
+        owner: str,
+        name: str,
+        file_name: str = "ai-implement.yml",
+        *,
+        display_title: str,
+        status: str = "in_progress",
+        actor: str = "octocat",
+    ) -> RunState:
+        """Seed a run someone started by hand (not through the App): nothing runs it, no hook is called."""
+        repo = self.repo(owner, name)
+        path, workflow_id = self._workflow(repo, file_name)
+        head = repo.branch_head(repo.default_branch)
+        assert head is not None, f"{owner}/{name} has no commit on {repo.default_branch}"
+        now = self.clock()
+        run = RunState(
+            id=next(self._ids["run"]),
+            repo=repo,
+            workflow_id=workflow_id,
+            workflow_path=path,
+            workflow_name=path.rsplit("/", 1)[-1],
+            run_number=1 + sum(1 for other in self.runs.values() if other.workflow_id == workflow_id),
+            display_title=display_title,
+            event="workflow_dispatch",
+            ref=f"refs/heads/{repo.default_branch}",
+            head_sha=head.sha,
+            inputs={},
+            actor=person(actor),
+            created_at=now,
+            updated_at=now,
+            status=status,
+            run_started_at=now if status == "in_progress" else None,
+        )
+        self.runs[run.id] = run
+        return run
+
     def run(self, run_id: int) -> RunState:
         try:
             return self.runs[run_id]
