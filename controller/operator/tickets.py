@@ -14,6 +14,7 @@ from typing import Protocol
 
 from controller.resources.dispatch import IssueRef
 from controller.ticketing.jira import JiraClient
+from controller.ticketing.jira.errors import JiraTransitionNotAvailable
 from controller.ticketing.jira.models import JiraStatus
 from controller.ticketing.linear import LinearClient
 
@@ -106,8 +107,11 @@ class JiraTickets:
         """Back to where it was; when that is unknown, to a to-do status the workflow offers from Implementing."""
         implementing = self._client.implementing_status.casefold()
         if status_before is not None and status_before.casefold() != implementing:
-            await self.release(issue, status_before)
-            return
+            try:
+                await self.release(issue, status_before)
+                return
+            except JiraTransitionNotAvailable:
+                pass  # no way straight back: a to-do status is the next best place
         ticket = await self._client.ticket(issue.identifier)
         if ticket is None or ticket.state_name.casefold() != implementing:
             return

@@ -1,0 +1,228 @@
+"""The Sessions panel end to end: the census lists what the backends run, and destroy-and-reset through the
+API destroys the machine, cancels its run, frees its ticket and lets the next poll dispatch it again."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from controller.kube import DISPATCHES, RUNNER_SESSIONS
+from controller.kube.errors import NotFoundError
+from controller.operator.runtime import OperatorRuntime
+from controller.sandbox import LinearSandbox
+from controller.sandbox.runner import Ending, RunScript
+from tests.operator.conftest import apply_mapping, cached, dispatch_names
+from tests.operator.run_fixtures import FLY_APP, OWNER, RunLoop
+from tests.support.waiting import eventually
+
+FIRST = "eng-1-implementation-1"
+WORKING = "AI-Working"
+
+
+async def a_hanging_run(loop: RunLoop, linear: LinearSandbox) -> OperatorRuntime:
+    """ENG-1 runs on a Fly machine that keeps working without reporting an end."""
+    loop.add_repo("eng")
+    await apply_mapping(
+        loop.kube, loop.namespace, "ENG", planning={"enabled": False}, runner={"executionMode": "fly-machines"}
+    )
+    linear.add_issue("ENG", "Add dark mode", labels=["AI-Implement"])
+    loop.runner.scripts["ENG-1"] = RunScript(ending=Ending.HANG, fail_at="test")
+    runtime = await loop.operator()
+    await cached(runtime, "eng")
+    await loop.lead(runtime)
+
+    async def running() -> bool:
+        try:
+            return await loop.phase(FIRST) == "Running"
+        except NotFoundError:
+            return False
+
+    await eventually(running, within=30)
+    return runtime
+
+
+async def census(runtime: OperatorRuntime) -> None:
+    """What the leader does every 30 s, now."""
+    await runtime.census.take(runtime.reaper.backends.configured())
+
+
+async def sessions(loop: RunLoop, headers: dict[str, str], query: str = "") -> dict[str, Any]:
+    response = await loop.api.client.get(f"/api/sessions{query}", headers=headers)
+    assert response.status == 200, await response.text()
+    body: dict[str, Any] = await response.json()
+    return body
+
+
+async def test_the_panel_lists_live_sessions_with_their_ticket_and_repo(loop: RunLoop, linear: LinearSandbox) -> None:
+    runtime = await a_hanging_run(loop, linear)
+    stranger = loop.fly.add_machine(FLY_APP, name="someone-elses")
+    stopped = loop.fly.add_machine(FLY_APP, name="stopped", state="stopped")
+    await census(runtime)
+    headers = await loop.api.login()
+
+    listed = await sessions(loop, headers, "?backend=fly-machines")
+
+    rows = {row["machineId"]: row for row in listed["sessions"]}
+    [machine] = [m for m in loop.fly.machines_of(FLY_APP) if m.id not in (stranger.id, stopped.id)]
+    assert set(rows) == {machine.id, stranger.id}, "a stopped machine is not a live session"
+    ours = rows[machine.id]
+    assert ours["state"] == "started"
+    assert ours["dispatch"] == FIRST
+    assert ours["issue"]["identifier"] == "ENG-1"
+    assert ours["issue"]["url"]
+    assert ours["repo"] == f"{OWNER}/eng"
+    assert ours["uptimeSeconds"] >= 0
+    assert ours["resetPending"] is False
+    assert rows[stranger.id]["issue"] is None
+    assert [entry["backend"] for entry in listed["census"]] == ["fly-machines"]
+    assert listed["census"][0]["error"] is None
+
+    wrong = await loop.api.client.get("/api/sessions?backend=kubernetes", headers=headers)
+    assert wrong.status == 422
+    assert "kubernetes" in (await wrong.json())["error"]["message"]
+
+
+async def test_destroying_a_session_resets_its_ticket_and_the_next_poll_dispatches_it_again(
+    loop: RunLoop, linear: LinearSandbox
+) -> None:
+    runtime = await a_hanging_run(loop, linear)
+    await census(runtime)
+    headers = await loop.api.login()
+    [row] = (await sessions(loop, headers))["sessions"]
+    assert WORKING in linear.labels_of("ENG-1")
+    issue_id = linear.issue("ENG-1").id
+    assert await runtime.store.is_within_dedup_window(issue_id, runtime.clock())
+
+    response = await loop.api.client.delete(f"/api/sessions/{row['machineId']}", headers=headers)
+
+    assert response.status == 200, await response.text()
+    answer = await response.json()
+    assert answer["state"] == "reset"
+    assert answer["details"] | {"requestedBy": "x"} == {
+        "backend": "fly-machines",
+        "resourceId": row["machineId"],
+        "requestedBy": "x",
+        "dispatch": FIRST,
+        "destroyed": True,
+        "ticket": "ENG-1",
+        "markerRemoved": True,
+        "dedupCleared": True,
+    }
+    assert loop.fly.machine(row["machineId"]).state == "destroyed"
+    assert WORKING not in linear.labels_of("ENG-1")
+    assert not await runtime.store.is_within_dedup_window(issue_id, runtime.clock())
+    status = (await loop.kube.get(DISPATCHES, loop.namespace, FIRST))["status"]
+    assert status["phase"] == "Cancelled"
+    assert status["error"]["reason"] == "SessionDestroyed"
+    assert status["closedAt"]
+    with pytest.raises(NotFoundError):
+        await loop.kube.get(RUNNER_SESSIONS, loop.namespace, FIRST)
+    assert any("cancelled" in comment.body for comment in linear.comments_on("ENG-1"))
+    [audit] = [entry for entry in await runtime.store.recent_audit(10) if entry.action == "session.destroy"]
+    assert audit.target == row["machineId"]
+    again = await loop.api.client.get(f"/api/sessions/resets/{answer['requestId']}", headers=headers)
+    assert (await again.json())["state"] == "reset"
+
+    (poller,) = [p for p in runtime.pollers() if p.source.provider == "linear"]
+    await poller.poll_once()
+
+    assert "eng-1-implementation-2" in await dispatch_names(loop.kube, loop.namespace)
+
+    gone = await loop.api.client.delete(f"/api/sessions/{row['machineId']}", headers=headers)
+    assert gone.status == 404
+    assert "already destroyed or never existed" in (await gone.json())["error"]["message"]
+
+
+async def test_an_orphan_machine_of_a_ticket_is_destroyed_and_its_ticket_freed(
+    loop: RunLoop, linear: LinearSandbox
+) -> None:
+    loop.add_repo("eng")
+    await apply_mapping(loop.kube, loop.namespace, "ENG", planning={"enabled": False})
+    linear.add_label(WORKING)
+    ticket = linear.add_issue("ENG", "Left behind", labels=["AI-Implement", WORKING])
+    runtime = await loop.operator()
+    await cached(runtime, "eng")
+    await runtime.store.record_dedup(
+        ticket.id, identifier="ENG-1", title="Left behind", team_key="ENG", provider="linear", now=runtime.clock()
+    )
+    orphan = loop.fly.add_machine(FLY_APP, name="orphan", metadata={"issue": "ENG-1", "team": "ENG"})
+    await census(runtime)
+    await loop.lead(runtime)
+    headers = await loop.api.login()
+
+    response = await loop.api.client.delete(f"/api/sessions/{orphan.id}", headers=headers)
+
+    assert response.status == 200, await response.text()
+    details = (await response.json())["details"]
+    assert (details["dispatch"], details["markerRemoved"], details["dedupCleared"]) == (None, True, True)
+    assert loop.fly.machine(orphan.id).state == "destroyed"
+    assert WORKING not in linear.labels_of("ENG-1")
+    assert not await runtime.store.is_within_dedup_window(ticket.id, runtime.clock())
+
+
+async def test_an_already_destroyed_machine_answers_409_and_changes_nothing(
+    loop: RunLoop, linear: LinearSandbox
+) -> None:
+    loop.add_repo("eng")
+    await apply_mapping(loop.kube, loop.namespace, "ENG")
+    linear.add_label(WORKING)
+    ticket = linear.add_issue("ENG", "Left behind", labels=["AI-Implement", WORKING])
+    runtime = await loop.operator()
+    await cached(runtime, "eng")
+    await runtime.store.record_dedup(
+        ticket.id, identifier="ENG-1", title="Left behind", team_key="ENG", provider="linear", now=runtime.clock()
+    )
+    machine = loop.fly.add_machine(FLY_APP, name="ended", metadata={"issue": "ENG-1", "team": "ENG"})
+    await census(runtime)
+    loop.fly.exit_machine(machine.id)  # auto-destroyed after the census saw it
+    await loop.lead(runtime)
+    headers = await loop.api.login()
+
+    response = await loop.api.client.delete(f"/api/sessions/{machine.id}", headers=headers)
+
+    assert response.status == 409
+    error = (await response.json())["error"]
+    assert error["code"] == "already_destroyed"
+    assert "nothing else was changed" in error["message"]
+    assert WORKING in linear.labels_of("ENG-1")
+    assert await runtime.store.is_within_dedup_window(ticket.id, runtime.clock())
+
+
+async def test_unknown_machines_and_requests_answer_404(loop: RunLoop) -> None:
+    headers = await loop.api.login()
+
+    for machine_id in ("no-such-machine", "acme/eng/123"):
+        response = await loop.api.client.delete(f"/api/sessions/{quote(machine_id, safe='')}", headers=headers)
+        assert response.status == 404
+        assert repr(machine_id) in (await response.json())["error"]["message"]
+    assert (await loop.api.client.get("/api/sessions/resets/999", headers=headers)).status == 404
+    assert (await loop.api.client.get("/api/sessions/resets/abc", headers=headers)).status == 404
+    assert await loop.api.context.store.pending_session_resets() == []
+
+
+async def test_without_an_operator_the_answer_is_202_and_the_panel_shows_it_pending(loop: RunLoop) -> None:
+    loop.add_repo("eng")
+    await apply_mapping(loop.kube, loop.namespace, "ENG")
+    runtime = await loop.operator()
+    machine = loop.fly.add_machine(FLY_APP, name="stuck")
+    await census(runtime)
+    loop.api.context.session_reset_wait = 0.3
+    headers = await loop.api.login()
+
+    response = await loop.api.client.delete(f"/api/sessions/{machine.id}", headers=headers)
+
+    assert response.status == 202
+    answer = await response.json()
+    assert answer["state"] == "pending"
+    assert f"/api/sessions/resets/{answer['requestId']}" in answer["message"]
+    [row] = (await sessions(loop, headers))["sessions"]
+    assert row["resetPending"] is True
+    assert loop.fly.machine(machine.id).state == "started"
+
+    await runtime.resetter.process_pending()
+
+    assert loop.fly.machine(machine.id).state == "destroyed"
+    done = await loop.api.client.get(f"/api/sessions/resets/{answer['requestId']}", headers=headers)
+    assert (await done.json())["state"] == "reset"
