@@ -3,7 +3,7 @@
 Two mappings show the two kinds of run: `ENG` (Linear team ENG → acme/webapp, planning first, on
 GitHub Actions) and `OPS` (Linear team OPS → acme/infra, on Fly Machines). Their tickets end in
 every way a newcomer should see: a pull request, a failure in the test step, and a second ticket
-waiting for the concurrency cap.
+waiting for the concurrency cap. A Fly machine nobody owns is left for the reaper's first sweep.
 """
 
 from __future__ import annotations
@@ -105,6 +105,12 @@ def seed_github(github: GitHubSandbox, app_key: rsa.RSAPrivateKey) -> None:
     github.install_app(APP_ID, OWNER, repos=repos)
 
 
+LEFTOVER_AGE_SECONDS = 3 * 3600
+"""A machine left over from a crashed controller, old enough for the reaper's first sweep to destroy."""
+
+
 def seed_fly(fly: FlySandbox) -> None:
+    """The sessions app, and one machine nobody owns, for the Reaper panel to show an action at once."""
     fly.add_app(FLY_APP)
     fly.add_token(FLY_TOKEN, apps=[FLY_APP])
+    fly.add_machine(FLY_APP, name="leftover-from-last-week", created_at=fly.clock() - LEFTOVER_AGE_SECONDS)

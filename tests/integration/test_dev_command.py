@@ -1,4 +1,4 @@
-"""`ai-implement dev` as a newcomer runs it: start, watch a ticket succeed through the API, Ctrl-C.
+"""`ai-implement dev` as a newcomer runs it: start, watch a ticket succeed and a leftover reaped, Ctrl-C.
 
 The real command in a child process, with its own control plane, SQLite and sandboxes; only the
 port and the working directory are chosen by the test.
@@ -43,6 +43,17 @@ def succeeded_jobs(base: str, headers: dict[str, str]) -> list[dict[str, object]
     return [dispatch for job in body["jobs"] for dispatch in job["dispatches"] if dispatch["status"] == "succeeded"]
 
 
+def reaped_orphans(base: str, headers: dict[str, str]) -> int:
+    """Orphans destroyed so far, once the first sweep has finished (it starts with the leadership)."""
+    deadline = time.monotonic() + SUCCEED_WITHIN_SECONDS
+    while time.monotonic() < deadline:
+        summary = httpx.get(f"{base}/api/reaper/summary", headers=headers, timeout=5).json()
+        if summary["lastSweepAt"] is not None:
+            return int(summary["destroyed"]["byRule"]["orphan"])
+        time.sleep(1)
+    pytest.fail("the reaper never finished a sweep")
+
+
 def test_make_dev_shows_a_ticket_succeed_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     try:
         locate_binaries()
@@ -70,6 +81,7 @@ def test_make_dev_shows_a_ticket_succeed_and_stops_cleanly_on_ctrl_c(tmp_path: P
         steps = httpx.get(f"{base}/api/jobs/{succeeded[0]['jobId']}/steps", headers=headers, timeout=5).json()
         assert steps["steps"]
         assert all(step["status"] == "succeeded" for step in steps["steps"])
+        assert reaped_orphans(base, headers) == 1, "the leftover machine the dev seed leaves is reaped"
     finally:
         process.send_signal(signal.SIGINT)
         try:

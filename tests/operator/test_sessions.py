@@ -3,6 +3,7 @@ API destroys the machine, cancels its run, frees its ticket and lets the next po
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import quote
 
@@ -176,11 +177,12 @@ async def test_an_already_destroyed_machine_answers_409_and_changes_nothing(
     )
     machine = loop.fly.add_machine(FLY_APP, name="ended", metadata={"issue": "ENG-1", "team": "ENG"})
     await census(runtime)
-    loop.fly.exit_machine(machine.id)  # auto-destroyed after the census saw it
-    await loop.lead(runtime)
+    loop.fly.exit_machine(machine.id)  # auto-destroyed after the census saw it, before the next census
     headers = await loop.api.login()
 
-    response = await loop.api.client.delete(f"/api/sessions/{machine.id}", headers=headers)
+    asked = asyncio.create_task(loop.api.client.delete(f"/api/sessions/{machine.id}", headers=headers))
+    await eventually(lambda: runtime.resetter.process_pending())
+    response = await asked
 
     assert response.status == 409
     error = (await response.json())["error"]
