@@ -27,7 +27,7 @@ from controller.operator.reaper_rules import OwnerFacts, ResourceFacts, TicketSt
 from controller.resources.dispatch import is_terminal
 from controller.runners.backend import METADATA_TENANT, BackendName, RunHandle
 from controller.runners.registry import Backends
-from controller.store import ReaperAction, ReaperBackend, Store
+from controller.store import ReaperAction, ReaperBackend, ReaperOutcome, Store
 from controller.ticketing.model import Ticket
 
 logger = logging.getLogger("controller.operator.reaper")
@@ -165,12 +165,12 @@ class Reaper:
         created = facts.created_at
         age_seconds = int((now - created).total_seconds()) if created is not None else 0
         ticket = ownership.ticket_of(handle, claim)
-        outcome: str = "dry-run"
+        outcome: ReaperOutcome = "dry-run"
         message = verdict.reason
         if not self.dry_run:
             try:
                 await self.backends.backend(handle.backend).destroy(handle.id)
-            except Exception as error:
+            except Exception as error:  # recorded as failed; the next sweep tries again
                 outcome, message = "failed", f"{verdict.reason}; destroying failed: {error}"
                 logger.error("reaper could not destroy %s %s: %s", handle.backend, handle.id, error)
             else:
@@ -193,7 +193,7 @@ class Reaper:
             resource_id=handle.id,
             age_seconds=max(age_seconds, 0),
             dry_run=self.dry_run,
-            outcome="dry-run" if self.dry_run else ("destroyed" if outcome == "destroyed" else "failed"),
+            outcome=outcome,
             tenant=handle.metadata.get(METADATA_TENANT) or self.settings.client_slug,
             issue_identifier=ticket.identifier if ticket else None,
             message=message,

@@ -24,7 +24,7 @@ from controller import constants
 from controller.clock import Clock, kube_timestamp
 from controller.httpclient import ServiceError
 from controller.kube import DISPATCHES, RUNNER_SESSIONS, KubeClient, KubeObject
-from controller.kube.errors import NotFoundError
+from controller.kube.errors import KubeError, NotFoundError
 from controller.operator.census import Claim, SessionCensus, TicketOf
 from controller.operator.tickets import TicketCannotMove, TicketGone, TicketUpdater
 from controller.resources.dispatch import IssueRef, is_terminal
@@ -81,9 +81,9 @@ class SessionResetter:
             outcome = await self._reset(reset)
         except BackendNotConfigured as error:
             outcome = Finished("failed", str(error), _base_details(reset))
-        except (ServiceError, OSError) as error:
+        except (ServiceError, KubeError, OSError) as error:
             message = error.message if isinstance(error, ServiceError) else str(error)
-            temporary = not isinstance(error, ServiceError) or error.temporary
+            temporary = not isinstance(error, ServiceError) or error.temporary  # the API server: try again
             if temporary and self.clock() - reset.requested_at < GIVE_UP_AFTER:
                 logger.warning("session reset %s waits: %s", reset.id, message)
                 return False

@@ -88,7 +88,9 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
             "in": "query",
             "required": parameter.required,
             "description": parameter.description,
-            "schema": {"type": "string", "minLength": 1} if parameter.required else {"type": "string"},
+            "schema": dict(
+                parameter.schema or ({"type": "string", "minLength": 1} if parameter.required else {"type": "string"})
+            ),
         }
         for name, parameter in endpoint.query.items()
     ]

@@ -11,7 +11,7 @@ from controller.store import ReaperAction
 from controller.web.context import context_of
 from controller.web.errors import ApiError
 from controller.web.models import CamelModel
-from controller.web.routing import ApiRouter, QueryParameter, respond
+from controller.web.routing import ApiRouter, QueryParameter, reject_unknown_query, respond
 
 router = ApiRouter(tag="reaper")
 
@@ -96,18 +96,24 @@ async def reaper_summary(request: web.Request) -> web.Response:
     "GET",
     "/api/reaper/recent",
     summary="List recent reaper destruction actions",
-    query={"limit": QueryParameter(f"How many, newest first: 1 to {MAX_RECENT} (default {DEFAULT_RECENT}).")},
+    query={
+        "limit": QueryParameter(
+            f"How many, newest first: 1 to {MAX_RECENT} (default {DEFAULT_RECENT}).",
+            schema={"type": "integer", "minimum": 1, "maximum": MAX_RECENT},
+        )
+    },
     responses={200: ReaperActionList, 422: None},
 )
 async def reaper_recent(request: web.Request) -> web.Response:
     context = context_of(request)
+    reject_unknown_query(request)
     limit = _limit(request.query.get("limit"))
     actions = await context.store.recent_reaper_actions(limit)
     return respond(ReaperActionList(actions=[action_row(action) for action in actions]))
 
 
 def _limit(text: str | None) -> int:
-    if text is None or text == "":
+    if text is None:
         return DEFAULT_RECENT
     if not text.isdigit() or not 1 <= int(text) <= MAX_RECENT:
         raise ApiError(422, "invalid_limit", f"limit={text!r} is not a whole number from 1 to {MAX_RECENT}")

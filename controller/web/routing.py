@@ -6,10 +6,10 @@ aiohttp router and `openapi.py` describes the same endpoints.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
@@ -39,6 +39,8 @@ class QueryParameter:
 
     description: str
     required: bool = False
+    schema: Mapping[str, Any] | None = None
+    """Its JSON schema (an enum, an integer range); a string by default."""
 
 
 @dataclass(frozen=True)
@@ -132,3 +134,17 @@ def add_endpoints(app: web.Application, endpoints: list[Endpoint]) -> None:
 def endpoint_of(request: web.Request) -> Endpoint | None:
     """The endpoint the request matched, or None (unknown path, wrong method)."""
     return request.app[ENDPOINTS_BY_ROUTE].get(request.match_info.route)
+
+
+def reject_unknown_query(request: web.Request) -> None:
+    """A misspelt filter must not silently list everything: 422 naming what the endpoint takes."""
+    endpoint = endpoint_of(request)
+    allowed = set(endpoint.query) if endpoint is not None else set()
+    unknown = sorted(set(request.query) - allowed)
+    if unknown:
+        takes = ", ".join(sorted(allowed)) or "none"
+        raise ApiError(
+            422,
+            "unknown_query_parameter",
+            f"unknown query parameter {', '.join(repr(name) for name in unknown)}: this endpoint takes {takes}",
+        )

@@ -21,12 +21,13 @@ from controller.web.audit import actor_of, record_change
 from controller.web.context import WebContext, context_of
 from controller.web.errors import ApiError, not_found
 from controller.web.models import CamelModel
-from controller.web.routing import ApiRouter, QueryParameter, path_param, respond
+from controller.web.routing import ApiRouter, QueryParameter, path_param, reject_unknown_query, respond
 
 router = ApiRouter(tag="sessions")
 
 Backend = Literal["github-actions", "fly-machines", "local"]
 BACKENDS: tuple[str, ...] = get_args(Backend)
+BACKEND_SCHEMA = {"type": "string", "enum": list(BACKENDS)}
 PANEL_STATES = ("created", "starting", "started")
 """The states the Sessions panel lists: a machine that is stopping is already on its way out."""
 POLL_SECONDS = 0.2
@@ -107,7 +108,7 @@ def session_row(row: LiveSession, now: datetime, pending: set[tuple[Backend, str
 
 def _backend_filter(request: web.Request) -> Backend | None:
     value = request.query.get("backend")
-    if value is None or value == "":
+    if value is None:
         return None
     if value not in BACKENDS:
         raise ApiError(422, "invalid_backend", f"backend={value!r} is not a runner backend: use {', '.join(BACKENDS)}")
@@ -122,11 +123,14 @@ def _backend_filter(request: web.Request) -> Backend | None:
         "Every machine, container or workflow run in the created, starting or started state, as the operator "
         "last listed its backend (Fly machines and containers every 30 s, workflow runs at each reaper sweep)."
     ),
-    query={"backend": QueryParameter("Only this backend: fly-machines, github-actions or local.")},
+    query={
+        "backend": QueryParameter("Only this backend: fly-machines, github-actions or local.", schema=BACKEND_SCHEMA)
+    },
     responses={200: SessionList, 422: None},
 )
 async def list_sessions(request: web.Request) -> web.Response:
     context = context_of(request)
+    reject_unknown_query(request)
     backend = _backend_filter(request)
     now = context.clock()
     pending = {(reset.backend, reset.resource_id) for reset in await context.store.pending_session_resets(limit=1000)}
@@ -159,11 +163,12 @@ async def list_sessions(request: web.Request) -> web.Response:
         "again. 200 when done, 202 while the operator is still at it, 404 for an unknown machine, 409 when it "
         "was already destroyed or could not be reset."
     ),
-    query={"backend": QueryParameter("The backend, when the same id could exist on two.")},
+    query={"backend": QueryParameter("The backend, when the same id could exist on two.", schema=BACKEND_SCHEMA)},
     responses={200: SessionResetAnswer, 202: SessionResetAnswer, 404: None, 409: None, 422: None},
 )
 async def destroy_session(request: web.Request) -> web.Response:
     context = context_of(request)
+    reject_unknown_query(request)
     machine_id = path_param(request, "machineId").strip()
     backend = await _backend_of(context, machine_id, _backend_filter(request))
     reset = await context.store.request_session_reset(
@@ -198,13 +203,11 @@ async def read_session_reset(request: web.Request) -> web.Response:
 
 async def _backend_of(context: WebContext, machine_id: str, wanted: Backend | None) -> Backend:
     """Which backend runs it, from the census or a RunnerSession; 404/409 when there is nothing to destroy."""
-    if not machine_id or len(machine_id) > 256:
-        raise ApiError(422, "invalid_machine_id", "give the machine id as GET /api/sessions lists it")
-    row = await context.store.live_session(machine_id, wanted)
+    row = await context.store.live_session(machine_id, wanted) if 0 < len(machine_id) <= 256 else None
     if row is not None:
         return row.backend
-    sessions = await context.kube.list(RUNNER_SESSIONS, context.namespace)
-    for session in sessions.items:
+    sessions = await context.kube.list(RUNNER_SESSIONS, context.namespace) if machine_id else None
+    for session in sessions.items if sessions is not None else []:
         spec = session.get("spec") or {}
         if spec.get("resourceId") != machine_id or (wanted is not None and spec.get("backend") != wanted):
             continue

@@ -24,6 +24,7 @@ from controller.docker.naming import DISPATCH_LABEL, NAMESPACE_LABEL
 from controller.kube import DISPATCHES, KubeClient
 from controller.operator.runtime import OperatorRuntime
 from controller.sandbox import LinearSandbox
+from controller.sandbox.base import Fault
 from tests.operator.conftest import apply_mapping, cached
 from tests.operator.run_fixtures import FLY_APP, OWNER, RunLoop
 from tests.support.clock import FakeClock
@@ -370,3 +371,46 @@ async def test_the_grace_period_is_configurable(loop: RunLoop, operator_clock: F
     await runtime.reaper.sweep()
 
     assert loop.fly.machine(machine.id).state == ("destroyed" if grace == "10" else "started")
+
+
+async def test_a_destroy_that_fails_is_recorded_and_retried_while_the_rest_are_destroyed(
+    loop: RunLoop, operator_clock: FakeClock
+) -> None:
+    loop.add_repo("eng")
+    await apply_mapping(loop.kube, loop.namespace, "ENG")
+    runtime = await operator_seeing(loop)
+    stubborn = loop.fly.add_machine(FLY_APP, name="stubborn")
+    others = [loop.fly.add_machine(FLY_APP, name=f"leftover-{number}") for number in range(2)]
+    loop.fly.inject(Fault.unavailable(400, method="DELETE", path=f"/v1/apps/{FLY_APP}/machines/{stubborn.id}"))
+    operator_clock.advance(LATER)
+
+    first = await runtime.reaper.sweep()
+
+    outcomes = {action.resource_id: action.outcome for action in first.actions}
+    assert outcomes == {stubborn.id: "failed", **{machine.id: "destroyed" for machine in others}}
+    failed = next(action for action in first.actions if action.outcome == "failed")
+    assert "destroying failed" in (failed.message or "")
+    assert loop.fly.machine(stubborn.id).state == "started"
+
+    second = await runtime.reaper.sweep()
+
+    assert [(action.resource_id, action.outcome) for action in second.actions] == [(stubborn.id, "destroyed")]
+    assert loop.fly.machine(stubborn.id).state == "destroyed"
+    summary = await runtime.store.reaper_counts_since(operator_clock.now - timedelta(hours=24))
+    assert (summary.by_outcome["destroyed"], summary.by_outcome["failed"]) == (3, 1)
+
+
+async def test_a_backend_answering_errors_mid_sweep_is_skipped(loop: RunLoop, operator_clock: FakeClock) -> None:
+    loop.add_repo("eng")
+    await apply_mapping(loop.kube, loop.namespace, "ENG")
+    runtime = await operator_seeing(loop)
+    machine = loop.fly.add_machine(FLY_APP, name="leftover")
+    container = loop.docker.add_container("c-leftover", labels={DISPATCH_LABEL: "eng-gone-1"})
+    loop.fly.inject(Fault.unavailable(503, method="GET", path=f"/v1/apps/{FLY_APP}/machines"), times=None)
+    operator_clock.advance(LATER)
+
+    report = await runtime.reaper.sweep()
+
+    assert set(report.backend_errors) == {"fly-machines"}
+    assert [action.resource_id for action in report.actions] == [container.id]
+    assert loop.fly.machine(machine.id).state == "started"
