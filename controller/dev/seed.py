@@ -53,7 +53,7 @@ SAMPLE_TICKETS = (
         "OPS",
         "Rotate the staging TLS certificates",
         "They expire at the end of the month.",
-        RunScript(step_seconds=1.0),
+        RunScript(step_seconds=30.0),  # a Fly session that lives two minutes, for the Sessions panel
     ),
 )
 
