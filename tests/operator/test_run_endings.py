@@ -154,9 +154,11 @@ async def test_a_runner_that_dies_without_a_result_fails_the_run_after_a_grace(
     runtime = await run_ticket(loop, linear, script=RunScript(ending=Ending.CRASH, fail_at="implement"), mode="local")
 
     async def noticed() -> bool:
-        return (await session_status(loop)).get("finishedAt") is not None
+        """The Dispatch knows its runner ended (stamped on the operator's clock, before it moves on)."""
+        return ((await dispatch(loop)).get("status") or {}).get("runnerEndedAt") is not None
 
     await eventually(noticed, within=15)
+    assert (await session_status(loop)).get("finishedAt") is not None
     assert (await dispatch(loop))["status"]["phase"] == "Running"
     operator_clock.advance(timedelta(minutes=3))
     runtime.dispatch_queue.add(NAME)
