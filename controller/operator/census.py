@@ -43,7 +43,6 @@ logger = logging.getLogger("controller.operator.census")
 CENSUS_INTERVAL = timedelta(seconds=30)
 CHEAP_BACKENDS: frozenset[BackendName] = frozenset({"fly-machines", "local"})
 """Backends listed by one request, often enough for the sessions panel to stay current."""
-PANEL_STATES: frozenset[str] = frozenset({"created", "starting", "started"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -302,12 +301,22 @@ class SessionCensus:
         cheap = [backend for backend in backends if backend.name in CHEAP_BACKENDS]
         if not cheap:
             return
-        while True:
-            try:
-                await self.take(cheap)
-            except Exception:
-                logger.exception("the session census failed unexpectedly")
-            await asyncio.sleep(interval.total_seconds())
+        try:
+            while True:
+                try:
+                    await self.take(cheap)
+                except Exception:
+                    logger.exception("the session census failed unexpectedly")
+                await asyncio.sleep(interval.total_seconds())
+        finally:
+            self.forget_gauges()
+
+    def forget_gauges(self) -> None:
+        """A replica that stops leading stops reporting sessions: the new leader's numbers are the ones."""
+        for backend, states in self._gauged.items():
+            for state in states:
+                LIVE_SESSIONS.remove(backend, state)
+        self._gauged.clear()
 
 
 def _describe(error: BaseException) -> str:

@@ -108,7 +108,11 @@ class Reaper:
         for backend_name, handles in listing.live.items():
             for handle in handles:
                 seen = first_seen.get((backend_name, handle.id))
-                action = await self._judge_one(handle, ownership, tickets, seen)
+                try:
+                    action = await self._judge_one(handle, ownership, tickets, seen)
+                except Exception:  # one resource's trouble (the store, say) must not spare the others
+                    logger.exception("reaper could not judge %s %s", handle.backend, handle.id)
+                    continue
                 if action is not None:
                     actions.append(action)
         await self._alert_if_runaway()

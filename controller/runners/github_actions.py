@@ -3,9 +3,10 @@
 A run is started by dispatching `ai-implement.yml` on the repository's default branch with the
 dispatch's facts as string inputs and its non-secret settings as one JSON input
 (`workflow_inputs`). The synced workflow sets
-`run-name: ${{ inputs.dispatch }}`, so every run shows its dispatch name as `display_title`: that
-is how `find` recognises the run of a dispatch, how a legacy 204 answer (no run id) is correlated,
-and how the reaper's `list_live` tells whose run it is.
+`run-name: ${{ inputs.dispatch }} in ${{ inputs.namespace }}`, so every run shows its dispatch name
+and namespace as `display_title`: that is how `find` recognises the run of a dispatch, how a legacy
+204 answer (no run id) is correlated, and how the reaper's `list_live` tells whose run it is (and
+that a run of another controller's namespace is not this one's to judge).
 
 Dispatching is not idempotent (EXTERNAL_APIS.md §3.3), so `start` always looks first, and after an
 answer lost on the way back it looks again before giving up: a retried dispatch would start a
@@ -34,6 +35,7 @@ from controller.github import (
 )
 from controller.runners.backend import (
     METADATA_DISPATCH,
+    METADATA_NAMESPACE,
     METADATA_REPO,
     BackendName,
     RepoRef,
@@ -63,6 +65,7 @@ SECRET_LOOKING_NAME: Final = re.compile(r"TOKEN|SECRET|PASSW|PRIVATE|API_?KEY|CR
 MIN_SECRET_CHARS: Final = 8
 """Secret values shorter than this are not searched for in inputs: they would match by accident."""
 DISPATCH_NAME: Final = re.compile(r"[a-z0-9][-a-z0-9.]*-[a-z0-9]+")
+_TITLE_WITH_NAMESPACE: Final = re.compile(r"(?P<dispatch>\S+) in (?P<namespace>[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)")
 """A Kubernetes object name with at least one hyphen: dispatch names are `<identifier>-<kind>-<iteration>`."""
 
 _STATES: Final[Mapping[str, SessionState]] = {
@@ -181,13 +184,29 @@ def names_dispatch(display_title: str, dispatch_name: str) -> bool:
     return re.search(pattern, display_title) is not None
 
 
-def dispatch_name_in(display_title: str) -> str | None:
-    """The dispatch name a run's title shows: the whole title, or its last word (`AI Implement: eng-42-…`)."""
+@dataclass(frozen=True, slots=True)
+class RunTitle:
+    """What a run's title says about whose run it is: `<dispatch> in <namespace>` since template v2."""
+
+    dispatch: str | None
+    namespace: str | None = None
+
+
+def read_run_title(display_title: str) -> RunTitle:
+    """`eng-42-implementation-1 in ai-implement`; older titles name only the dispatch (whole, or last word)."""
+    found = _TITLE_WITH_NAMESPACE.fullmatch(display_title.strip())
+    if found and DISPATCH_NAME.fullmatch(found["dispatch"]) and len(found["dispatch"]) <= 253:
+        return RunTitle(found["dispatch"], found["namespace"])
     words = display_title.split()
     for candidate in (display_title.strip(), words[-1] if words else ""):
         if DISPATCH_NAME.fullmatch(candidate) and len(candidate) <= 253:
-            return candidate
-    return None
+            return RunTitle(candidate)
+    return RunTitle(None)
+
+
+def dispatch_name_in(display_title: str) -> str | None:
+    """The dispatch name a run's title shows."""
+    return read_run_title(display_title).dispatch
 
 
 def session_state(run: WorkflowRun) -> SessionState:
@@ -209,10 +228,13 @@ def parse_run_resource_id(resource_id: str) -> tuple[str, str, int]:
 def run_handle(owner: str, repo: str, run: WorkflowRun, *, metadata: Mapping[str, str] | None = None) -> RunHandle:
     """A run as a session: `backend_state` is GitHub's status, or its conclusion once completed."""
     completed = run.status == "completed"
-    dispatch = dispatch_name_in(run.display_title)
+    title = read_run_title(run.display_title)
+    dispatch = title.dispatch
     entries = {METADATA_REPO: f"{owner}/{repo}"}
     if dispatch:
         entries[METADATA_DISPATCH] = dispatch
+    if title.namespace:
+        entries[METADATA_NAMESPACE] = title.namespace
     return RunHandle(
         backend="github-actions",
         id=run_resource_id(owner, repo, run.id),
@@ -282,7 +304,8 @@ class GitHubActionsBackend:
             created_since=self._clock() - self._lookback,
         )
         for run in runs:
-            if names_dispatch(run.display_title, launch.dispatch_name):
+            namespace = read_run_title(run.display_title).namespace
+            if names_dispatch(run.display_title, launch.dispatch_name) and namespace in (None, launch.namespace):
                 return run_handle(repo.owner, repo.name, run, metadata=launch.metadata())
         return None
 
@@ -303,11 +326,18 @@ class GitHubActionsBackend:
             return
 
     async def list_live(self, repos: Sequence[RepoRef] = ()) -> list[RunHandle]:
-        """Queued and running runs of the workflow in `repos`; a run that changes list midway counts once."""
+        """Queued and running runs of the workflow in `repos`; a run that changes list midway counts once.
+
+        A repository without the workflow has no runs of ours; any other failure fails the listing.
+        """
         handles: dict[str, RunHandle] = {}
         for repo in repos:
             for status in LIVE_RUN_STATUSES:
-                for run in await self._github.list_workflow_runs(repo.owner, repo.name, self.workflow, status=status):
+                try:
+                    runs = await self._github.list_workflow_runs(repo.owner, repo.name, self.workflow, status=status)
+                except GitHubNotFound:
+                    break  # the workflow is not synced there (or the App lost the repository): no runs of ours
+                for run in runs:
                     handle = run_handle(repo.owner, repo.name, run)
                     handles.setdefault(handle.id, handle)
         return list(handles.values())

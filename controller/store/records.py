@@ -258,3 +258,7 @@ class SessionReset:
     finished_at: datetime | None
     message: str | None
     details: Mapping[str, JsonValue]
+    started_at: datetime | None = None
+    destroyed_at: datetime | None = None
+    dispatch_name: str | None = None
+    shadow: bool = False

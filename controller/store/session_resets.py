@@ -8,7 +8,7 @@ that a double click or two replicas do not destroy a session twice.
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import JSON, String, and_, delete, exists, literal, select, update
+from sqlalchemy import JSON, Boolean, String, and_, delete, exists, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import ColumnElement
 
@@ -40,8 +40,9 @@ class SessionResets(StoreBase):
             literal(as_utc(now), UtcDateTime()),
             literal("pending", String()),
             literal({}, JSON()),
+            literal(False, Boolean()),
         ).where(~exists().where(pending))
-        columns = ["backend", "resource_id", "requested_by", "requested_at", "state", "details"]
+        columns = ["backend", "resource_id", "requested_by", "requested_at", "state", "details", "shadow"]
         insert = self._insert(SessionResetRow).from_select(columns, request, include_defaults=False)
         async with self._transaction() as session:
             await self._serialise(session, _LOCK)
@@ -87,6 +88,45 @@ class SessionResets(StoreBase):
                 raise LookupError(f"no session reset has the id {reset_id}")
             return _session_reset(row)
 
+    async def mark_session_reset_started(self, reset_id: int, now: datetime) -> SessionReset:
+        """The leader took the request up; the first time only counts."""
+        return await self._progress(reset_id, SessionResetRow.started_at.is_(None), started_at=as_utc(now))
+
+    async def mark_session_reset_destroyed(
+        self,
+        reset_id: int,
+        *,
+        now: datetime,
+        dispatch_name: str | None,
+        shadow: bool,
+        details: Mapping[str, JsonValue] | None = None,
+    ) -> SessionReset:
+        """The resource is destroyed (and its Dispatch, if any, claimed): the rest only waits and resets.
+
+        `details` keeps what the rest needs and can no longer read from the resource (its ticket).
+        """
+        return await self._progress(
+            reset_id,
+            SessionResetRow.destroyed_at.is_(None),
+            destroyed_at=as_utc(now),
+            dispatch_name=dispatch_name,
+            shadow=shadow,
+            details=dict(details or {}),
+        )
+
+    async def _progress(self, reset_id: int, unset: ColumnElement[bool], **values: object) -> SessionReset:
+        statement = (
+            update(SessionResetRow)
+            .where(SessionResetRow.id == reset_id, SessionResetRow.state == "pending", unset)
+            .values(**values)
+        )
+        async with self._transaction() as session:
+            await self._rows_affected(session, statement)
+            row = await _reset_row(session, reset_id)
+            if row is None:
+                raise LookupError(f"no session reset has the id {reset_id}")
+            return _session_reset(row)
+
     async def session_reset(self, reset_id: int) -> SessionReset | None:
         async with self._transaction() as session:
             row = await _reset_row(session, reset_id)
@@ -125,4 +165,8 @@ def _session_reset(row: SessionResetRow) -> SessionReset:
         finished_at=row.finished_at,
         message=row.message,
         details=row.details,
+        started_at=row.started_at,
+        destroyed_at=row.destroyed_at,
+        dispatch_name=row.dispatch_name,
+        shadow=row.shadow,
     )

@@ -335,3 +335,9 @@ class SessionResetRow(Base):
     finished_at: Mapped[datetime | None]
     message: Mapped[str | None] = mapped_column(Text)
     details: Mapped[dict[str, JsonValue]] = mapped_column(JSON, default=dict)
+    started_at: Mapped[datetime | None]
+    """When the leader first took the request up: its give-up time counts from here."""
+    destroyed_at: Mapped[datetime | None]
+    """When the leader destroyed the resource: from then on the request only waits and resets the ticket."""
+    dispatch_name: Mapped[str | None]
+    shadow: Mapped[bool] = mapped_column(default=False)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from aiohttp import web
 from pydantic import Field
 
-from controller.store import ReaperAction
+from controller.store import ReaperAction, ReaperBackend, ReaperOutcome, ReaperRule
 from controller.web.context import context_of
 from controller.web.errors import ApiError
 from controller.web.models import CamelModel
@@ -43,14 +43,14 @@ class ReaperSummary(CamelModel):
 
 class ReaperActionRow(CamelModel):
     at: datetime
-    rule: str
+    rule: ReaperRule
     machine_id: str
-    backend: str = Field(description="fly, github-actions or local.")
+    backend: ReaperBackend = Field(description="fly, github-actions or local.")
     tenant: str | None = Field(description="CLIENT_SLUG of the instance, or the tenant the machine is labelled with.")
     issue: str | None = Field(description="The ticket, e.g. ENG-123, when known.")
     age_seconds: int
     dry_run: bool
-    outcome: str = Field(description="dry-run, destroyed or failed.")
+    outcome: ReaperOutcome = Field(description="dry-run, destroyed or failed.")
     message: str | None = Field(description="Why the rule matched, and what failed if it did.")
 
 
@@ -62,9 +62,10 @@ class ReaperActionList(CamelModel):
     "GET",
     "/api/reaper/summary",
     summary="24-hour reaper destruction summary, broken down by rule",
-    responses={200: ReaperSummary},
+    responses={200: ReaperSummary, 422: None},
 )
 async def reaper_summary(request: web.Request) -> web.Response:
+    reject_unknown_query(request)
     context = context_of(request)
     settings = context.settings
     counts = await context.store.reaper_counts_since(context.clock() - SUMMARY_WINDOW)
@@ -115,7 +116,7 @@ async def reaper_recent(request: web.Request) -> web.Response:
 def _limit(text: str | None) -> int:
     if text is None:
         return DEFAULT_RECENT
-    if not text.isdigit() or not 1 <= int(text) <= MAX_RECENT:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_RECENT:
         raise ApiError(422, "invalid_limit", f"limit={text!r} is not a whole number from 1 to {MAX_RECENT}")
     return int(text)
 

@@ -190,12 +190,15 @@ async def destroy_session(request: web.Request) -> web.Response:
     "/api/sessions/resets/{requestId}",
     summary="Read a destroy-and-reset request",
     description="For a DELETE /api/sessions/:machineId that answered 202: what became of it.",
-    responses={200: SessionResetAnswer, 404: None},
+    responses={200: SessionResetAnswer, 404: None, 422: None},
 )
 async def read_session_reset(request: web.Request) -> web.Response:
+    reject_unknown_query(request)
     context = context_of(request)
     text = path_param(request, "requestId")
-    reset = await context.store.session_reset(int(text)) if text.isdigit() and len(text) < 19 else None
+    reset = (
+        await context.store.session_reset(int(text)) if text.isascii() and text.isdigit() and len(text) < 19 else None
+    )
     if reset is None:
         raise not_found(f"there is no destroy-and-reset request {text}")
     return respond(_answer(reset))
@@ -212,8 +215,8 @@ async def _backend_of(context: WebContext, machine_id: str, wanted: Backend | No
         if spec.get("resourceId") != machine_id or (wanted is not None and spec.get("backend") != wanted):
             continue
         state = (session.get("status") or {}).get("state")
-        if state == "destroyed" or session["metadata"].get("deletionTimestamp"):
-            raise ApiError(409, "already_destroyed", f"session {machine_id} is already destroyed or being destroyed")
+        if state in ("stopped", "destroyed") or session["metadata"].get("deletionTimestamp"):
+            raise ApiError(409, "already_destroyed", f"session {machine_id} has already ended or is being destroyed")
         backend: Backend = spec["backend"]
         return backend
     raise not_found(
@@ -233,9 +236,7 @@ async def _wait_for(context: WebContext, reset: SessionReset) -> SessionReset:
 
 
 def _answer(reset: SessionReset) -> SessionResetAnswer:
-    message = reset.message or "waiting for the operator; GET /api/sessions/resets/{id} tells when it is done".replace(
-        "{id}", str(reset.id)
-    )
+    message = reset.message or f"waiting for the operator; GET /api/sessions/resets/{reset.id} tells when it is done"
     return SessionResetAnswer(
         request_id=reset.id,
         machine_id=reset.resource_id,

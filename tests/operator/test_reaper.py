@@ -140,6 +140,9 @@ async def seed_world(loop: RunLoop, linear: LinearSandbox, clock: FakeClock) -> 
     gha_live = loop.github.add_workflow_run(OWNER, "eng", display_title="eng-gha-live")
     world.runs["gha-live"] = gha_live.id
     world.runs["gha-orphan"] = loop.github.add_workflow_run(OWNER, "eng", display_title="eng-nobody-1").id
+    world.runs["gha-foreign"] = loop.github.add_workflow_run(
+        OWNER, "eng", display_title="eng-nobody-2 in someone-else"
+    ).id
     gha_running = {"runner": {"backend": "github-actions", "id": f"{OWNER}/eng/{gha_live.id}"}}
     await seed_dispatch(
         loop,
@@ -234,6 +237,7 @@ async def test_each_rule_fires_on_exactly_the_resources_it_should(
         assert world.fly_state(loop, name) == "started", name
     assert world.run_status(loop, "gha-orphan") == ("completed", "cancelled")
     assert world.run_status(loop, "gha-live") == ("in_progress", None)
+    assert world.run_status(loop, "gha-foreign") == ("in_progress", None)
     assert not world.container_running(loop, "docker-stale")
     assert not world.container_running(loop, "docker-orphan")
     assert world.container_running(loop, "docker-live")

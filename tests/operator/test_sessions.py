@@ -9,10 +9,12 @@ from urllib.parse import quote
 
 import pytest
 
+from controller.docker.naming import DISPATCH_LABEL
 from controller.kube import DISPATCHES, RUNNER_SESSIONS
 from controller.kube.errors import NotFoundError
 from controller.operator.runtime import OperatorRuntime
 from controller.sandbox import LinearSandbox
+from controller.sandbox.base import Fault
 from controller.sandbox.runner import Ending, RunScript
 from tests.operator.conftest import apply_mapping, cached, dispatch_names
 from tests.operator.run_fixtures import FLY_APP, OWNER, RunLoop
@@ -228,3 +230,122 @@ async def test_without_an_operator_the_answer_is_202_and_the_panel_shows_it_pend
     assert loop.fly.machine(machine.id).state == "destroyed"
     done = await loop.api.client.get(f"/api/sessions/resets/{answer['requestId']}", headers=headers)
     assert (await done.json())["state"] == "reset"
+
+
+async def requested_and_carried_out(loop: RunLoop, runtime: OperatorRuntime, machine_id: str) -> Any:
+    """DELETE through the API while the operator's resetter works, as the leader would, every 50 ms."""
+    headers = await loop.api.login()
+    asked = asyncio.create_task(loop.api.client.delete(f"/api/sessions/{quote(machine_id, safe='')}", headers=headers))
+    while not asked.done():
+        await runtime.resetter.process_pending()
+        await asyncio.sleep(0.05)
+    return await asked
+
+
+async def a_ticket_in_the_dedup_window(loop: RunLoop, linear: LinearSandbox, runtime: OperatorRuntime) -> Any:
+    linear.add_label(WORKING)
+    ticket = linear.add_issue("ENG", "Left behind", labels=["AI-Implement", WORKING])
+    await runtime.store.record_dedup(
+        ticket.id,
+        identifier=ticket.identifier,
+        title="Left behind",
+        team_key="ENG",
+        provider="linear",
+        now=runtime.clock(),
+    )
+    return ticket
+
+
+async def test_a_workflow_run_and_a_container_are_destroyed_by_their_ids(loop: RunLoop, linear: LinearSandbox) -> None:
+    loop.add_repo("eng")
+    await apply_mapping(loop.kube, loop.namespace, "ENG")
+    runtime = await loop.operator()
+    await cached(runtime, "eng")
+    run = loop.github.add_workflow_run(OWNER, "eng", display_title="eng-gone-implementation-1")
+    container = loop.docker.add_container("c-left", labels={DISPATCH_LABEL: "eng-gone-implementation-2"})
+    await census(runtime)
+
+    for resource_id in (f"{OWNER}/eng/{run.id}", container.id):
+        response = await requested_and_carried_out(loop, runtime, resource_id)
+        assert response.status == 200, await response.text()
+        assert (await response.json())["details"]["destroyed"] is True
+
+    assert (loop.github.run(run.id).status, loop.github.run(run.id).conclusion) == ("completed", "cancelled")
+    with pytest.raises(KeyError):
+        loop.docker.container(container.id)
+
+
+async def test_a_run_that_ended_after_the_census_is_already_destroyed_and_nothing_changes(
+    loop: RunLoop, linear: LinearSandbox
+) -> None:
+    loop.add_repo("eng")
+    await apply_mapping(loop.kube, loop.namespace, "ENG")
+    runtime = await loop.operator()
+    await cached(runtime, "eng")
+    ticket = await a_ticket_in_the_dedup_window(loop, linear, runtime)
+    run = loop.github.add_workflow_run(OWNER, "eng", display_title="eng-gone-implementation-1")
+    await census(runtime)
+    loop.github.complete_run(run.id, "success")
+
+    response = await requested_and_carried_out(loop, runtime, f"{OWNER}/eng/{run.id}")
+
+    assert response.status == 409
+    assert "has already ended (stopped)" in (await response.json())["error"]["message"]
+    assert loop.github.run(run.id).conclusion == "success"
+    assert WORKING in linear.labels_of(ticket.identifier)
+    assert await runtime.store.is_within_dedup_window(ticket.id, runtime.clock())
+
+
+async def test_the_machine_left_by_a_succeeded_run_goes_but_its_ticket_stays(
+    loop: RunLoop, linear: LinearSandbox
+) -> None:
+    loop.add_repo("eng")
+    await apply_mapping(
+        loop.kube, loop.namespace, "ENG", planning={"enabled": False}, runner={"executionMode": "fly-machines"}
+    )
+    linear.add_issue("ENG", "Add dark mode", labels=["AI-Implement"])
+    runtime = await loop.operator()
+    await cached(runtime, "eng")
+    await loop.lead(runtime)
+    status = await loop.until_closed(FIRST)
+    assert status["phase"] == "Succeeded"
+    left = loop.fly.add_machine(FLY_APP, name="left", metadata={"dispatch": FIRST, "namespace": loop.namespace})
+    await census(runtime)
+    headers = await loop.api.login()
+
+    response = await loop.api.client.delete(f"/api/sessions/{left.id}", headers=headers)
+
+    assert response.status == 200, await response.text()
+    answer = await response.json()
+    assert "pull request carries the work on" in answer["message"]
+    assert (answer["details"]["markerRemoved"], answer["details"]["dedupCleared"]) == (False, False)
+    assert loop.fly.machine(left.id).state == "destroyed"
+    assert (await loop.kube.get(DISPATCHES, loop.namespace, FIRST))["status"]["phase"] == "Succeeded"
+    assert WORKING in linear.labels_of("ENG-1")
+
+
+async def test_a_ticketing_outage_after_the_destroy_delays_the_reset_but_does_not_lose_it(
+    loop: RunLoop, linear: LinearSandbox
+) -> None:
+    loop.add_repo("eng")
+    await apply_mapping(loop.kube, loop.namespace, "ENG")
+    runtime = await loop.operator()
+    await cached(runtime, "eng")
+    ticket = await a_ticket_in_the_dedup_window(loop, linear, runtime)
+    orphan = loop.fly.add_machine(FLY_APP, name="orphan", metadata={"issue": ticket.identifier, "team": "ENG"})
+    await census(runtime)
+    loop.api.context.session_reset_wait = 0.2
+    headers = await loop.api.login()
+    answer = await (await loop.api.client.delete(f"/api/sessions/{orphan.id}", headers=headers)).json()
+    linear.inject(Fault.unavailable(503), times=None)
+
+    assert await runtime.resetter.process_pending() == 0
+
+    assert loop.fly.machine(orphan.id).state == "destroyed"
+    linear.clear_faults()
+    assert await runtime.resetter.process_pending() == 1
+    done = await runtime.store.session_reset(answer["requestId"])
+    assert done is not None
+    assert done.state == "reset"
+    assert (done.details["markerRemoved"], done.details["dedupCleared"]) == (True, True)
+    assert WORKING not in linear.labels_of(ticket.identifier)

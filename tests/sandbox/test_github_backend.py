@@ -22,6 +22,7 @@ from controller.runners.github_actions import (
     GitHubActionsBackend,
     dispatch_name_in,
     names_dispatch,
+    read_run_title,
     session_state,
     workflow_inputs,
 )
@@ -326,12 +327,14 @@ def test_every_run_status_maps_to_a_session_state(status: str | None, state: str
     [
         ("eng-42-implementation-1", "eng-42-implementation-1"),
         ("AI Implement: eng-42-implementation-1", "eng-42-implementation-1"),
+        ("eng-42-implementation-1 in ai-implement", "eng-42-implementation-1"),
         ("Nightly build", None),
         ("", None),
     ],
 )
 def test_the_dispatch_name_is_read_from_the_title(title: str, name: str | None) -> None:
     assert dispatch_name_in(title) == name
+    assert read_run_title(title).namespace == ("ai-implement" if title.endswith(" in ai-implement") else None)
     assert names_dispatch(title, "eng-42-implementation-1") is (name == "eng-42-implementation-1")
 
 

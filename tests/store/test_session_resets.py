@@ -167,3 +167,31 @@ async def test_racing_requests_for_one_session_make_one_pending_request(two_stor
 
         assert len({request.id for request in outcomes}) == 1, f"round {round_number}: {outcomes}"
     assert len(await first.pending_session_resets(limit=100)) == 10
+
+
+async def test_progress_is_recorded_once_and_survives_a_change_of_leader(store: Store) -> None:
+    request = await requested(store)
+
+    started = await store.mark_session_reset_started(request.id, T0 + timedelta(seconds=1))
+    again = await store.mark_session_reset_started(request.id, T0 + timedelta(seconds=9))
+    destroyed = await store.mark_session_reset_destroyed(
+        request.id, now=T0 + timedelta(seconds=2), dispatch_name="eng-1-implementation-1", shadow=False
+    )
+    twice = await store.mark_session_reset_destroyed(
+        request.id, now=T0 + timedelta(seconds=8), dispatch_name="other", shadow=True
+    )
+
+    assert started.started_at == again.started_at == T0 + timedelta(seconds=1)
+    assert (destroyed.destroyed_at, destroyed.dispatch_name, destroyed.shadow) == (
+        T0 + timedelta(seconds=2),
+        "eng-1-implementation-1",
+        False,
+    )
+    assert twice == destroyed
+    [pending] = await store.pending_session_resets()
+    assert pending == destroyed
+
+
+async def test_progress_of_an_unknown_request_is_refused(store: Store) -> None:
+    with pytest.raises(LookupError, match="404"):
+        await store.mark_session_reset_started(404, T0)

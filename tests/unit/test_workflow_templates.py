@@ -82,7 +82,7 @@ def test_the_runner_workflow_follows_the_documented_contract(spec: ProjectMappin
     rendered = workflow(spec)
     documented = documented_workflow()
     assert rendered[True]["workflow_dispatch"]["inputs"] == documented[True]["workflow_dispatch"]["inputs"]
-    assert rendered["run-name"] == documented["run-name"] == "${{ inputs.dispatch }}"
+    assert rendered["run-name"] == documented["run-name"] == "${{ inputs.dispatch }} in ${{ inputs.namespace }}"
     assert rendered["permissions"] == documented["permissions"]
     assert rendered["permissions"]["id-token"] == "write"
     documented_step = steps(documented)[CREDENTIALS_STEP]
@@ -94,7 +94,7 @@ def test_the_runner_workflow_follows_the_documented_contract(spec: ProjectMappin
 
 def test_github_can_dispatch_the_rendered_workflow_with_every_input() -> None:
     definition = parse_workflow(render_templates(ANTHROPIC)[RUNNER_WORKFLOW_PATH])
-    assert definition.run_name == "${{ inputs.dispatch }}"
+    assert definition.run_name == "${{ inputs.dispatch }} in ${{ inputs.namespace }}"
     assert definition.dispatch_inputs is not None
     assert tuple(definition.dispatch_inputs) == WORKFLOW_INPUTS
     assert [name for name, spec in definition.dispatch_inputs.items() if spec.required] == ["dispatch"]

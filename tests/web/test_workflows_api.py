@@ -347,7 +347,7 @@ async def test_the_synced_runner_workflow_can_be_dispatched_with_the_backends_in
     }
     await github.dispatch_workflow(OWNER, "web", "ai-implement.yml", ref="main", inputs=inputs)
     [run] = await github.list_workflow_runs(OWNER, "web", "ai-implement.yml")
-    assert run.display_title == "eng-1-implementation-1"
+    assert run.display_title == "eng-1-implementation-1 in ai"
     trigger = github_sandbox.file_text(OWNER, "web", COMMENT_TRIGGER_PATH)
     assert trigger is not None
     assert "/trigger/gap-fill" in trigger

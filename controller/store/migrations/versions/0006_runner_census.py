@@ -62,6 +62,10 @@ def upgrade() -> None:
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("message", sa.Text(), nullable=True),
         sa.Column("details", sa.JSON(), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("destroyed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("dispatch_name", sa.String(), nullable=True),
+        sa.Column("shadow", sa.Boolean(), nullable=False),
         sa.CheckConstraint(SESSION_BACKENDS, name=op.f("ck_session_resets_backend")),
         sa.CheckConstraint(
             "state IN ('pending', 'reset', 'already-destroyed', 'failed')", name=op.f("ck_session_resets_state")
