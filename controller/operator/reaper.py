@@ -127,7 +127,7 @@ class Reaper:
     ) -> ReaperAction | None:
         now = self.clock()
         claim = ownership.claim(handle)
-        facts = _facts(handle, claim, ownership, first_seen)
+        facts = resource_facts(handle, claim, ownership, first_seen)
         if protection(facts, now) is None:
             ticket = ownership.ticket_of(handle, claim)
             state = await self._ticket_state(ticket, tickets)
@@ -228,7 +228,8 @@ class Reaper:
         logger.warning("reaper alert: %s destructions in 24 h, above the threshold of %s", destroyed, threshold)
 
 
-def _facts(handle: RunHandle, claim: Claim, ownership: Ownership, first_seen: datetime | None) -> ResourceFacts:
+def resource_facts(handle: RunHandle, claim: Claim, ownership: Ownership, first_seen: datetime | None) -> ResourceFacts:
+    """What the rules read about one resource, before its ticket is asked about."""
     mapping = ownership.mapping(ownership.team_of(handle, claim))
     return ResourceFacts(
         created_at=handle.created_at or first_seen,

@@ -218,12 +218,20 @@ async def test_each_rule_fires_on_exactly_the_resources_it_should(
     destroyed_before = reaped(
         REGISTRY.get_sample_value("ai_implement_reaper_actions_total", {"rule": "orphan", "mode": "destroyed"})
     )
+    sweeps_before = reaped(REGISTRY.get_sample_value("ai_implement_reaper_sweeps_total", {"outcome": "ok"}))
     operator_clock.advance(LATER)
 
     report = await runtime.reaper.sweep()
 
     ids = resource_ids(world)
     by_id = {action.resource_id: action for action in report.actions}
+    sweeps = REGISTRY.get_sample_value("ai_implement_reaper_sweeps_total", {"outcome": "ok"})
+    assert reaped(sweeps) - sweeps_before == 1
+    assert REGISTRY.get_sample_value("ai_implement_reaper_last_sweep_timestamp_seconds") == pytest.approx(
+        operator_clock.now.timestamp()
+    )
+    listed = REGISTRY.get_sample_value("ai_implement_live_sessions", {"backend": "fly-machines", "state": "started"})
+    assert listed == len(world.machines), "the gauge counts what the sweep listed, before destroying"
     assert {name for name, resource in ids.items() if resource in by_id} == set(EXPECTED_RULES)
     for name, rule in EXPECTED_RULES.items():
         action = by_id[ids[name]]
