@@ -426,3 +426,52 @@ async def test_a_backend_answering_errors_mid_sweep_is_skipped(loop: RunLoop, op
     assert set(report.backend_errors) == {"fly-machines"}
     assert [action.resource_id for action in report.actions] == [container.id]
     assert loop.fly.machine(machine.id).state == "started"
+
+
+async def test_a_dispatch_the_watch_cache_missed_still_protects_its_machine(
+    loop: RunLoop, linear: LinearSandbox, operator_clock: FakeClock
+) -> None:
+    """Owners come from the API server at each sweep, not from a watch that may have fallen behind."""
+    loop.add_repo("eng")
+    await apply_mapping(loop.kube, loop.namespace, "ENG", capacity={"maxJobMinutes": 60})
+    runtime = await operator_seeing(loop)
+    await runtime.dispatches.stop()  # the watch falls behind from here on
+    ticket = linear.add_issue("ENG", "Fresh", labels=["AI-Implement"])
+    deadline = kube_timestamp(operator_clock.now + LATER + timedelta(minutes=30))
+    await seed_dispatch(loop, "eng-unseen", ticket, phase="Running", deadlineAt=deadline)
+    assert runtime.dispatches.get("eng-unseen") is None
+    machine = loop.fly.add_machine(FLY_APP, name="m-unseen", metadata=fly_labels(loop, "eng-unseen"))
+    operator_clock.advance(LATER)
+
+    report = await runtime.reaper.sweep()
+
+    assert report.actions == []
+    assert loop.fly.machine(machine.id).state == "started"
+
+
+async def test_a_shadow_run_is_left_to_finish_until_its_dispatchs_deadline(
+    loop: RunLoop, linear: LinearSandbox, operator_clock: FakeClock
+) -> None:
+    loop.add_repo("eng")
+    await apply_mapping(loop.kube, loop.namespace, "ENG", capacity={"maxJobMinutes": 240})
+    runtime = await operator_seeing(loop)
+    ticket = linear.add_issue("ENG", "Shadowed", labels=["AI-Implement"])
+    later = operator_clock.now + LATER
+    shadow = loop.fly.add_machine(FLY_APP, name="m-shadow", metadata=fly_labels(loop, "eng-shadowed"))
+    await seed_dispatch(
+        loop,
+        "eng-shadowed",
+        ticket,
+        mode="shadow",
+        phase="Succeeded",
+        finishedAt=kube_timestamp(later - timedelta(hours=1)),
+        deadlineAt=kube_timestamp(later + timedelta(minutes=20)),
+        shadow={"backend": "fly-machines", "id": shadow.id},
+    )
+    operator_clock.advance(LATER)
+
+    assert (await runtime.reaper.sweep()).actions == []
+
+    operator_clock.advance(timedelta(minutes=31))
+    [action] = (await runtime.reaper.sweep()).actions
+    assert (action.resource_id, action.rule) == (shadow.id, "stale-terminal-job")
