@@ -143,13 +143,9 @@ async def test_an_orphan_machine_of_a_ticket_is_destroyed_and_its_ticket_freed(
 ) -> None:
     loop.add_repo("eng")
     await apply_mapping(loop.kube, loop.namespace, "ENG", planning={"enabled": False})
-    linear.add_label(WORKING)
-    ticket = linear.add_issue("ENG", "Left behind", labels=["AI-Implement", WORKING])
     runtime = await loop.operator()
     await cached(runtime, "eng")
-    await runtime.store.record_dedup(
-        ticket.id, identifier="ENG-1", title="Left behind", team_key="ENG", provider="linear", now=runtime.clock()
-    )
+    ticket = await a_ticket_in_the_dedup_window(loop, linear, runtime)
     orphan = loop.fly.add_machine(FLY_APP, name="orphan", metadata={"issue": "ENG-1", "team": "ENG"})
     await census(runtime)
     await loop.lead(runtime)
@@ -170,13 +166,9 @@ async def test_an_already_destroyed_machine_answers_409_and_changes_nothing(
 ) -> None:
     loop.add_repo("eng")
     await apply_mapping(loop.kube, loop.namespace, "ENG")
-    linear.add_label(WORKING)
-    ticket = linear.add_issue("ENG", "Left behind", labels=["AI-Implement", WORKING])
     runtime = await loop.operator()
     await cached(runtime, "eng")
-    await runtime.store.record_dedup(
-        ticket.id, identifier="ENG-1", title="Left behind", team_key="ENG", provider="linear", now=runtime.clock()
-    )
+    ticket = await a_ticket_in_the_dedup_window(loop, linear, runtime)
     machine = loop.fly.add_machine(FLY_APP, name="ended", metadata={"issue": "ENG-1", "team": "ENG"})
     await census(runtime)
     loop.fly.exit_machine(machine.id)  # auto-destroyed after the census saw it, before the next census
