@@ -46,6 +46,25 @@ async def a_hanging_run(loop: RunLoop, linear: LinearSandbox) -> OperatorRuntime
     return runtime
 
 
+async def an_operator(loop: RunLoop, **mapping: Any) -> OperatorRuntime:
+    """An operator runtime (not leading) that sees the mapping ENG → acme/eng."""
+    loop.add_repo("eng")
+    await apply_mapping(loop.kube, loop.namespace, "ENG", **mapping)
+    runtime = await loop.operator()
+    await cached(runtime, "eng")
+    return runtime
+
+
+async def requested_and_carried_out(loop: RunLoop, runtime: OperatorRuntime, machine_id: str) -> Any:
+    """DELETE through the API while the operator's resetter works, as the leader would, every 50 ms."""
+    headers = await loop.api.login()
+    asked = asyncio.create_task(loop.api.client.delete(f"/api/sessions/{quote(machine_id, safe='')}", headers=headers))
+    while not asked.done():
+        await runtime.resetter.process_pending()
+        await asyncio.sleep(0.05)
+    return await asked
+
+
 async def census(runtime: OperatorRuntime) -> None:
     """What the leader does every 30 s, now."""
     await runtime.census.take(runtime.reaper.backends.configured())
@@ -141,10 +160,7 @@ async def test_destroying_a_session_resets_its_ticket_and_the_next_poll_dispatch
 async def test_an_orphan_machine_of_a_ticket_is_destroyed_and_its_ticket_freed(
     loop: RunLoop, linear: LinearSandbox
 ) -> None:
-    loop.add_repo("eng")
-    await apply_mapping(loop.kube, loop.namespace, "ENG", planning={"enabled": False})
-    runtime = await loop.operator()
-    await cached(runtime, "eng")
+    runtime = await an_operator(loop, planning={"enabled": False})
     ticket = await a_ticket_in_the_dedup_window(loop, linear, runtime)
     orphan = loop.fly.add_machine(FLY_APP, name="orphan", metadata={"issue": "ENG-1", "team": "ENG"})
     await census(runtime)
@@ -164,19 +180,13 @@ async def test_an_orphan_machine_of_a_ticket_is_destroyed_and_its_ticket_freed(
 async def test_an_already_destroyed_machine_answers_409_and_changes_nothing(
     loop: RunLoop, linear: LinearSandbox
 ) -> None:
-    loop.add_repo("eng")
-    await apply_mapping(loop.kube, loop.namespace, "ENG")
-    runtime = await loop.operator()
-    await cached(runtime, "eng")
+    runtime = await an_operator(loop)
     ticket = await a_ticket_in_the_dedup_window(loop, linear, runtime)
     machine = loop.fly.add_machine(FLY_APP, name="ended", metadata={"issue": "ENG-1", "team": "ENG"})
     await census(runtime)
     loop.fly.exit_machine(machine.id)  # auto-destroyed after the census saw it, before the next census
-    headers = await loop.api.login()
 
-    asked = asyncio.create_task(loop.api.client.delete(f"/api/sessions/{machine.id}", headers=headers))
-    await eventually(lambda: runtime.resetter.process_pending())
-    response = await asked
+    response = await requested_and_carried_out(loop, runtime, machine.id)
 
     assert response.status == 409
     error = (await response.json())["error"]
@@ -224,16 +234,6 @@ async def test_without_an_operator_the_answer_is_202_and_the_panel_shows_it_pend
     assert (await done.json())["state"] == "reset"
 
 
-async def requested_and_carried_out(loop: RunLoop, runtime: OperatorRuntime, machine_id: str) -> Any:
-    """DELETE through the API while the operator's resetter works, as the leader would, every 50 ms."""
-    headers = await loop.api.login()
-    asked = asyncio.create_task(loop.api.client.delete(f"/api/sessions/{quote(machine_id, safe='')}", headers=headers))
-    while not asked.done():
-        await runtime.resetter.process_pending()
-        await asyncio.sleep(0.05)
-    return await asked
-
-
 async def a_ticket_in_the_dedup_window(loop: RunLoop, linear: LinearSandbox, runtime: OperatorRuntime) -> Any:
     linear.add_label(WORKING)
     ticket = linear.add_issue("ENG", "Left behind", labels=["AI-Implement", WORKING])
@@ -249,10 +249,7 @@ async def a_ticket_in_the_dedup_window(loop: RunLoop, linear: LinearSandbox, run
 
 
 async def test_a_workflow_run_and_a_container_are_destroyed_by_their_ids(loop: RunLoop, linear: LinearSandbox) -> None:
-    loop.add_repo("eng")
-    await apply_mapping(loop.kube, loop.namespace, "ENG")
-    runtime = await loop.operator()
-    await cached(runtime, "eng")
+    runtime = await an_operator(loop)
     run = loop.github.add_workflow_run(OWNER, "eng", display_title="eng-gone-implementation-1")
     container = loop.docker.add_container("c-left", labels={DISPATCH_LABEL: "eng-gone-implementation-2"})
     await census(runtime)
@@ -270,10 +267,7 @@ async def test_a_workflow_run_and_a_container_are_destroyed_by_their_ids(loop: R
 async def test_a_run_that_ended_after_the_census_is_already_destroyed_and_nothing_changes(
     loop: RunLoop, linear: LinearSandbox
 ) -> None:
-    loop.add_repo("eng")
-    await apply_mapping(loop.kube, loop.namespace, "ENG")
-    runtime = await loop.operator()
-    await cached(runtime, "eng")
+    runtime = await an_operator(loop)
     ticket = await a_ticket_in_the_dedup_window(loop, linear, runtime)
     run = loop.github.add_workflow_run(OWNER, "eng", display_title="eng-gone-implementation-1")
     await census(runtime)
@@ -319,10 +313,7 @@ async def test_the_machine_left_by_a_succeeded_run_goes_but_its_ticket_stays(
 async def test_a_ticketing_outage_after_the_destroy_delays_the_reset_but_does_not_lose_it(
     loop: RunLoop, linear: LinearSandbox
 ) -> None:
-    loop.add_repo("eng")
-    await apply_mapping(loop.kube, loop.namespace, "ENG")
-    runtime = await loop.operator()
-    await cached(runtime, "eng")
+    runtime = await an_operator(loop)
     ticket = await a_ticket_in_the_dedup_window(loop, linear, runtime)
     orphan = loop.fly.add_machine(FLY_APP, name="orphan", metadata={"issue": ticket.identifier, "team": "ENG"})
     await census(runtime)
