@@ -15,11 +15,37 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from controller.kube import KubeClient, connection_from_kubeconfig
 from controller.store import Store, database_url, upgrade_database
 from controller.store.urls import normalise_database_url
+from tests.support.clock import START_TOLERANCE, far_starts, forget_starts
 from tests.support.cluster import Cluster, running_cluster
 from tests.support.databases import Databases, PostgresDatabases, SqliteDatabases, database_on
 from tests.support.postgres import MISSING_SERVER_BINARIES, find_server_binaries, throwaway_postgres_server
 
 pytest_plugins = ("tests.support.api_fixtures", "tests.operator.run_fixtures")
+
+
+@pytest.fixture(autouse=True)
+def clocks_meeting_the_control_plane_start_now(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fails a test that runs against the real API server with a hand-moved clock started on a fixed date.
+
+    The server stamps objects with the real time; a clock started elsewhere passes only on the day
+    the test was written (see tests/support/clock.py and docs/testing.md, "Time in tests").
+    """
+    forget_starts()
+    yield
+    if "cluster" not in request.fixturenames:
+        return
+    far = far_starts()
+    if far:
+        lines = [
+            f"  {start.where}: started at {start.started_at:%Y-%m-%d %H:%M:%S}Z, {start.offset} from now"
+            for start in far
+        ]
+        pytest.fail(
+            "a hand-moved clock started more than "
+            f"{START_TOLERANCE} away from the real time in a test that uses the real API server; "
+            "start it at the real now (FakeClock()) and move it with advance():\n" + "\n".join(lines),
+            pytrace=False,
+        )
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,14 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support.clock import record_start
+
 START = 1_767_323_040.0
-"""2026-01-02T03:04:00Z: a whole minute, so Jira's minute-precision resets give exact waits."""
+"""2026-01-02T03:04:00Z: a whole minute, so Jira's minute-precision resets give exact waits.
+
+Only for the sandboxes and their clients, which never meet the control plane: the suite fails a
+test that starts a fixed-date clock and also uses the real API server (tests/support/clock.py).
+"""
 
 SPECS_DIR = Path(os.environ.get("AI_IMPLEMENT_SPECS_DIR") or Path(__file__).resolve().parents[3] / "shared" / "specs")
 """The published API descriptions (shared/specs beside the repository)."""
@@ -26,6 +33,7 @@ class FakeTime:
     def __init__(self, start: float = START) -> None:
         self.now = start
         self.sleeps: list[float] = []
+        record_start(datetime.fromtimestamp(start, UTC))
 
     def clock(self) -> float:
         return self.now

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from controller.web.admin_tokens import TOKEN_LIFETIME, AdminTokens
 from controller.web.throttle import FailureThrottle
-from tests.support.clock import START
+
+START = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+"""Any moment will do: nothing here meets a server's time."""
 
 SECRET = b"installation-secret"
 
