@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from controller.config import Settings
+    from controller.config import ConfigProblem, Settings
 
 
 class _BadConfiguration(Exception):
@@ -28,13 +28,34 @@ def _settings(args: argparse.Namespace) -> Settings:
         raise _BadConfiguration from None
 
 
+def _kubernetes_problems() -> list[ConfigProblem]:
+    """Whether credentials for an API server can be found, without calling it; KUBECONFIG is read as kubectl does."""
+    from controller.config import ConfigProblem
+    from controller.kube import KubeConfigError, load_connection
+
+    try:
+        load_connection()
+    except KubeConfigError as error:
+        return [ConfigProblem("KUBECONFIG", str(error))]
+    return []
+
+
+def _refuse_without_kubernetes() -> None:
+    """Exit with one line per problem before a process that needs the API server starts."""
+    problems = _kubernetes_problems()
+    if problems:
+        sys.stderr.write("".join(f"error: {problem.message}\n" for problem in problems))
+        raise _BadConfiguration
+
+
 def _check_config(args: argparse.Namespace) -> int:
     from controller.config import ConfigurationError, load_settings, render_config_check
 
+    kubernetes = _kubernetes_problems()
     try:
-        text, code = render_config_check(load_settings(env_file=args.env_file))
+        text, code = render_config_check(load_settings(env_file=args.env_file), more_errors=kubernetes)
     except ConfigurationError as error:
-        text, code = render_config_check(error)
+        text, code = render_config_check(error, more_errors=kubernetes)
     sys.stdout.write(text)
     return code
 
@@ -56,6 +77,7 @@ def _serve_api(args: argparse.Namespace) -> int:
     from controller.web.server import run_api
 
     settings = _settings(args)
+    _refuse_without_kubernetes()
     configure_logging(settings.log_level.value)
     logger = logging.getLogger("controller")
     for problem in settings.warnings:
@@ -78,6 +100,7 @@ def _run_operator(args: argparse.Namespace) -> int:
     if problems:
         sys.stderr.write("".join(f"error: {problem.message}\n" for problem in problems))
         return 1
+    _refuse_without_kubernetes()
     configure_logging(settings.log_level.value)
     for problem in settings.warnings:
         logging.getLogger("controller").warning(problem.message)
@@ -86,11 +109,16 @@ def _run_operator(args: argparse.Namespace) -> int:
 
 
 def _run_dev(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
+    from controller.config import ConfigurationError
+    from controller.dev.main import dev_port
     from controller.dev.main import main as run_dev
 
-    return run_dev(port=args.port, work_dir=Path(args.work_dir), admin_code=os.environ.get("ADMIN_ACCESS_CODE"))
+    try:
+        port = dev_port(args.port, os.environ)
+    except ConfigurationError as error:
+        sys.stderr.write("".join(f"error: {problem.message}\n" for problem in error.problems))
+        return 1
+    return run_dev(port=port, work_dir=Path(args.work_dir), admin_code=os.environ.get("ADMIN_ACCESS_CODE"))
 
 
 def _print_crds(args: argparse.Namespace) -> int:
@@ -132,7 +160,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help="run everything on this machine: a local control plane, SQLite, the operator, the API and "
         "sandboxes of every external service seeded with sample tickets",
     )
-    dev.add_argument("--port", type=int, default=8080, help="port of the API and admin UI (default 8080)")
+    dev.add_argument("--port", type=int, default=None, help="port of the API and admin UI (default: PORT, else 8080)")
     dev.add_argument(
         "--work-dir", default=".ai-implement-dev", help="where the SQLite store is kept (default .ai-implement-dev)"
     )

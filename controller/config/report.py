@@ -1,5 +1,6 @@
 """What `ai-implement config check` shows: the effective configuration, secrets redacted, and its problems."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
@@ -87,16 +88,20 @@ def operational_problems(settings: Settings) -> list[ConfigProblem]:
     ]
 
 
-def render_config_check(outcome: Settings | ConfigurationError) -> tuple[str, int]:
+def render_config_check(
+    outcome: Settings | ConfigurationError, *, more_errors: Sequence[ConfigProblem] = ()
+) -> tuple[str, int]:
     """The text and exit code of `ai-implement config check`: 0 when it can start (warnings allowed), else 1.
 
     Takes the outcome of `load_settings()`, so the caller only has to catch `ConfigurationError` and
-    pass it on. Each problem gets a line of its own.
+    pass it on, and problems found outside the settings (no usable kubeconfig). Each problem gets a
+    line of its own.
     """
     if isinstance(outcome, ConfigurationError):
-        lines = ["AI-Implement configuration is invalid.", "", *_problem_lines("error", outcome.problems)]
-        return _with_verdict(lines, errors=len(outcome.problems), warnings=0), 1
-    errors = operational_problems(outcome)
+        problems = [*outcome.problems, *more_errors]
+        lines = ["AI-Implement configuration is invalid.", "", *_problem_lines("error", problems)]
+        return _with_verdict(lines, errors=len(problems), warnings=0), 1
+    errors = [*operational_problems(outcome), *more_errors]
     warnings = outcome.warnings
     lines = [f"AI-Implement configuration ({outcome.environment}, {outcome.environment_reason})", ""]
     lines += _table_lines(effective_configuration(outcome))

@@ -15,7 +15,7 @@ import logging
 import os
 import secrets
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +64,18 @@ class Sandboxes:
     chat: ChatSandbox
     runner: SandboxRunner
     app_key: rsa.RSAPrivateKey
+
+
+DEFAULT_PORT = 8080
+
+
+def dev_port(argument: int | None, environ: Mapping[str, str]) -> int:
+    """`--port`, else PORT read and checked as a deployment reads it, else 8080."""
+    if argument is not None:
+        return argument
+    if environ.get("PORT"):
+        return load_settings({"PORT": environ["PORT"]}, env_file=None).port
+    return DEFAULT_PORT
 
 
 def dev_settings(sandboxes: Sandboxes, *, port: int, work_dir: Path, admin_code: str) -> Settings:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+import yaml
 from kubernetes.client import Configuration
 from kubernetes.config import ConfigException, load_kube_config
 from kubernetes.config.incluster_config import (
@@ -129,9 +130,10 @@ def connection_from_kubeconfig(path: str | Path | None, context: str | None = No
     configuration = Configuration()
     try:
         load_kube_config(config_file=paths, context=context, client_configuration=configuration, persist_config=False)
-    except (ConfigException, OSError, ValueError) as error:
+    except (ConfigException, OSError, ValueError, yaml.YAMLError) as error:
         chosen = f" (context {context})" if context else ""
-        raise KubeConfigError(f"kubeconfig {paths}{chosen} is not usable: {error}") from error
+        reason = " ".join(str(error).split())
+        raise KubeConfigError(f"kubeconfig {paths}{chosen} is not usable: {reason}") from error
     source = f"kubeconfig {paths}" + (f" (context {context})" if context else "")
     return _connection_from_configuration(configuration, source)
 
@@ -169,7 +171,7 @@ def load_connection(
     if kubeconfig is not None:
         return connection_from_kubeconfig(kubeconfig, context)
     if env.get(KUBECONFIG_ENV):
-        return connection_from_kubeconfig(env[KUBECONFIG_ENV], context)
+        return _connection_from_kubeconfig_variable(env[KUBECONFIG_ENV], context)
     if env.get(SERVICE_HOST_ENV_NAME):
         return connection_in_cluster(env)
     home = Path(env["HOME"]) if env.get("HOME") else Path.home()
@@ -181,6 +183,22 @@ def load_connection(
         f"{KUBECONFIG_ENV} is unset, {SERVICE_HOST_ENV_NAME} is unset (not in a pod), "
         f"and {default} does not exist. Pass a kubeconfig path or set {KUBECONFIG_ENV}."
     )
+
+
+def _connection_from_kubeconfig_variable(paths: str, context: str | None) -> KubeConnection:
+    """KUBECONFIG's files, with errors that name the variable, since that is what the user has to fix."""
+    parts = [part for part in paths.split(os.pathsep) if part]
+    if not any(Path(part).expanduser().is_file() for part in parts):
+        missing = "does not exist" if len(parts) == 1 else "none of which exists"
+        raise KubeConfigError(
+            f"{KUBECONFIG_ENV}={paths} names {'a file that' if len(parts) == 1 else 'files'} "
+            f"{missing}: point {KUBECONFIG_ENV} at your cluster's kubeconfig, or unset it to use the "
+            "pod's service account or ~/.kube/config"
+        )
+    try:
+        return connection_from_kubeconfig(paths, context)
+    except KubeConfigError as error:
+        raise KubeConfigError(f"{KUBECONFIG_ENV}={paths}: {error}") from error
 
 
 def _connection_from_configuration(configuration: Any, source: str) -> KubeConnection:

@@ -61,11 +61,11 @@ def test_make_dev_shows_a_ticket_succeed_and_stops_cleanly_on_ctrl_c(tmp_path: P
         pytest.fail(f"the control-plane binaries cannot be built (make install builds them): {error}")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    environment = {**os.environ, "ADMIN_ACCESS_CODE": ADMIN_CODE}
+    environment = {**os.environ, "ADMIN_ACCESS_CODE": ADMIN_CODE, "PORT": str(port)}
     environment.pop("KUBECONFIG", None)
     log = (tmp_path / "dev.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "controller.cli", "dev", "--port", str(port), "--work-dir", str(tmp_path / "work")],
+        [sys.executable, "-m", "controller.cli", "dev", "--work-dir", str(tmp_path / "work")],
         stdout=log,
         stderr=subprocess.STDOUT,
         env=environment,

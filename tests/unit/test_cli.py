@@ -7,8 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
+from controller.dev.main import dev_port
 from controller.resources import ALL_KINDS
 
 SECRET = "lin_api_do-not-print-me-0123456789"
@@ -26,14 +28,33 @@ def _run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None)
     )
 
 
-def test_config_check_redacts_secrets_and_passes_with_a_working_set(tmp_path: Path, rsa_key_pem: str) -> None:
-    env = {
+KUBECONFIG_TEXT = """
+apiVersion: v1
+kind: Config
+clusters: [{name: local, cluster: {server: "http://127.0.0.1:1"}}]
+users: [{name: local, user: {token: not-used}}]
+contexts: [{name: local, context: {cluster: local, user: local}}]
+current-context: local
+"""
+
+
+def working_environment(tmp_path: Path, rsa_key_pem: str) -> dict[str, str]:
+    """What an operator sets: the GitHub App, Linear, an access code and a kubeconfig (never dialled here)."""
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(KUBECONFIG_TEXT)
+    return {
         "GITHUB_APP_ID": "12345",
         "GITHUB_APP_PRIVATE_KEY": rsa_key_pem.replace("\n", "\\n"),
         "LINEAR_API_KEY": SECRET,
         "ADMIN_ACCESS_CODE": "hunter2-hunter2",
+        "KUBECONFIG": str(kubeconfig),
+        "DEDUP_DB_PATH": str(tmp_path / "dedup.sqlite"),
         "PYTHONPATH": str(Path(__file__).parents[2]),
     }
+
+
+def test_config_check_redacts_secrets_and_passes_with_a_working_set(tmp_path: Path, rsa_key_pem: str) -> None:
+    env = working_environment(tmp_path, rsa_key_pem)
     result = _run("config", "check", env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Configuration is valid" in result.stdout
@@ -54,6 +75,35 @@ def test_config_check_names_each_bad_variable_and_fails(tmp_path: Path) -> None:
     assert result.returncode == 1
     for variable in ("RUNNER_MODE", "NOTIFY_TYPE", "PORT", "RUNNER_TOKEN_SECRET"):
         assert any(line.startswith("error:") and variable in line for line in result.stdout.splitlines()), variable
+
+
+@pytest.mark.parametrize("command", [("api",), ("operator",), ("config", "check")])
+def test_a_kubeconfig_that_is_not_there_is_one_line_naming_kubeconfig_and_its_path(
+    tmp_path: Path, rsa_key_pem: str, command: tuple[str, ...]
+) -> None:
+    missing = tmp_path / "nowhere" / "config"
+    env = {**working_environment(tmp_path, rsa_key_pem), "KUBECONFIG": str(missing)}
+    result = _run(*command, env=env, cwd=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    errors = [
+        line.split(None, 1)[1] for line in (result.stdout + result.stderr).splitlines() if line.startswith("error:")
+    ]
+    assert errors == [
+        f"KUBECONFIG={missing} names a file that does not exist: point KUBECONFIG at your cluster's "
+        "kubeconfig, or unset it to use the pod's service account or ~/.kube/config"
+    ]
+
+
+def test_a_kubeconfig_that_is_not_a_kubeconfig_is_named_with_its_path(tmp_path: Path, rsa_key_pem: str) -> None:
+    broken = tmp_path / "broken"
+    broken.write_text("clusters: [\n")
+    env = {**working_environment(tmp_path, rsa_key_pem), "KUBECONFIG": str(broken)}
+    result = _run("api", env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"error: KUBECONFIG={broken}: kubeconfig {broken} is not usable")
 
 
 def test_crds_prints_every_definition() -> None:
@@ -80,3 +130,20 @@ def test_db_upgrade_refuses_a_bad_database_url_without_echoing_it(tmp_path: Path
     assert result.returncode == 1
     assert "DATABASE_URL" in result.stderr
     assert "s3cret" not in result.stderr + result.stdout
+
+
+def test_dev_listens_on_port_unless_told_otherwise() -> None:
+    assert dev_port(None, {}) == 8080
+    assert dev_port(None, {"PORT": "9123"}) == 9123
+    assert dev_port(9200, {"PORT": "9123"}) == 9200, "--port wins over PORT"
+
+
+def test_dev_refuses_a_bad_port_in_one_line_before_starting_anything(tmp_path: Path) -> None:
+    result = _run(
+        "dev", "--work-dir", str(tmp_path / "work"), env={"PORT": "http", "PYTHONPATH": str(Path(__file__).parents[2])}
+    )
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "error: PORT='http' is not a whole number: use a port number from 1 to 65535 (the default is 8080)."
+    ]
+    assert not (tmp_path / "work").exists()
