@@ -21,7 +21,8 @@ _FORCED_EXECUTION_MODES: Final = {
     RunnerMode.LOCAL: "local",
 }
 _RUNS_ON: Final = {"fly-machines": "on Fly Machines", "local": "in local Docker"}
-"""Execution modes whose runners the controller starts itself, and so must equip and hear back from."""
+"""Execution modes whose runners the controller starts itself, and so must equip with model credentials."""
+_RUNS_ON_TEXT: Final = {**_RUNS_ON, "github-actions": "on GitHub Actions"}
 
 
 def effective_execution_mode(runner_mode: RunnerMode, execution_mode: str) -> str:
@@ -84,22 +85,20 @@ def _needed_variables(
             yield variable, "the mapping uses Jira, which needs JIRA_TOKEN, JIRA_CLOUD_ID and JIRA_SITE_URL"
 
     runs_on = effective_execution_mode(runner_mode, execution_mode)
-    if runs_on not in _RUNS_ON:
-        return
     if runner_mode is RunnerMode.DEFAULT:
-        where = f"the mapping runs {_RUNS_ON[runs_on]}"
+        where = f"the mapping runs {_RUNS_ON_TEXT[runs_on]}"
     else:
-        where = f"{mode_name} runs every mapping {_RUNS_ON[runs_on]}"
+        where = f"{mode_name} runs every mapping {_RUNS_ON_TEXT[runs_on]}"
     if runs_on == "fly-machines":
         yield "FLY_SESSIONS_APP", f"{where}, which are created in the Fly app it names"
         yield "FLY_SESSIONS_TOKEN", f"{where}, which are created and destroyed with this token"
         yield "FLY_OIDC_ISSUER", f"{where}, which prove who they are with Fly's OIDC tokens from this issuer"
-    else:
+    elif runs_on == "local":
         yield "LOCAL_RUNNER_IMAGE", f"{where}, in containers started from this image"
-    yield "RUNNER_CALLBACK_BASE_URL", f"{where}, and those runners report back to this URL"
+    yield "RUNNER_CALLBACK_BASE_URL", f"{where}, and every runner reports its progress and result to this URL"
     yield (
         "RUNNER_TOKEN_SECRET",
-        f"{where}, and those runners authenticate their callbacks with tokens it signs",
+        f"{where}, and every runner authenticates its callbacks with tokens it signs; without it no run starts",
     )
 
 

@@ -273,6 +273,10 @@ class KubeClient:
 
     async def healthy(self) -> bool:
         """Whether the API server answers /readyz with 200; never raises, as our readiness probe asks it."""
+        return await self.readiness_problem() is None
+
+    async def readiness_problem(self) -> str | None:
+        """Why the API server does not answer /readyz with 200, or None when it does; never raises."""
         try:
             await self._request(
                 "GET",
@@ -282,8 +286,9 @@ class KubeClient:
             )
         except KubeApiError as error:
             logger.info("the API server at %s is not ready: %s", self.connection.server, error)
-            return False
-        return True
+            status = f"answered {error.status_code}: " if error.status_code is not None else ""
+            return f"the API server at {self.connection.server} {status or 'is unreachable: '}{error.message}"
+        return None
 
     async def _request(
         self,

@@ -202,7 +202,10 @@ class Dispatcher:
                         mapping.spec,
                         history,
                         active_in_mapping=active,
-                        missing_credentials=mapping_missing_credentials(self.settings, mapping.spec, runner_mode.mode),
+                        missing_credentials=[
+                            problem.message
+                            for problem in mapping_missing_credentials(self.settings, mapping.spec, runner_mode.mode)
+                        ],
                         now=now,
                     )
                     DECISIONS.labels(team_key, decision.verdict.value, decision.reason_word).inc()

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from controller.clock import kube_timestamp
-from controller.config import RunnerMode, Settings, effective_execution_mode, missing_for_mapping
+from controller.config import ConfigProblem, RunnerMode, Settings, effective_execution_mode, missing_for_mapping
 from controller.resources import ProjectMappingSpec, effective_max_iterations
 from controller.resources.base import Condition
 from controller.ticketing.model import Provider, Ticket, TicketScope
@@ -121,15 +121,23 @@ class MappingStatusFacts:
     conflict: str | None = None
 
 
-def mapping_missing_credentials(settings: Settings, spec: ProjectMappingSpec, runner_mode: RunnerMode) -> list[str]:
-    problems = missing_for_mapping(
+def mapping_missing_credentials(
+    settings: Settings, spec: ProjectMappingSpec, runner_mode: RunnerMode
+) -> list[ConfigProblem]:
+    return missing_for_mapping(
         settings,
         ticketing_provider=spec.ticketing.provider,
         execution_mode=spec.runner.execution_mode,
         model_provider=spec.provider.name,
         runner_mode=runner_mode,
     )
-    return [problem.message for problem in problems]
+
+
+def _variables(problems: list[ConfigProblem]) -> str:
+    """`A is`, `A and B are`, `A, B and C are`: the variables an operator has to set."""
+    names = [problem.variable for problem in problems]
+    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    return f"{listed} {'is' if len(names) == 1 else 'are'}"
 
 
 def _condition(
@@ -161,14 +169,14 @@ def mapping_status_patch(
         "CredentialsResolved",
         not missing,
         "AllCredentialsSet" if not missing else "CredentialsMissing",
-        "every variable this mapping needs is set" if not missing else " ".join(missing),
+        "every variable this mapping needs is set" if not missing else " ".join(p.message for p in missing),
         now,
         mapping.generation,
     )
     if facts.conflict is not None:
         ready_reason, ready_message = "DuplicateScope", facts.conflict
     elif missing:
-        ready_reason, ready_message = "CredentialsMissing", "runs cannot start until the credentials are set"
+        ready_reason, ready_message = "CredentialsMissing", f"runs cannot start until {_variables(missing)} set"
     elif mapping.spec.paused:
         ready_reason, ready_message = "Paused", "the mapping is paused: no new runs are dispatched"
     else:

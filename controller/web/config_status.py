@@ -11,20 +11,20 @@ from datetime import datetime
 from aiohttp import web
 from pydantic import Field
 
-from controller.config import RunnerMode, Settings, effective_execution_mode
-from controller.config.overrides import ResolvedRunnerMode
-from controller.web.context import context_of
+from controller.config import Settings
+from controller.web.context import WebContext, context_of
 from controller.web.identity import CheckStatus, IdentityCache, IdentityProbe
 from controller.web.mappings import MappingView, cached_mappings
 from controller.web.models import CamelModel
 from controller.web.routing import ApiRouter, respond
-from controller.web.runner_mode import resolved_runner_mode
 
 router = ApiRouter(tag="status")
 
 
 class StatusCheck(CamelModel):
-    id: str = Field(description="ticketing.linear, ticketing.jira, runner-callback, gap-fill-trigger, github-webhook.")
+    id: str = Field(
+        description="kubernetes, ticketing.linear, ticketing.jira, runner-callback, gap-fill-trigger, github-webhook."
+    )
     title: str
     status: CheckStatus
     message: str = Field(description="What is fine, or what is wrong and how to fix it.")
@@ -73,36 +73,35 @@ async def _ticketing_checks(
     return checks
 
 
-def _callbacks_needed(runner_mode: ResolvedRunnerMode, mappings: list[MappingView]) -> list[str]:
-    """Who needs runner callbacks: Fly and local runs report back over HTTP."""
-    if runner_mode.mode in (RunnerMode.FLY, RunnerMode.LOCAL, RunnerMode.SHADOW):
-        return [f"the runner mode {runner_mode.mode.value} ({runner_mode.source.value})"]
-    return [
-        m.team_key
-        for m in mappings
-        if effective_execution_mode(runner_mode.mode, m.spec.runner.execution_mode) in ("fly-machines", "local")
-    ]
-
-
-def configuration_checks(
-    settings: Settings, runner_mode: ResolvedRunnerMode, mappings: list[MappingView], now: datetime
-) -> list[StatusCheck]:
-    """The checks that need no network: callbacks, trigger and webhook secrets."""
-    needed = _callbacks_needed(runner_mode, mappings)
+def _callback_check(settings: Settings, mappings: list[MappingView]) -> tuple[CheckStatus, str]:
+    """Every run reports back over HTTP, whatever runs it; without callbacks no mapping's run starts."""
     if settings.runner_callback_base_url and settings.runner_token_secret:
-        callback = (CheckStatus.OK, f"runners call back to {settings.runner_callback_base_url}")
-    elif needed:
-        callback = (
+        return CheckStatus.OK, f"runners call back to {settings.runner_callback_base_url}"
+    unset = " and ".join(
+        variable
+        for variable, value in (
+            ("RUNNER_CALLBACK_BASE_URL", settings.runner_callback_base_url),
+            ("RUNNER_TOKEN_SECRET", settings.runner_token_secret),
+        )
+        if not value
+    )
+    verb = "is" if " and " not in unset else "are"
+    if mappings:
+        users = ", ".join(m.team_key for m in mappings)
+        return (
             CheckStatus.ERROR,
-            f"RUNNER_CALLBACK_BASE_URL and RUNNER_TOKEN_SECRET are needed by {', '.join(needed)}: Fly and local "
-            "runs cannot report progress or results without them",
+            f"{unset} {verb} unset: no run of {users} can start, since every runner (GitHub Actions, Fly "
+            "Machines, local Docker) reports its progress and result to the controller",
         )
-    else:
-        callback = (
-            CheckStatus.WARNING,
-            "runner callbacks are off (RUNNER_CALLBACK_BASE_URL and RUNNER_TOKEN_SECRET unset): /runner/* "
-            "answer 501; only GitHub Actions runs can be used",
-        )
+    return (
+        CheckStatus.WARNING,
+        f"{unset} {verb} unset: /runner/* answer 501 and no run can start; set them before adding a mapping",
+    )
+
+
+def configuration_checks(settings: Settings, mappings: list[MappingView], now: datetime) -> list[StatusCheck]:
+    """The checks that need no network: callbacks, trigger and webhook secrets."""
+    callback = _callback_check(settings, mappings)
     trigger = _secret_check(
         "gap-fill-trigger",
         "Gap-fill trigger",
@@ -142,7 +141,25 @@ def _secret_check(
 )
 async def config_status(request: web.Request) -> web.Response:
     context = context_of(request)
-    mappings = cached_mappings(request)
+    kubernetes = await _kubernetes_check(context)
+    mappings = cached_mappings(request) if context.mappings.synced else []
     ticketing = await _ticketing_checks(mappings, context.ticketing_probes, context.identity_cache)
-    others = configuration_checks(context.settings, await resolved_runner_mode(context), mappings, context.clock())
-    return respond(ConfigStatus(checks=[*ticketing, *others]))
+    others = configuration_checks(context.settings, mappings, context.clock())
+    return respond(ConfigStatus(checks=[kubernetes, *ticketing, *others]))
+
+
+async def _kubernetes_check(context: WebContext) -> StatusCheck:
+    """The API server answers and ProjectMappings are listed; if not, the other checks assume no mapping."""
+    problem = await context.kube.readiness_problem()
+    listed = context.mappings.synced
+    if problem is None and listed:
+        status, message = CheckStatus.OK, f"the API server at {context.kube.connection.server} answers"
+    else:
+        reason = problem or "the API server answers, but ProjectMappings could not be listed yet"
+        status = CheckStatus.ERROR
+        message = f"{reason}; no run is dispatched while it lasts. Check KUBECONFIG or the pod's service account"
+        if not listed:
+            message += "; the checks below do not know the mappings and treat them as none"
+    return StatusCheck(
+        id="kubernetes", title="Kubernetes API", status=status, message=message, checked_at=context.clock()
+    )

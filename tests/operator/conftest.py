@@ -53,7 +53,7 @@ async def jira() -> AsyncIterator[JiraSandbox]:
 
 @pytest.fixture
 def operator_clock() -> FakeClock:
-    return FakeClock(datetime.now(UTC))
+    return FakeClock()
 
 
 def store_environment(database_url: str, tmp_path: Path) -> dict[str, str]:
@@ -94,6 +94,8 @@ async def start_operator(
                 "JIRA_SITE_URL": JIRA_SITE_URL,
                 "JIRA_API_BASE_URL": str(jira.url),
                 "AI_IMPLEMENT_NAMESPACE": namespace,
+                "RUNNER_CALLBACK_BASE_URL": "https://ai-implement.example.com",
+                "RUNNER_TOKEN_SECRET": "operator-tests-runner-token-secret-0123456789",
                 **store_environment(migrated_database_url, tmp_path),
                 **(env or {}),
             }

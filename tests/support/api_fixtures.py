@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from controller.config import load_settings
 from controller.github import GitHubClient
-from controller.kube import PROJECT_MAPPINGS, Informer, KubeClient
+from controller.kube import PROJECT_MAPPINGS, Informer, KubeClient, KubeConnection
 from controller.runners.identity import IdentityVerifier
 from controller.secrets import KubernetesSecretBackend, SecretBackend
 from controller.store import Store
@@ -64,22 +64,28 @@ async def start_api(kube: KubeClient, namespace: str, store: Store, clock: FakeC
             identity: IdentityVerifier | None = None,
             port: int | None = None,
             github: GitHubClient | None = None,
+            kube_connection: KubeConnection | None = None,
         ) -> Api:
+            """`kube_connection` points the app at another API server, one that may never answer."""
             environ = {"ADMIN_ACCESS_CODE": ACCESS_CODE, **(env or {})}
             settings = load_settings({k: v for k, v in environ.items() if v is not None}, env_file=None)
-            informer = await stack.enter_async_context(Informer(kube, PROJECT_MAPPINGS, namespace))
-            assert await informer.wait_synced(10)
+            client_of_app = kube
+            if kube_connection is not None:
+                client_of_app = await stack.enter_async_context(KubeClient(kube_connection))
+            informer = await stack.enter_async_context(Informer(client_of_app, PROJECT_MAPPINGS, namespace))
+            if kube_connection is None:
+                assert await informer.wait_synced(10)
             code = settings.admin_access_code
             context = WebContext(
                 settings=settings,
                 store=store,
-                kube=kube,
+                kube=client_of_app,
                 namespace=namespace,
                 mappings=informer,
                 admin_tokens=None
                 if code is None
                 else AdminTokens(access_code=code.get_secret_value(), installation_secret=INSTALLATION_SECRET),
-                secrets=secrets or KubernetesSecretBackend(kube, namespace),
+                secrets=secrets or KubernetesSecretBackend(client_of_app, namespace),
                 clock=clock,
                 ticketing_probes=probes or {},
                 stored_at_start=stored_at_start or {},

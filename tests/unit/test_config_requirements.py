@@ -46,20 +46,28 @@ class Case:
 
 
 CASES = {
-    "linear on github actions needs only linear": Case(LINEAR),
-    "linear without its key": Case({}, missing=["LINEAR_API_KEY"]),
-    "jira needs the whole trio": Case({}, ticketing="jira", missing=["JIRA_TOKEN", "JIRA_CLOUD_ID", "JIRA_SITE_URL"]),
-    "jira names only the missing members": Case(
-        {"JIRA_TOKEN": "t"}, ticketing="jira", missing=["JIRA_CLOUD_ID", "JIRA_SITE_URL"]
+    "linear on github actions needs linear and the callbacks": Case({**LINEAR, **CALLBACKS}),
+    "github actions runs report back too": Case(LINEAR, missing=["RUNNER_CALLBACK_BASE_URL", "RUNNER_TOKEN_SECRET"]),
+    "github actions without the callback url": Case(
+        {**LINEAR, "RUNNER_TOKEN_SECRET": "signing_secret"}, missing=["RUNNER_CALLBACK_BASE_URL"]
     ),
-    "jira complete": Case(JIRA, ticketing="jira"),
+    "linear without its key": Case(CALLBACKS, missing=["LINEAR_API_KEY"]),
+    "jira needs the whole trio": Case(
+        CALLBACKS, ticketing="jira", missing=["JIRA_TOKEN", "JIRA_CLOUD_ID", "JIRA_SITE_URL"]
+    ),
+    "jira names only the missing members": Case(
+        {**CALLBACKS, "JIRA_TOKEN": "t"}, ticketing="jira", missing=["JIRA_CLOUD_ID", "JIRA_SITE_URL"]
+    ),
+    "jira complete": Case({**JIRA, **CALLBACKS}, ticketing="jira"),
     "a linear key does not serve a jira mapping": Case(
-        LINEAR, ticketing="jira", missing=["JIRA_TOKEN", "JIRA_CLOUD_ID", "JIRA_SITE_URL"]
+        {**LINEAR, **CALLBACKS}, ticketing="jira", missing=["JIRA_TOKEN", "JIRA_CLOUD_ID", "JIRA_SITE_URL"]
     ),
     "every mapping needs the github app": Case(
-        LINEAR, with_app=False, missing=["GITHUB_APP_ID", "GITHUB_APP_PRIVATE_KEY"]
+        {**LINEAR, **CALLBACKS}, with_app=False, missing=["GITHUB_APP_ID", "GITHUB_APP_PRIVATE_KEY"]
     ),
-    "half a github app": Case({**LINEAR, **GITHUB_APP_ID}, with_app=False, missing=["GITHUB_APP_PRIVATE_KEY"]),
+    "half a github app": Case(
+        {**LINEAR, **CALLBACKS, **GITHUB_APP_ID}, with_app=False, missing=["GITHUB_APP_PRIVATE_KEY"]
+    ),
     "fly machines need fly, callbacks and claude": Case(
         LINEAR,
         execution="fly-machines",
@@ -96,14 +104,16 @@ CASES = {
         {**LINEAR, **FLY, "RUNNER_MODE": "fly"},
         missing=["RUNNER_CALLBACK_BASE_URL", "RUNNER_TOKEN_SECRET", "CLAUDE_CODE_OAUTH_TOKEN"],
     ),
-    "runner mode gha overrides fly machines": Case({**LINEAR, "RUNNER_MODE": "gha"}, execution="fly-machines"),
+    "runner mode gha overrides fly machines": Case(
+        {**LINEAR, **CALLBACKS, "RUNNER_MODE": "gha"}, execution="fly-machines"
+    ),
     "runner mode local overrides fly machines": Case(
         {**LINEAR, **CALLBACKS, **OAUTH, "RUNNER_MODE": "local"},
         execution="fly-machines",
         missing=["LOCAL_RUNNER_IMAGE"],
     ),
     "runner mode shadow dispatches through github actions plus a fly machine": Case(
-        {**LINEAR, **FLY, "RUNNER_MODE": "shadow"}, execution="fly-machines"
+        {**LINEAR, **FLY, **CALLBACKS, "RUNNER_MODE": "shadow"}, execution="fly-machines"
     ),
     "runner mode default keeps the mapping's mode": Case(
         {**LINEAR, **LOCAL, **CALLBACKS, **OAUTH, "RUNNER_MODE": "default"}, execution="local"
@@ -142,7 +152,7 @@ def test_messages_say_why_the_mapping_needs_the_variable() -> None:
     assert "LINEAR_API_KEY is not set: the mapping uses Linear." in messages
     assert (
         "RUNNER_CALLBACK_BASE_URL is not set: RUNNER_MODE=fly runs every mapping on Fly Machines, "
-        "and those runners report back to this URL."
+        "and every runner reports its progress and result to this URL."
     ) in messages
     assert any(
         message.startswith("Neither CLAUDE_CODE_OAUTH_TOKEN nor ANTHROPIC_API_KEY is set") for message in messages

@@ -96,8 +96,31 @@ def test_missing_credentials_show_in_both_conditions(rsa_key_pem: str) -> None:
     assert patch["effectiveMaxIterations"] == 3
 
 
-def test_ready_mapping_with_its_effective_mode(rsa_key_pem: str) -> None:
+CALLBACKS = {"RUNNER_CALLBACK_BASE_URL": "https://ai.example.com", "RUNNER_TOKEN_SECRET": "s" * 32}
+
+
+def test_a_mapping_whose_runs_cannot_call_back_is_not_ready(rsa_key_pem: str) -> None:
     env = GITHUB | {"GITHUB_APP_PRIVATE_KEY": rsa_key_pem, "LINEAR_API_KEY": "lin_api_x"}
+    patch = status(env, mapping("eng", "ENG"), MappingStatusFacts(RunnerMode.DEFAULT))
+    conditions = {c["type"]: c for c in patch["conditions"]}
+    assert (conditions["Ready"]["status"], conditions["Ready"]["reason"]) == ("False", "CredentialsMissing")
+    assert conditions["Ready"]["message"] == (
+        "runs cannot start until RUNNER_CALLBACK_BASE_URL and RUNNER_TOKEN_SECRET are set"
+    )
+    assert conditions["CredentialsResolved"]["message"].startswith(
+        "RUNNER_CALLBACK_BASE_URL is not set: the mapping runs on GitHub Actions"
+    )
+    one_missing = status(
+        env | {"RUNNER_TOKEN_SECRET": "s" * 32},
+        mapping("eng", "ENG"),
+        MappingStatusFacts(RunnerMode.DEFAULT),
+    )
+    ready = next(c for c in one_missing["conditions"] if c["type"] == "Ready")
+    assert ready["message"] == "runs cannot start until RUNNER_CALLBACK_BASE_URL is set"
+
+
+def test_ready_mapping_with_its_effective_mode(rsa_key_pem: str) -> None:
+    env = GITHUB | CALLBACKS | {"GITHUB_APP_PRIVATE_KEY": rsa_key_pem, "LINEAR_API_KEY": "lin_api_x"}
     patch = status(
         env,
         mapping("eng", "ENG", provider={"name": "bedrock", "awsRegion": "us-east-1"}),
@@ -111,7 +134,7 @@ def test_ready_mapping_with_its_effective_mode(rsa_key_pem: str) -> None:
 
 
 def test_transition_time_only_moves_when_the_status_changes(rsa_key_pem: str) -> None:
-    env = GITHUB | {"GITHUB_APP_PRIVATE_KEY": rsa_key_pem, "LINEAR_API_KEY": "lin_api_x"}
+    env = GITHUB | CALLBACKS | {"GITHUB_APP_PRIVATE_KEY": rsa_key_pem, "LINEAR_API_KEY": "lin_api_x"}
     earlier = (NOW - timedelta(days=1)).isoformat()
     previous = {"conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": earlier}]}
     patch = status(env, mapping("eng", "ENG"), MappingStatusFacts(RunnerMode.DEFAULT), previous)

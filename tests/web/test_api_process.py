@@ -73,3 +73,27 @@ def test_a_bad_configuration_stops_the_process_naming_the_variable(tmp_path: Pat
     )
     assert result.returncode == 1
     assert "PORT=99999" in result.stderr
+
+
+def test_config_status_answers_while_kubernetes_is_unreachable(cluster: Cluster, tmp_path: Path) -> None:
+    """The first place to look when nothing dispatches must answer most when something is down."""
+    config = yaml.safe_load(cluster.kubeconfig.read_text())
+    server = f"https://127.0.0.1:{free_port()}"
+    config["clusters"][0]["cluster"]["server"] = server
+    broken = tmp_path / "unreachable-kubeconfig"
+    broken.write_text(yaml.safe_dump(config))
+    env = _env(broken, "default", tmp_path, ADMIN_ACCESS_CODE=CODE, GITHUB_WEBHOOK_SECRET="w" * 32)
+    with running_api(env, tmp_path) as api:
+        token = httpx.post(f"{api.base_url}/api/auth", json={"code": CODE}).json()["token"]
+        answer = httpx.get(
+            f"{api.base_url}/api/admin/config-status", headers={"Authorization": f"Bearer {token}"}, timeout=20
+        )
+    assert answer.status_code == 200, answer.text
+    checks = {check["id"]: check for check in answer.json()["checks"]}
+    assert list(checks) == ["kubernetes", "ticketing", "runner-callback", "gap-fill-trigger", "github-webhook"]
+    kubernetes = checks["kubernetes"]
+    assert kubernetes["status"] == "error"
+    assert kubernetes["message"].startswith(f"the API server at {server} is unreachable")
+    assert "KUBECONFIG" in kubernetes["message"]
+    assert checks["github-webhook"]["status"] == "ok"
+    assert checks["ticketing"]["status"] == "error"

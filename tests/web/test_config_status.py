@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 from controller.config import load_settings
+from controller.devcluster.controlplane import free_port
 from controller.httpclient import RetryPolicy
+from controller.kube import connection_to
 from controller.sandbox import Fault, JiraSandbox, LinearSandbox
 from controller.ticketing.clients import open_ticketing_clients
 from controller.web.server import ticketing_probes
@@ -128,28 +130,43 @@ async def test_callback_trigger_and_webhook_checks(start_api: ApiFactory) -> Non
     assert {configured[name]["status"] for name in ("runner-callback", "gap-fill-trigger", "github-webhook")} == {"ok"}
 
 
-async def test_fly_mode_without_callbacks_is_an_error(start_api: ApiFactory) -> None:
-    checks = await status_of(
-        await start_api(env={"RUNNER_MODE": "fly", "FLY_SESSIONS_APP": "sessions", "FLY_SESSIONS_TOKEN": "t"})
-    )
-    assert checks["runner-callback"]["status"] == "error"
-    assert "the runner mode fly (environment)" in checks["runner-callback"]["message"]
-
-
-async def test_a_stored_fly_mode_needs_callbacks_and_gha_does_not(start_api: ApiFactory) -> None:
+async def test_a_mapping_without_callbacks_is_an_error_whatever_runs_it(start_api: ApiFactory) -> None:
     api = await start_api(env={"FLY_SESSIONS_TOKEN": "fly-token", "FLY_SESSIONS_APP": "acme-sessions"})
-    headers = await api.login()
-    fly_mapping = {
-        "teamKey": "OPS",
-        "ticketing": {"provider": "linear"},
-        "source": {"owner": "acme", "repo": "infra", "defaultBranch": "main"},
-        "runner": {"executionMode": "fly-machines"},
-    }
-    assert (await api.client.post("/api/mappings", json=fly_mapping, headers=headers)).status == 201
-    await eventually(lambda: len(api.context.mappings.items()) == 1)
-    assert (await status_of(api))["runner-callback"]["status"] == "error"
-    await api.client.post("/api/runner-mode", json={"mode": "gha"}, headers=headers)
     assert (await status_of(api))["runner-callback"]["status"] == "warning"
-    await api.client.post("/api/runner-mode", json={"mode": "fly"}, headers=headers)
-    stored_fly = (await status_of(api))["runner-callback"]
-    assert (stored_fly["status"], "the runner mode fly (database)" in stored_fly["message"]) == ("error", True)
+    headers = await api.login()
+    actions_mapping = {
+        "teamKey": "ENG",
+        "ticketing": {"provider": "linear"},
+        "source": {"owner": "acme", "repo": "webapp", "defaultBranch": "main"},
+        "runner": {"executionMode": "github-actions"},
+    }
+    assert (await api.client.post("/api/mappings", json=actions_mapping, headers=headers)).status == 201
+    await eventually(lambda: len(api.context.mappings.items()) == 1)
+    callback = (await status_of(api))["runner-callback"]
+    assert callback["status"] == "error"
+    assert callback["message"].startswith(
+        "RUNNER_CALLBACK_BASE_URL and RUNNER_TOKEN_SECRET are unset: no run of ENG can start"
+    )
+    for mode in ("gha", "fly"):
+        await api.client.post("/api/runner-mode", json={"mode": mode}, headers=headers)
+        assert (await status_of(api))["runner-callback"]["status"] == "error", mode
+
+
+async def test_the_kubernetes_check_is_first_and_ok_on_the_real_cluster(api: Api) -> None:
+    checks = await status_of(api)
+    assert next(iter(checks)) == "kubernetes"
+    assert checks["kubernetes"]["status"] == "ok"
+    assert api.context.kube.connection.server in checks["kubernetes"]["message"]
+
+
+async def test_an_unreachable_kubernetes_api_fails_its_check_and_keeps_the_others(start_api: ApiFactory) -> None:
+    unreachable = connection_to(f"http://127.0.0.1:{free_port()}")
+    api = await start_api(env={"GAP_FILL_TRIGGER_SECRET": "y" * 32}, kube_connection=unreachable)
+    response = await api.client.get("/api/admin/config-status", headers=await api.login())
+    assert response.status == 200
+    checks = {check["id"]: check for check in (await response.json())["checks"]}
+    assert set(checks) == {"kubernetes", "ticketing", "runner-callback", "gap-fill-trigger", "github-webhook"}
+    assert checks["kubernetes"]["status"] == "error"
+    assert checks["kubernetes"]["message"].startswith(f"the API server at {unreachable.server} is unreachable")
+    assert checks["kubernetes"]["message"].endswith("the checks below do not know the mappings and treat them as none")
+    assert checks["gap-fill-trigger"]["status"] == "ok"
