@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from controller.sandbox import LinearSandbox
+from controller.sandbox.github.comment_trigger import TRIGGER_WORKFLOW_PATH
 from tests.operator.conftest import apply_mapping, cached
 from tests.operator.run_fixtures import GAP_FILL_SECRET, RunLoop
 from tests.support.api_fixtures import ApiFactory
@@ -81,3 +82,26 @@ async def test_the_trigger_is_disabled_without_its_secret(start_api: ApiFactory)
 
     assert response.status == 503
     assert "GAP_FILL_TRIGGER_SECRET" in (await response.json())["error"]["message"]
+
+
+async def test_a_members_comment_runs_the_synced_trigger_workflow_into_a_gap_fill_run(
+    loop: RunLoop, linear: LinearSandbox
+) -> None:
+    """The whole path a person takes: a comment on GitHub, the repository's trigger job, the controller."""
+    await implemented(loop, linear)
+    github = loop.github
+    github.commit_files("acme", "eng", "main", {TRIGGER_WORKFLOW_PATH: "# the synced comment trigger\n"})
+    github.set_comment_trigger("acme", "eng", url=loop.api_url, secret=GAP_FILL_SECRET)
+
+    github.add_issue_comment("acme", "eng", 1, "please add the tests", user="ada")
+    github.add_issue_comment("acme", "eng", 1, "/ai-implement from a stranger", user="eve", author_association="NONE")
+    github.add_issue_comment("acme", "eng", 1, "/ai-implement add the missing tests", user="ada")
+    [run] = await github.triggers_sent()
+
+    assert run.statuses == [202]
+    assert (run.body["commentBody"], run.body["sender"], run.body["pullRequestNumber"]) == (
+        "/ai-implement add the missing tests",
+        "ada",
+        1,
+    )
+    assert (await loop.until_closed("eng-1-gap-fill-1"))["phase"] == "Succeeded"

@@ -245,11 +245,19 @@ class RepositoryRoutes(GitHubApi):
         pull_json = pull.as_json(repo, self._api_url(), full=True)
         self._emit(repo, "pull_request", {"action": action, "number": pull.number, "pull_request": pull_json}, sender)
 
-    def _new_comment(self, repo: RepoState, number: int, text: str, *, user: dict[str, Any]) -> CommentState:
-        """A comment on the pull request's conversation, and its `issue_comment` webhook."""
+    def _new_comment(
+        self, repo: RepoState, number: int, text: str, *, user: dict[str, Any], author_association: str = "NONE"
+    ) -> CommentState:
+        """A comment on the pull request's conversation, its `issue_comment` webhook and the workflows it runs."""
         now = self.clock()
         comment = CommentState(
-            id=next(self._ids["comment"]), number=number, body=text, user=user, created_at=now, updated_at=now
+            id=next(self._ids["comment"]),
+            number=number,
+            body=text,
+            user=user,
+            created_at=now,
+            updated_at=now,
+            author_association=author_association,
         )
         repo.comments.setdefault(number, []).append(comment)
         payload = {
@@ -258,7 +266,11 @@ class RepositoryRoutes(GitHubApi):
             "comment": comment.as_json(repo, self._api_url()),
         }
         self._emit(repo, "issue_comment", payload, user)
+        self._comment_created(repo, payload, user)
         return comment
+
+    def _comment_created(self, repo: RepoState, payload: dict[str, Any], sender: dict[str, Any]) -> None:
+        """Where Actions workflows on `issue_comment` start; the Actions part of the sandbox runs them."""
 
     async def _list_comments(self, request: web.Request) -> web.Response:
         repo, _ = self._visible_repo(request, "issues", also="pull_requests")

@@ -16,7 +16,9 @@ dispatch creates a queued run titled by the workflow's `run-name:`; unless `star
 background task then moves it to `in_progress` and calls `on_run_started` with the run's inputs
 and a function that mints its GitHub-Actions-style OIDC token (issuer mounted at `/oidc`). With
 `set_app_webhook()`, pull requests opened and closed, issue comments and reviews queue signed App
-webhook deliveries (`controller.sandbox.github.webhooks`), sent by `flush_webhooks()`.
+webhook deliveries (`controller.sandbox.github.webhooks`), sent by `flush_webhooks()`. With
+`set_comment_trigger()`, comments also run the synced comment-trigger workflow's job
+(`controller.sandbox.github.comment_trigger`).
 """
 
 from __future__ import annotations
@@ -45,6 +47,13 @@ from controller.sandbox.github.api import (
     repo_key,
     required_text,
     secondary_rate_limit,
+)
+from controller.sandbox.github.comment_trigger import (
+    TRIGGER_WORKFLOW_PATH,
+    TriggerRun,
+    TriggerSettings,
+    send_trigger,
+    trigger_body,
 )
 from controller.sandbox.github.repositories import REPO_PATH, RepositoryRoutes
 from controller.sandbox.github.state import (
@@ -116,6 +125,10 @@ class GitHubSandbox(RepositoryRoutes):
         self._oidc: OidcIssuer | None = None
         self._oidc_router: web.UrlDispatcher | None = None
         self._run_tasks: list[asyncio.Task[None]] = []
+        self.comment_triggers: dict[tuple[str, str], TriggerSettings] = {}
+        self.trigger_runs: list[TriggerRun] = []
+        """Every run of a repository's comment-trigger job, in order."""
+        self._trigger_tasks: list[asyncio.Task[None]] = []
 
     # Seeding and reading state.
 
@@ -264,13 +277,42 @@ class GitHubSandbox(RepositoryRoutes):
         return pull.as_json(repo, self._api_url(), full=True)
 
     def add_issue_comment(
-        self, owner: str, name: str, number: int, body: str, *, user: str = "octocat"
+        self,
+        owner: str,
+        name: str,
+        number: int,
+        body: str,
+        *,
+        user: str = "octocat",
+        author_association: str = "MEMBER",
     ) -> dict[str, Any]:
         """A person's comment on a pull request's conversation (what `/ai-implement` commands arrive as)."""
         repo = self.repo(owner, name)
         if number not in repo.pulls:
             raise ValueError(f"{repo.full_name} has no pull request #{number}")
-        return self._new_comment(repo, number, body, user=person(user)).as_json(repo, self._api_url())
+        comment = self._new_comment(repo, number, body, user=person(user), author_association=author_association)
+        return comment.as_json(repo, self._api_url())
+
+    def set_comment_trigger(self, owner: str, name: str, *, url: str, secret: str) -> None:
+        """The repository's AI_IMPLEMENT_URL variable and GAP_FILL_TRIGGER_SECRET secret.
+
+        With them, and `comment-trigger.yml` on the default branch, each comment runs the workflow's
+        job as GitHub Actions would (`controller.sandbox.github.comment_trigger`); see `trigger_runs`.
+        """
+        if not secret:
+            raise ValueError("GAP_FILL_TRIGGER_SECRET is empty; the controller refuses a trigger without it")
+        self.comment_triggers[repo_key(owner, name)] = TriggerSettings(url=url, secret=secret)
+
+    def _comment_created(self, repo: RepoState, payload: dict[str, Any], sender: dict[str, Any]) -> None:
+        settings = self.comment_triggers.get(repo_key(repo.owner, repo.name))
+        if settings is None or self.file_text(repo.owner, repo.name, TRIGGER_WORKFLOW_PATH) is None:
+            return
+        body = trigger_body(repo.full_name, payload["issue"], payload["comment"], sender)
+        if body is None:
+            return
+        run = TriggerRun(repository=repo.full_name, body=body)
+        self.trigger_runs.append(run)
+        self._trigger_tasks.append(asyncio.get_running_loop().create_task(send_trigger(run, settings)))
 
     def submit_review(
         self, owner: str, name: str, number: int, state: str = "APPROVED", body: str = "", *, user: str = "reviewer"
@@ -693,8 +735,15 @@ class GitHubSandbox(RepositoryRoutes):
         }
         return self.oidc.mint(claims, audience)
 
+    async def triggers_sent(self) -> list[TriggerRun]:
+        """Wait for the comment-trigger jobs started so far to finish; every run so far."""
+        tasks, self._trigger_tasks = self._trigger_tasks, []
+        await asyncio.gather(*tasks)
+        return list(self.trigger_runs)
+
     async def _stop_run_tasks(self) -> None:
-        tasks, self._run_tasks = self._run_tasks, []
+        tasks, self._run_tasks = [*self._run_tasks, *self._trigger_tasks], []
+        self._trigger_tasks = []
         for task in tasks:
             task.cancel()
         for result in await asyncio.gather(*tasks, return_exceptions=True):

@@ -436,6 +436,8 @@ class CommentState:
     user: dict[str, Any]
     created_at: float
     updated_at: float
+    author_association: str = "NONE"
+    """OWNER, MEMBER, COLLABORATOR, …: what the comment-trigger workflow's `if:` checks."""
 
     def as_json(self, repo: RepoState, api_url: str) -> dict[str, Any]:
         return {
@@ -448,7 +450,7 @@ class CommentState:
             "issue_url": f"{api_url}/repos/{repo.full_name}/issues/{self.number}",
             "created_at": iso(self.created_at),
             "updated_at": iso(self.updated_at),
-            "author_association": "NONE",
+            "author_association": self.author_association,
             "performed_via_github_app": None,
         }
 
