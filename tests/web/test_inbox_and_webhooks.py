@@ -12,7 +12,7 @@ import pytest
 
 from controller.store import IssueSnapshot
 from tests.support.api_fixtures import Api, ApiFactory
-from tests.support.clock import FakeClock
+from tests.support.clock import FakeClock, real_now
 
 LINEAR_SECRET = "linear-webhook-secret"
 JIRA_SECRET = "jira-webhook-secret"
@@ -30,7 +30,7 @@ def snapshot(identifier: str, team: str, readiness: str, reason: str | None = No
         readiness=readiness,
         blocked_reason=reason,
         message=f"{reason} in words" if reason else None,
-        updated_at=FakeClock().now,
+        updated_at=real_now(),
     )
 
 
@@ -72,7 +72,8 @@ async def test_dedup_window_lists_and_forgets(api: Api, clock: FakeClock) -> Non
     headers = await api.login()
     listing = await (await api.client.get("/api/dedup", headers=headers)).json()
     (entry,) = listing["entries"]
-    assert (entry["identifier"], entry["expiresAt"]) == ("ENG-1", "2026-11-23T12:00:00Z")
+    expires = (clock.now + timedelta(hours=24)).isoformat().replace("+00:00", "Z")
+    assert (entry["identifier"], entry["expiresAt"]) == ("ENG-1", expires)
     assert (await api.client.delete("/api/dedup/id-1", headers=headers)).status == 204
     assert (await api.client.delete("/api/dedup/id-1", headers=headers)).status == 404
     assert (await (await api.client.get("/api/dedup", headers=headers)).json())["entries"] == []
