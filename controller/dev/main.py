@@ -1,9 +1,11 @@
 """`ai-implement dev`: the whole product on one machine, without credentials.
 
-A local kube-apiserver and etcd (with the CRDs and the peering object), SQLite, the Linear,
+A local kube-apiserver and etcd (with the CRDs and the peering object), SQLite, the Linear, Jira,
 GitHub, Fly, Docker and chat sandboxes seeded with sample tickets and repositories, the simulated
 runner, the API with the admin UI, and the operator, all configured through the same settings a
-deployment uses (the sandboxes' URLs in place of the services'). Ctrl-C stops everything and
+deployment uses (the sandboxes' URLs in place of the services', every webhook signed with a
+secret made for this run). Once it runs, `controller.dev.story` plays a person's part: it labels
+tickets, reviews a pull request and asks for a gap-fill run. Ctrl-C stops everything and
 removes the control plane's data; the SQLite file stays in the work directory for a look after.
 """
 
@@ -28,23 +30,34 @@ from kubernetes import client, config
 
 from controller.config import Settings, load_settings
 from controller.dev.seed import (
+    AI_LABEL,
     APP_ID,
     FLY_APP,
     FLY_TOKEN,
+    JIRA_CLOUD_ID,
+    JIRA_PROJECT,
+    JIRA_SITE_URL,
+    JIRA_TOKEN,
     LINEAR_KEY,
+    OWNER,
     SAMPLE_MAPPINGS,
+    WebhookSecrets,
     mapping_resource,
     seed_fly,
     seed_github,
+    seed_jira,
     seed_linear,
 )
+from controller.dev.story import DevStory
 from controller.devcluster import ControlPlane, ControlPlaneError, install_crds, locate_binaries
+from controller.kube import KubeClient, load_connection
 from controller.logs import configure_logging
 from controller.operator.main import run_operator
 from controller.sandbox.chat import ChatSandbox
 from controller.sandbox.docker import DockerSandbox
 from controller.sandbox.fly import FlySandbox
 from controller.sandbox.github import GitHubSandbox
+from controller.sandbox.jira import JiraSandbox
 from controller.sandbox.linear import LinearSandbox
 from controller.sandbox.runner import SandboxRunner
 from controller.web.server import create_app
@@ -58,12 +71,16 @@ LOCAL_IMAGE = "ai-implement-runner:dev"
 @dataclass
 class Sandboxes:
     linear: LinearSandbox
+    jira: JiraSandbox
     github: GitHubSandbox
     fly: FlySandbox
     docker: DockerSandbox
     chat: ChatSandbox
     runner: SandboxRunner
     app_key: rsa.RSAPrivateKey
+    webhooks: WebhookSecrets
+    story_tickets: tuple[str, str]
+    """The Linear and the Jira ticket the story labels after start-up."""
 
 
 DEFAULT_PORT = 8080
@@ -78,17 +95,26 @@ def dev_port(argument: int | None, environ: Mapping[str, str]) -> int:
     return DEFAULT_PORT
 
 
+POLL_INTERVAL_MS = 15_000
+"""Long enough that a ticket dispatched within a second of its label was clearly dispatched by its webhook."""
+
+
+def api_url_of(port: int) -> str:
+    return f"http://127.0.0.1:{port}"
+
+
 def dev_settings(sandboxes: Sandboxes, *, port: int, work_dir: Path, admin_code: str) -> Settings:
     """The settings of a deployment whose services are the sandboxes."""
     key_pem = sandboxes.app_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
-    api_url = f"http://127.0.0.1:{port}"
+    api_url = api_url_of(port)
+    webhooks = sandboxes.webhooks
     environ = {
         "AI_IMPLEMENT_ENV": "development",
         "ADMIN_ACCESS_CODE": admin_code,
         "PORT": str(port),
-        "POLL_INTERVAL_MS": "5000",
+        "POLL_INTERVAL_MS": str(POLL_INTERVAL_MS),
         "DEDUP_DB_PATH": str(work_dir / "dev.sqlite"),
         "AI_IMPLEMENT_NAMESPACE": NAMESPACE,
         "SECRETS_BACKEND": "kubernetes",
@@ -98,6 +124,14 @@ def dev_settings(sandboxes: Sandboxes, *, port: int, work_dir: Path, admin_code:
         "GITHUB_OIDC_ISSUER": str(sandboxes.github.oidc.issuer_url),
         "LINEAR_API_KEY": LINEAR_KEY,
         "LINEAR_API_URL": f"{sandboxes.linear.url}/graphql",
+        "LINEAR_WEBHOOK_SECRET": webhooks.linear,
+        "JIRA_TOKEN": JIRA_TOKEN,
+        "JIRA_CLOUD_ID": JIRA_CLOUD_ID,
+        "JIRA_SITE_URL": JIRA_SITE_URL,
+        "JIRA_API_BASE_URL": str(sandboxes.jira.url),
+        "JIRA_WEBHOOK_SECRET": webhooks.jira,
+        "GITHUB_WEBHOOK_SECRET": webhooks.github,
+        "GAP_FILL_TRIGGER_SECRET": webhooks.gap_fill_trigger,
         "FLY_SESSIONS_APP": FLY_APP,
         "FLY_SESSIONS_TOKEN": FLY_TOKEN,
         "FLY_API_BASE_URL": str(sandboxes.fly.url),
@@ -114,9 +148,12 @@ def dev_settings(sandboxes: Sandboxes, *, port: int, work_dir: Path, admin_code:
 
 
 @asynccontextmanager
-async def running_sandboxes() -> AsyncIterator[Sandboxes]:
+async def running_sandboxes(api_url: str) -> AsyncIterator[Sandboxes]:
+    """Every sandbox seeded and serving; their webhooks go to `api_url` as soon as something changes."""
     async with AsyncExitStack() as stack:
-        linear, github, fly = LinearSandbox(), GitHubSandbox(), FlySandbox()
+        linear = LinearSandbox(deliver_webhooks_in_background=True)
+        jira = JiraSandbox(webhooks_in_background=True)
+        github, fly = GitHubSandbox(deliver_webhooks_in_background=True), FlySandbox()
         docker, chat = DockerSandbox(), ChatSandbox(rate_limit=False)
         docker.add_image(LOCAL_IMAGE)
         runner = SandboxRunner(github=github, fly=fly, docker=docker)
@@ -124,12 +161,14 @@ async def running_sandboxes() -> AsyncIterator[Sandboxes]:
         for backend in (github, fly, docker):
             backend.on_run_started = runner.on_run_started
         app_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        seed_linear(linear, runner)
-        seed_github(github, app_key)
+        webhooks = WebhookSecrets.generate()
+        linear_story = seed_linear(linear, runner, api_url, webhooks.linear)
+        jira_story = seed_jira(jira, runner, api_url, webhooks.jira)
+        seed_github(github, app_key, api_url, webhooks)
         seed_fly(fly)
-        for sandbox in (linear, github, fly, docker, chat):
+        for sandbox in (linear, jira, github, fly, docker, chat):
             await stack.enter_async_context(sandbox.running())
-        yield Sandboxes(linear, github, fly, docker, chat, runner, app_key)
+        yield Sandboxes(linear, jira, github, fly, docker, chat, runner, app_key, webhooks, (linear_story, jira_story))
 
 
 def prepare_cluster(kubeconfig: Path) -> None:
@@ -165,7 +204,8 @@ async def serve_api(settings: Settings, stack: AsyncExitStack) -> None:
 
 
 def banner(settings: Settings, admin_code: str, kubeconfig: Path, sandboxes: Sandboxes) -> str:
-    url = f"http://127.0.0.1:{settings.port}"
+    url = api_url_of(settings.port)
+    repos = [f"{OWNER}/{spec['source']['repo']}" for spec in SAMPLE_MAPPINGS]
     return "\n".join(
         [
             "",
@@ -175,9 +215,12 @@ def banner(settings: Settings, admin_code: str, kubeconfig: Path, sandboxes: San
             f"  API:          curl -s -X POST {url}/api/auth -H 'Content-Type: application/json' "
             f'-d \'{{"code": "{admin_code}"}}\'',
             f"  kubectl:      export KUBECONFIG={kubeconfig}; kubectl get pmap,disp,rsess",
-            f"  Linear:       {sandboxes.linear.url} (teams ENG and OPS, {len(sandboxes.runner.scripts)} tickets)",
-            f"  GitHub:       {sandboxes.github.url} (acme/webapp, acme/infra)",
-            "Tickets become Dispatches within seconds; Ctrl-C stops everything.",
+            f"  Linear:       {sandboxes.linear.url} (teams ENG and OPS)",
+            f"  Jira:         {sandboxes.jira.url} (project {JIRA_PROJECT})",
+            f"  GitHub:       {sandboxes.github.url} ({', '.join(repos)})",
+            "Labelled tickets become Dispatches at the first poll; then the [story] lines label two more",
+            "(dispatched by their webhooks), review the first pull request and ask for a gap-fill run.",
+            "Ctrl-C stops everything.",
             "",
         ]
     )
@@ -186,11 +229,34 @@ def banner(settings: Settings, admin_code: str, kubeconfig: Path, sandboxes: San
 async def run_dev(*, port: int, work_dir: Path, admin_code: str | None, kubeconfig: Path) -> None:
     code = admin_code or secrets.token_urlsafe(12)
     async with AsyncExitStack() as stack:
-        sandboxes = await stack.enter_async_context(running_sandboxes())
+        sandboxes = await stack.enter_async_context(running_sandboxes(api_url_of(port)))
         settings = dev_settings(sandboxes, port=port, work_dir=work_dir, admin_code=code)
         await serve_api(settings, stack)
         print(banner(settings, code, kubeconfig, sandboxes), flush=True)
-        await run_operator(settings)
+        kube = await stack.enter_async_context(KubeClient(load_connection()))
+        story = asyncio.create_task(_story(sandboxes, kube).run(), name="dev story")
+        try:
+            await run_operator(settings)
+        finally:
+            story.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await story
+
+
+def _story(sandboxes: Sandboxes, kube: KubeClient) -> DevStory:
+    linear_ticket, jira_ticket = sandboxes.story_tickets
+    return DevStory(
+        linear=sandboxes.linear,
+        jira=sandboxes.jira,
+        github=sandboxes.github,
+        kube=kube,
+        namespace=NAMESPACE,
+        linear_ticket=linear_ticket,
+        jira_ticket=jira_ticket,
+        label=AI_LABEL,
+        review_repo=(OWNER, str(SAMPLE_MAPPINGS[0]["source"]["repo"])),
+        say=lambda line: print(line, flush=True),
+    )
 
 
 def main(*, port: int, work_dir: Path, admin_code: str | None) -> int:

@@ -124,7 +124,8 @@ class WakeupProcessor:
     mappings: Informer
     store: Store
     ai_label: str
-    interval: float = 1.0
+    interval: float = 0.25
+    """Seconds between looks at the store: a webhook's ticket is decided on well within a second."""
     sleep: Sleep = asyncio.sleep
     handled: int = field(default=0)
 
