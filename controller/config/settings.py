@@ -469,7 +469,7 @@ class Settings(BaseSettings):
         default=None,
         description=(
             "Public base URL runners call back to, e.g. `https://ai-implement.example.com`. Required for "
-            "Fly Machine and local Docker runs."
+            "every run (GitHub Actions, Fly Machines, local Docker): without it no run can start."
         ),
         json_schema_extra={"section": Section.RUNNER_CALLBACKS},
     )
