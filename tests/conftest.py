@@ -23,6 +23,13 @@ from tests.support.postgres import MISSING_SERVER_BINARIES, find_server_binaries
 pytest_plugins = ("tests.support.api_fixtures", "tests.operator.run_fixtures")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that uses the real API server `controlplane`, so `-m "not controlplane"` leaves them out."""
+    for item in items:
+        if "cluster" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.controlplane)
+
+
 @pytest.fixture(autouse=True)
 def clocks_meeting_the_control_plane_start_now(request: pytest.FixtureRequest) -> Iterator[None]:
     """Fails a test that runs against the real API server with a hand-moved clock started on a fixed date.

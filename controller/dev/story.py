@@ -71,6 +71,9 @@ class DevStory:
             self._tell(f"stopped: {stopped}")
         except (KubeError, ValueError) as error:
             self._tell(f"stopped: {error}")
+        except Exception as error:  # the story must never take `ai-implement dev` down, nor die silently
+            logger.exception("the dev story broke")
+            self._tell(f"stopped: unexpected {type(error).__name__}: {error}")
 
     async def label_linear_ticket(self) -> None:
         labelled_at = time.monotonic()

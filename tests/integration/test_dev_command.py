@@ -7,6 +7,7 @@ port and the working directory are chosen by the test.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -54,6 +55,45 @@ def reaped_orphans(base: str, headers: dict[str, str]) -> int:
     pytest.fail("the reaper never finished a sweep")
 
 
+STORY_WITHIN_SECONDS = 300
+STORY_END = "[story] that is the whole story"
+
+
+def story_lines(log: Path, process: subprocess.Popen[bytes]) -> list[str]:
+    """The story's lines, once it has told all of it (or stopped, which fails with its reason)."""
+    deadline = time.monotonic() + STORY_WITHIN_SECONDS
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "ai-implement dev exited during the story"
+        lines = [line for line in log.read_text().splitlines() if line.startswith("[story]")]
+        stopped = [line for line in lines if line.startswith("[story] stopped")]
+        assert not stopped, stopped
+        if any(line.startswith(STORY_END) for line in lines):
+            return lines
+        time.sleep(1)
+    text = log.read_text()
+    told = [line for line in text.splitlines() if line.startswith("[story]")]
+    pytest.fail(f"the story did not finish; it told {told}; the log ends: {text[-3000:]}")
+
+
+def accepted_webhooks(base: str) -> dict[str, float]:
+    """`ai_implement_webhook_events_total{outcome="accepted"}` by source, from /metrics."""
+    counts = {}
+    for line in httpx.get(f"{base}/metrics", timeout=5).text.splitlines():
+        match = re.fullmatch(r'ai_implement_webhook_events_total\{source="(\w+)",outcome="accepted"\} (\S+)', line)
+        if match is not None:
+            counts[match.group(1)] = float(match.group(2))
+    return counts
+
+
+def jobs_by_ticket(base: str, headers: dict[str, str]) -> dict[str, set[str]]:
+    body = httpx.get(f"{base}/api/log", headers=headers, timeout=5).json()
+    kinds: dict[str, set[str]] = {}
+    for job in body["jobs"]:
+        for dispatch in job["dispatches"]:
+            kinds.setdefault(job["identifier"], set()).add(dispatch["kind"])
+    return kinds
+
+
 def test_make_dev_shows_a_ticket_succeed_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     try:
         locate_binaries()
@@ -82,6 +122,16 @@ def test_make_dev_shows_a_ticket_succeed_and_stops_cleanly_on_ctrl_c(tmp_path: P
         assert steps["steps"]
         assert all(step["status"] == "succeeded" for step in steps["steps"])
         assert reaped_orphans(base, headers) == 1, "the leftover machine the dev seed leaves is reaped"
+        lines = story_lines(tmp_path / "dev.log", process)
+        assert any(line.startswith("[story] OPS-2 became Dispatch ops-2-implementation-1") for line in lines)
+        assert any(line.startswith("[story] PAY-2 became Dispatch pay-2-implementation-1") for line in lines)
+        webhooks = accepted_webhooks(base)
+        assert {"linear", "jira", "github"} <= {source for source, count in webhooks.items() if count > 0}, webhooks
+        kinds = jobs_by_ticket(base, headers)
+        assert {"implementation", "review", "gap-fill"} <= kinds["ENG-1"], kinds
+        assert "implementation" in kinds["PAY-1"], "the Jira mapping's seeded ticket ran in local Docker"
+        assert "implementation" in kinds["OPS-2"]
+        assert "implementation" in kinds["PAY-2"]
     finally:
         process.send_signal(signal.SIGINT)
         try:
