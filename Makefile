@@ -21,7 +21,7 @@ $(INSTALLED): pyproject.toml
 install: $(INSTALLED) system-deps control-plane-binaries ## Install Python packages, system packages and the control-plane binaries (idempotent).
 
 .PHONY: system-deps
-system-deps: ## Install the Debian packages the tests need (PostgreSQL), when missing.
+system-deps: ## Install the Debian packages the tests need (PostgreSQL, libfaketime), when missing.
 	@bash hack/install-system-deps.sh
 
 .PHONY: control-plane-binaries
@@ -50,6 +50,10 @@ lint: $(INSTALLED) ## ruff, mypy --strict on controller/, and the import layerin
 .PHONY: test
 test: install lint ## Everything CI runs: install, lint, then the whole test suite.
 	$(BIN)/pytest
+
+.PHONY: test-far-future
+test-far-future: install ## The tests that need no API server, 400 days ahead (libfaketime): none may depend on the date.
+	faketime -f '+400d' $(BIN)/pytest -m "not controlplane" -q
 
 .PHONY: kind-up
 kind-up: ## Create a kind cluster (needs Docker and kind) and install the CRDs.

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests need (PostgreSQL server), once.
+# Installs the Debian packages the tests need (PostgreSQL server, libfaketime), once.
 # Idempotent: does nothing when everything is already there.
 set -euo pipefail
 
 missing=()
 compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null || missing+=(postgresql)
+command -v faketime >/dev/null || missing+=(faketime)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

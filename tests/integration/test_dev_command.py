@@ -79,7 +79,7 @@ def accepted_webhooks(base: str) -> dict[str, float]:
     """`ai_implement_webhook_events_total{outcome="accepted"}` by source, from /metrics."""
     counts = {}
     for line in httpx.get(f"{base}/metrics", timeout=5).text.splitlines():
-        match = re.fullmatch(r'ai_implement_webhook_events_total\{source="(\w+)",outcome="accepted"\} (\S+)', line)
+        match = re.fullmatch(r'ai_implement_webhook_events_total\{outcome="accepted",source="(\w+)"\} (\S+)', line)
         if match is not None:
             counts[match.group(1)] = float(match.group(2))
     return counts
