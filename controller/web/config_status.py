@@ -136,7 +136,7 @@ def _secret_check(
 @router.route(
     "GET",
     "/api/admin/config-status",
-    summary="Environment-status checks (ticketing connection, runner callback, gap-fill trigger)",
+    summary="Environment-status checks (Kubernetes, ticketing, runner callback, gap-fill trigger, webhook)",
     responses={200: ConfigStatus},
 )
 async def config_status(request: web.Request) -> web.Response:

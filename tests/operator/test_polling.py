@@ -168,3 +168,21 @@ async def test_the_same_identifier_on_linear_and_jira_gets_two_dispatches(
         ["pay-1-planning-1", "pay-1-planning-1-linear"],
         ["pay-1-planning-1", "pay-1-planning-1-jira"],
     )
+
+
+async def test_a_mapping_whose_runs_cannot_call_back_is_not_ready_and_dispatches_nothing(
+    start_operator: RuntimeFactory, kube: KubeClient, namespace: str, linear: LinearSandbox
+) -> None:
+    await apply_mapping(kube, namespace, "ENG", runner={"executionMode": "github-actions"}, planning={"enabled": False})
+    linear.add_issue("ENG", "Add dark mode", labels=["AI-Implement"])
+    runtime = await start_operator({"RUNNER_CALLBACK_BASE_URL": None, "RUNNER_TOKEN_SECRET": None})
+    await cached(runtime, "eng")
+    (poller,) = [p for p in runtime.pollers() if p.source.provider == "linear"]
+    await poller.poll_once()
+
+    assert await dispatch_names(kube, namespace) == []
+    assert await blocked(runtime) == {"ENG-1": "missing-credentials"}
+    status = (await kube.get(PROJECT_MAPPINGS, namespace, "eng"))["status"]
+    ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "CredentialsMissing")
+    assert ready["message"] == "runs cannot start until RUNNER_CALLBACK_BASE_URL and RUNNER_TOKEN_SECRET are set"

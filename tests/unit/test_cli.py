@@ -147,3 +147,15 @@ def test_dev_refuses_a_bad_port_in_one_line_before_starting_anything(tmp_path: P
         "error: PORT='http' is not a whole number: use a port number from 1 to 65535 (the default is 8080)."
     ]
     assert not (tmp_path / "work").exists()
+
+
+def test_what_make_dev_leaves_in_the_work_tree_is_ignored_by_git() -> None:
+    root = Path(__file__).parents[2]
+    result = subprocess.run(
+        ["git", "check-ignore", "--no-index", ".ai-implement-dev/dev.sqlite"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, f"git does not ignore .ai-implement-dev/: {result.stdout}{result.stderr}"
