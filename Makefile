@@ -48,7 +48,7 @@ lint: $(INSTALLED) ## ruff, mypy --strict on controller/, and the import layerin
 	$(BIN)/lint-imports
 
 .PHONY: test
-test: install lint ## Everything CI runs: install, lint, then the whole test suite.
+test: install lint test-far-future ## Everything CI runs: install, lint, the date check, then the whole test suite.
 	$(BIN)/pytest
 
 .PHONY: test-far-future
