@@ -1,6 +1,6 @@
 """`ai-implement dev`: the whole product on one machine, without credentials.
 
-A local kube-apiserver and etcd (with the CRDs and the peering object), SQLite, the Linear, Jira,
+A local kube-apiserver and etcd (with the CRDs), SQLite, the Linear, Jira,
 GitHub, Fly, Docker and chat sandboxes seeded with sample tickets and repositories, the simulated
 runner, the API with the admin UI, and the operator, all configured through the same settings a
 deployment uses (the sandboxes' URLs in place of the services', every webhook signed with a
@@ -172,12 +172,10 @@ async def running_sandboxes(api_url: str) -> AsyncIterator[Sandboxes]:
 
 
 def prepare_cluster(kubeconfig: Path) -> None:
-    """CRDs, the peering object the operator insists on, and the sample mappings."""
+    """The CRDs and the sample mappings."""
     api_client = config.new_client_from_config(config_file=str(kubeconfig))
     install_crds(api_client)
     objects = client.CustomObjectsApi(api_client)
-    peering = {"apiVersion": "kopf.dev/v1", "kind": "KopfPeering", "metadata": {"name": "ai-implement"}}
-    _apply(objects, "kopf.dev", "v1", "kopfpeerings", peering)
     for spec in SAMPLE_MAPPINGS:
         _apply(objects, "ai-implement.dev", "v1alpha1", "projectmappings", mapping_resource(spec, NAMESPACE))
 

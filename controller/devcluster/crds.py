@@ -10,13 +10,13 @@ from kubernetes import client
 from controller import constants
 from controller.devcluster.errors import ControlPlaneError
 from controller.resources import ALL_KINDS
-from controller.resources.crd import crd_document, kopf_peering_crd
+from controller.resources.crd import crd_document
 
 
 def install_crds(api_client: client.ApiClient, *, timeout: float = 60.0) -> None:
     """Server-side apply every CRD, then wait for Established so that the kinds can be used at once."""
     extensions = client.ApiextensionsV1Api(api_client)
-    documents = [crd_document(kind) for kind in ALL_KINDS] + [kopf_peering_crd()]
+    documents = [crd_document(kind) for kind in ALL_KINDS]
     for document in documents:
         extensions.patch_custom_resource_definition(
             name=document["metadata"]["name"],

@@ -1,5 +1,6 @@
 """kopf handlers: the reconciliation of resources, registered into a registry of our own.
 
+kopf runs standalone, only during the leader's term (`main.py`), so no kopf peering is involved.
 Only ProjectMappings for now; Dispatch and RunnerSession handlers join this registry later.
 """
 
@@ -16,7 +17,6 @@ from controller.operator.mappings import MappingStatusFacts, build_index, indexe
 from controller.operator.runtime import OperatorRuntime
 from controller.store import runner_mode_in_force
 
-PEERING_NAME = "ai-implement"
 ANNOTATION_PREFIX = constants.GROUP
 
 
@@ -26,9 +26,7 @@ def build_registry(runtime: OperatorRuntime) -> kopf.OperatorRegistry:
 
     @kopf.on.startup(registry=registry)
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
-        """Peering is mandatory: without its object kopf would silently run unpaused on every replica."""
-        settings.peering.mandatory = True
-        settings.peering.name = PEERING_NAME
+        """Progress in our own annotations; only warnings become Kubernetes Events."""
         settings.posting.level = logging.WARNING
         settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=ANNOTATION_PREFIX)
         settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=ANNOTATION_PREFIX)

@@ -1,9 +1,9 @@
-"""Leader election on a coordination.k8s.io Lease, so that of several replicas exactly one polls.
+"""Leader election on a coordination.k8s.io Lease, the operator's one election: exactly one replica acts.
 
-kopf's own peering pauses handlers, but not tasks of our own, and it silently runs standalone when
-its peering object is missing; the pollers and the reaper therefore run only while this process
-holds the Lease. Expiry is judged by local monotonic time since the record last changed, as
-client-go does, so that clock skew between replicas cannot make two leaders.
+kopf's handlers, the pollers, the reconcilers and the reaper all run only while this process holds
+the Lease (`main.py` starts and stops them with each term). Expiry is judged by local monotonic time
+since the record last changed, as client-go does, so that clock skew between replicas cannot make
+two leaders.
 """
 
 from __future__ import annotations

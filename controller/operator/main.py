@@ -1,35 +1,119 @@
-"""`ai-implement operator`: kopf's handlers and, on the replica holding the Lease, the pollers."""
+"""`ai-implement operator`: one Lease, and on the replica holding it, kopf's handlers and the pollers.
+
+There is one election, the coordination Lease (`leadership.py`): a fenced Lease is the guard for
+work that costs money. The leader runs kopf standalone (no kopf peering) beside its own periodic
+work for exactly as long as its term lasts; a replica that is not leading reconciles nothing.
+SIGINT and SIGTERM stop the process whether or not it leads: kopf catches them while it runs, and
+this module's own handlers do the rest of the time.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-import secrets
+import signal
+from collections.abc import Callable, Coroutine
+from typing import Any, Final
 
 import kopf
 
 from controller.config import Settings
-from controller.operator.handlers import PEERING_NAME, build_registry
-from controller.operator.runtime import open_operator_runtime
+from controller.operator.handlers import build_registry
+from controller.operator.runtime import OperatorRuntime, open_operator_runtime
 
 logger = logging.getLogger("controller.operator")
 
+KOPF_STOP_SECONDS: Final = 30.0
+"""How long kopf may take to finish its handlers once the term ends, before it is cancelled."""
+
+
+class OperatorStopped(Exception):
+    """kopf ended on its own during a term (a failure, not a signal): the process must exit and be restarted."""
+
 
 async def run_operator(settings: Settings) -> None:
-    """Run until SIGINT or SIGTERM (kopf installs the handlers); leadership is released on the way out."""
+    """Run until SIGINT or SIGTERM; leadership is released on the way out."""
     async with open_operator_runtime(settings) as runtime:
-        leading = asyncio.create_task(runtime.elector.run(runtime.lead), name="leader-election")
+        stopping = asyncio.Event()
+        failure: list[BaseException] = []
+        _stop_on_signals(stopping)
+        election = asyncio.create_task(runtime.elector.run(term_of(runtime, stopping, failure)), name="leader-election")
+        stop_requested = asyncio.create_task(stopping.wait(), name="stop requested")
         try:
-            await kopf.operator(
+            await asyncio.wait({election, stop_requested}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (election, stop_requested):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if failure:
+            raise OperatorStopped("kopf stopped during the leader's term") from failure[0]
+
+
+def term_of(
+    runtime: OperatorRuntime, stopping: asyncio.Event, failure: list[BaseException]
+) -> Callable[[], Coroutine[Any, Any, None]]:
+    """What one term of leadership runs: kopf's handlers and the runtime's periodic work, together."""
+
+    async def lead() -> None:
+        stop_kopf = asyncio.Event()
+        logger.info("starting kopf's handlers for this term")
+        handlers = asyncio.create_task(
+            kopf.operator(
                 registry=build_registry(runtime),
                 namespaces=[runtime.namespace],
                 clusterwide=False,
-                standalone=False,
-                peering_name=PEERING_NAME,
-                priority=secrets.randbelow(2**31 - 2) + 1,
-            )
+                standalone=True,
+                stop_flag=stop_kopf,
+            ),
+            name="kopf",
+        )
+        work = asyncio.create_task(runtime.lead(), name="leader's periodic work")
+        try:
+            await asyncio.wait({handlers, work}, return_when=asyncio.FIRST_COMPLETED)
+            if handlers.done() and not stop_kopf.is_set():
+                _kopf_ended(handlers, stopping, failure)
+            error = work.exception() if work.done() and not work.cancelled() else None
+            if error is not None:
+                raise error  # the elector logs it and steps down
         finally:
-            leading.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await leading
+            await _end_term(handlers, work, stop_kopf)
+            _stop_on_signals(stopping)
+
+    return lead
+
+
+def _kopf_ended(handlers: asyncio.Task[None], stopping: asyncio.Event, failure: list[BaseException]) -> None:
+    """kopf returns by itself only on SIGINT/SIGTERM; raising means it broke. Either way the process stops."""
+    error = None if handlers.cancelled() else handlers.exception()
+    if error is not None:
+        logger.error("kopf failed; stopping the operator", exc_info=error)
+        failure.append(error)
+    else:
+        logger.info("kopf stopped on a signal; stopping the operator")
+    stopping.set()
+
+
+async def _end_term(handlers: asyncio.Task[None], work: asyncio.Task[None], stop_kopf: asyncio.Event) -> None:
+    """Stop the periodic work at once, and kopf through its stop flag so handlers in flight finish."""
+    work.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await work
+    stop_kopf.set()
+    try:
+        await asyncio.wait_for(asyncio.shield(handlers), KOPF_STOP_SECONDS)
+    except TimeoutError:
+        logger.warning("kopf did not stop within %gs; cancelling it", KOPF_STOP_SECONDS)
+        handlers.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await handlers
+    logger.info("kopf's handlers stopped: the term ended")
+
+
+def _stop_on_signals(stopping: asyncio.Event) -> None:
+    """Our own SIGINT/SIGTERM handlers, (re)installed whenever kopf is not running and holding them."""
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signum, stopping.set)

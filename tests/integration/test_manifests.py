@@ -22,7 +22,6 @@ RESOURCES = {
     "ClusterRoleBinding": ApiResource(
         "rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", namespaced=False
     ),
-    "KopfPeering": ApiResource("kopf.dev", "v1", "KopfPeering", "kopfpeerings"),
     "PersistentVolumeClaim": ApiResource("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims"),
     "Deployment": ApiResource("apps", "v1", "Deployment", "deployments"),
     "Service": ApiResource("", "v1", "Service", "services"),
@@ -50,9 +49,11 @@ async def test_every_base_manifest_is_accepted_by_the_api_server(kube: KubeClien
         await kube.apply(resource, namespace, document, "manifest-test", force=True)
 
 
-def test_the_peering_object_is_created_where_the_operator_runs() -> None:
-    (peering,) = [d for d in base_documents() if d["kind"] == "KopfPeering"]
-    assert (peering["metadata"]["name"], peering["metadata"]["namespace"]) == ("ai-implement", "ai-implement")
+def test_there_is_no_kopf_peering_anywhere() -> None:
+    """One election, the Lease: kopf runs standalone inside the leader's term."""
+    assert not [d for d in base_documents() if d["kind"] == "KopfPeering"]
+    rules = [rule for d in base_documents() if d["kind"] in ("Role", "ClusterRole") for rule in d["rules"]]
+    assert not [rule for rule in rules if "kopf.dev" in rule.get("apiGroups", [])]
 
 
 def test_both_processes_run_from_one_image_with_probes_on_the_api() -> None:
@@ -106,7 +107,6 @@ async def test_the_service_account_may_do_what_the_processes_do_and_no_more(kube
         ("patch", "ai-implement.dev", "dispatches/status"),
         ("delete", "ai-implement.dev", "runnersessions"),
         ("update", "coordination.k8s.io", "leases"),
-        ("patch", "kopf.dev", "kopfpeerings"),
         ("patch", "", "secrets"),
         ("create", "", "events"),
     ]

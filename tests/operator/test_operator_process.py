@@ -1,4 +1,5 @@
-"""Two `ai-implement operator` processes on one API server: exactly one polls, the other takes over."""
+"""Two `ai-implement operator` processes on one API server: exactly one leads (polls and runs kopf), the other
+takes over."""
 
 from __future__ import annotations
 
@@ -14,13 +15,12 @@ from pathlib import Path
 import pytest
 
 from controller.kube import KubeClient
-from controller.kube.kinds import ApiResource
 from controller.sandbox import LinearSandbox
 from tests.operator.conftest import LINEAR_KEY, apply_mapping
 from tests.support.cluster import Cluster
 from tests.support.waiting import eventually
 
-KOPF_PEERINGS = ApiResource("kopf.dev", "v1", "KopfPeering", "kopfpeerings")
+KOPF_STARTED = "starting kopf's handlers for this term"
 
 
 class OperatorProcess:
@@ -30,15 +30,20 @@ class OperatorProcess:
         self.log = log
         self.process: asyncio.subprocess.Process | None = None
 
-    def polls(self) -> int:
+    def messages(self) -> list[str]:
         if not self.log.exists():
-            return 0
-        count = 0
+            return []
+        found = []
         for line in self.log.read_text().splitlines():
             with contextlib.suppress(ValueError):
-                if json.loads(line).get("message", "").startswith("polled linear"):
-                    count += 1
-        return count
+                found.append(str(json.loads(line).get("message", "")))
+        return found
+
+    def polls(self) -> int:
+        return sum(1 for message in self.messages() if message.startswith("polled linear"))
+
+    def kopf_terms(self) -> int:
+        return self.messages().count(KOPF_STARTED)
 
     async def stop(self) -> None:
         assert self.process is not None
@@ -56,11 +61,6 @@ async def operators(
     cluster: Cluster, namespace: str, kube: KubeClient, linear: LinearSandbox, tmp_path: Path, rsa_key_pem: str
 ) -> AsyncIterator[list[OperatorProcess]]:
     await apply_mapping(kube, namespace, "ENG")
-    await kube.create(
-        KOPF_PEERINGS,
-        namespace,
-        {"apiVersion": "kopf.dev/v1", "kind": "KopfPeering", "metadata": {"name": "ai-implement"}},
-    )
     env = {
         "PATH": os.environ["PATH"],
         "HOME": str(tmp_path),
@@ -118,5 +118,11 @@ async def test_exactly_one_replica_polls_and_the_other_takes_over(
     assert first.polls() > polled_by_first
     assert second.polls() == 0, second.log.read_text()[-3000:]
 
+    assert (first.kopf_terms(), second.kopf_terms()) == (1, 0), "kopf runs on the leader only"
+
     await first.stop()
+    assert first.process is not None
+    assert first.process.returncode == 0, first.log.read_text()[-3000:]
+    assert "kopf's handlers stopped: the term ended" in first.messages()
     await eventually(lambda: second.polls() > 0, within=30)
+    assert second.kopf_terms() == 1

@@ -110,7 +110,7 @@ def test_crds_prints_every_definition() -> None:
     result = _run("crds", env={"PYTHONPATH": str(Path(__file__).parents[2])})
     assert result.returncode == 0, result.stderr
     documents = [d for d in yaml.safe_load_all(result.stdout) if d]
-    assert {d["spec"]["names"]["kind"] for d in documents} == {k.kind for k in ALL_KINDS} | {"KopfPeering"}
+    assert {d["spec"]["names"]["kind"] for d in documents} == {k.kind for k in ALL_KINDS}
 
 
 def test_db_upgrade_creates_the_sqlite_store_where_dedup_db_path_says(tmp_path: Path) -> None:
