@@ -27,6 +27,11 @@ POLLS = Counter(
     "Polls of a ticketing provider, by provider and outcome (ok or error).",
     ["provider", "outcome"],
 )
+LAST_POLL = Gauge(
+    "ai_implement_last_poll_timestamp_seconds",
+    "When the last successful poll of a provider finished (Unix time): one figure per provider, not per mapping.",
+    ["provider"],
+)
 POLL_SECONDS = Histogram(
     "ai_implement_poll_duration_seconds",
     "Time one poll of a provider took, fetching and deciding.",

@@ -14,7 +14,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from controller.clock import kube_timestamp
 from controller.config import ConfigProblem, RunnerMode, Settings, effective_execution_mode, missing_for_mapping
 from controller.resources import ProjectMappingSpec, effective_max_iterations
 from controller.resources.base import Condition
@@ -117,7 +116,6 @@ class MappingStatusFacts:
     runner_mode: RunnerMode
     in_progress: int | None = None
     blocked: int | None = None
-    last_polled_at: datetime | None = None
     conflict: str | None = None
 
 
@@ -201,9 +199,12 @@ def mapping_status_patch(
         status["inProgress"] = facts.in_progress
     if facts.blocked is not None:
         status["blocked"] = facts.blocked
-    if facts.last_polled_at is not None:
-        status["lastPolledAt"] = kube_timestamp(facts.last_polled_at)
     return status
+
+
+def status_patch_changes(current: Mapping[str, Any], patch: Mapping[str, Any]) -> bool:
+    """Whether merging `patch` into the status `current` would change anything (a skipped write costs nothing)."""
+    return any(current.get(key) != value for key, value in patch.items())
 
 
 def effective_runner_mode(runner_mode: RunnerMode, spec: ProjectMappingSpec) -> str:

@@ -12,14 +12,22 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from controller.clock import Clock
 from controller.config import Settings
 from controller.httpclient import ServiceError
 from controller.kube import PROJECT_MAPPINGS, Informer, KubeClient, KubeError
-from controller.metrics import CAPACITY, IN_PROGRESS, POLL_SECONDS, POLLS
+from controller.metrics import CAPACITY, IN_PROGRESS, LAST_POLL, POLL_SECONDS, POLLS
 from controller.operator.dispatching import Dispatcher, PassReport, snapshot_rows
-from controller.operator.mappings import MappingIndex, MappingStatusFacts, build_index, mapping_status_patch
+from controller.operator.mappings import (
+    IndexedMapping,
+    MappingIndex,
+    MappingStatusFacts,
+    build_index,
+    mapping_status_patch,
+    status_patch_changes,
+)
 from controller.store import Store, runner_mode_in_force
 from controller.ticketing.model import Provider, Ticket, TicketSource
 
@@ -28,9 +36,16 @@ logger = logging.getLogger("controller.operator.polling")
 Sleep = Callable[[float], Awaitable[None]]
 
 
+STATUS_WRITERS = 8
+"""Mapping status PATCHes in flight at once: a change that touches many mappings is not written one by one."""
+
+
 @dataclass
 class MappingStatusWriter:
-    """Writes what a pass learned into each mapping's status."""
+    """Writes what a pass learned into the status of each mapping whose status it changes, and only those.
+
+    A poll with nothing new writes nothing, so its cost does not grow with the number of mappings.
+    """
 
     settings: Settings
     store: Store
@@ -41,26 +56,35 @@ class MappingStatusWriter:
     async def write(self, index: MappingIndex, provider: Provider, report: PassReport, dispatcher: Dispatcher) -> None:
         runner_mode = await runner_mode_in_force(self.store, self.settings)
         now = self.clock()
+        changed: list[tuple[IndexedMapping, dict[str, Any]]] = []
         for mapping in index.mappings_of(provider):
             team = mapping.spec.team_key
             in_progress = report.in_progress.get(team, dispatcher.active_dispatches(team))
             IN_PROGRESS.labels(team).set(in_progress)
             CAPACITY.labels(team).set(mapping.spec.capacity.max_in_progress_ai_issues)
-            current = self.mappings.get(mapping.name, mapping.namespace) or {}
+            current = (self.mappings.get(mapping.name, mapping.namespace) or {}).get("status") or {}
             facts = MappingStatusFacts(
                 runner_mode=runner_mode.mode,
                 in_progress=in_progress,
                 blocked=report.blocked(team),
-                last_polled_at=now,
                 conflict=index.conflicts.get(mapping.name),
             )
-            patch = mapping_status_patch(mapping, self.settings, facts, current.get("status") or {}, now)
+            patch = mapping_status_patch(mapping, self.settings, facts, current, now)
+            if status_patch_changes(current, patch):
+                changed.append((mapping, patch))
+        limit = asyncio.Semaphore(STATUS_WRITERS)
+        await asyncio.gather(*(self._patch(mapping, patch, limit) for mapping, patch in changed))
+
+    async def _patch(self, mapping: IndexedMapping, patch: dict[str, Any], limit: asyncio.Semaphore) -> None:
+        async with limit:
             try:
                 await self.kube.merge_patch(
                     PROJECT_MAPPINGS, mapping.namespace, mapping.name, {"status": patch}, subresource="status"
                 )
             except KubeError as error:
-                logger.warning("could not update the status of %s: %s", mapping.name, error, extra={"team": team})
+                logger.warning(
+                    "could not update the status of %s: %s", mapping.name, error, extra={"team": mapping.spec.team_key}
+                )
 
 
 @dataclass
@@ -95,6 +119,7 @@ class ProviderPoller:
             return None
         POLLS.labels(provider, "ok").inc()
         POLL_SECONDS.labels(provider).observe(time.perf_counter() - started)
+        LAST_POLL.labels(provider).set(self.statuses.clock().timestamp())
         logger.info(
             "polled %s: %d tickets, %d dispatched",
             provider,

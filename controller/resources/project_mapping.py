@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator
@@ -273,7 +272,6 @@ class ProjectMappingStatus(StatusModel):
     effective_max_iterations: int | None = Field(
         default=None, ge=1, description="capacity.maxIterations, or the provider's default when blank."
     )
-    last_polled_at: datetime | None = Field(default=None, description="When the poller last saw this scope.")
     workflow_template: TemplateState | None = Field(
         default=None, description="Whether the target repo's workflow files match the current templates."
     )

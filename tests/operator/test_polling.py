@@ -4,12 +4,25 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from prometheus_client import REGISTRY
+
 from controller import constants
 from controller.kube import DISPATCHES, PROJECT_MAPPINGS, KubeClient
 from controller.operator.runtime import OperatorRuntime
 from controller.sandbox import Fault, JiraSandbox, LinearSandbox
 from tests.operator.conftest import RuntimeFactory, apply_mapping, cached, dispatch_names, finish
 from tests.support.clock import FakeClock
+from tests.support.waiting import eventually
+
+
+async def cached_version(runtime: OperatorRuntime, name: str, version: str) -> None:
+    """Wait until the runtime's watch has delivered this version of a mapping."""
+
+    def seen() -> bool:
+        item = runtime.mappings.get(name, runtime.namespace) or {}
+        return bool(item.get("metadata", {}).get("resourceVersion") == version)
+
+    await eventually(seen)
 
 
 async def blocked(runtime: OperatorRuntime) -> dict[str, str | None]:
@@ -18,7 +31,7 @@ async def blocked(runtime: OperatorRuntime) -> dict[str, str | None]:
 
 
 async def test_planning_then_implementation_within_the_cap(
-    start_operator: RuntimeFactory, kube: KubeClient, namespace: str, linear: LinearSandbox
+    start_operator: RuntimeFactory, kube: KubeClient, namespace: str, linear: LinearSandbox, operator_clock: FakeClock
 ) -> None:
     mapping = await apply_mapping(kube, namespace, "ENG", capacity={"maxInProgressAiIssues": 1})
     first = linear.add_issue("ENG", "Add dark mode", labels=["AI-Implement"])
@@ -49,9 +62,19 @@ async def test_planning_then_implementation_within_the_cap(
     assert await dispatch_names(kube, namespace) == ["eng-1-implementation-1", "eng-1-planning-1"]
     assert (await blocked(runtime))["ENG-2"] == "concurrency-cap"
 
-    status = (await kube.get(PROJECT_MAPPINGS, namespace, "eng"))["status"]
+    written = await kube.get(PROJECT_MAPPINGS, namespace, "eng")
+    status = written["status"]
     assert (status["inProgress"], status["blocked"], status["effectiveRunnerMode"]) == (1, 1, "github-actions")
-    assert status["lastPolledAt"]
+    last_poll = REGISTRY.get_sample_value("ai_implement_last_poll_timestamp_seconds", {"provider": "linear"})
+    assert last_poll == operator_clock().timestamp()
+
+    await cached_version(runtime, "eng", written["metadata"]["resourceVersion"])
+    operator_clock.advance(timedelta(minutes=1))
+    await linear_poller.poll_once()
+    unchanged = await kube.get(PROJECT_MAPPINGS, namespace, "eng")
+    assert unchanged["metadata"]["resourceVersion"] == written["metadata"]["resourceVersion"], (
+        "a poll that learned nothing new writes no status"
+    )
 
 
 async def test_dedup_window_blocks_a_retry_until_the_entry_is_removed(

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from controller.config import RunnerMode, load_settings
-from controller.operator.mappings import MappingStatusFacts, build_index, indexed_mapping, mapping_status_patch
+from controller.operator.mappings import (
+    MappingStatusFacts,
+    build_index,
+    indexed_mapping,
+    mapping_status_patch,
+    status_patch_changes,
+)
 from controller.ticketing.model import StateCategory, Ticket
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
@@ -124,13 +131,39 @@ def test_ready_mapping_with_its_effective_mode(rsa_key_pem: str) -> None:
     patch = status(
         env,
         mapping("eng", "ENG", provider={"name": "bedrock", "awsRegion": "us-east-1"}),
-        MappingStatusFacts(RunnerMode.GHA, in_progress=1, blocked=2, last_polled_at=NOW),
+        MappingStatusFacts(RunnerMode.GHA, in_progress=1, blocked=2),
     )
     conditions = {c["type"]: c for c in patch["conditions"]}
     assert conditions["Ready"]["status"] == "True"
     assert patch["effectiveRunnerMode"] == "github-actions"
     assert (patch["inProgress"], patch["blocked"], patch["effectiveMaxIterations"]) == (1, 2, 2)
-    assert patch["lastPolledAt"] == "2026-11-22T12:00:00Z"
+    assert "lastPolledAt" not in patch, "the last poll is one figure per provider, not a write per mapping"
+
+
+def test_a_status_that_would_not_change_is_not_written(rsa_key_pem: str) -> None:
+    env = GITHUB | CALLBACKS | {"GITHUB_APP_PRIVATE_KEY": rsa_key_pem, "LINEAR_API_KEY": "lin_api_x"}
+    facts = MappingStatusFacts(RunnerMode.DEFAULT, in_progress=1, blocked=0)
+    first = status(env, mapping("eng", "ENG"), facts)
+    other = {"type": "WorkflowsInSync", "status": "True", "reason": "Current", "message": "m"}
+    stored = json.loads(json.dumps({**first, "conditions": [other, *first["conditions"]], "workflowTemplate": "x"}))
+    later = mapping_status_patch(
+        indexed_mapping(mapping("eng", "ENG")),
+        load_settings(env, env_file=None),
+        facts,
+        stored,
+        NOW + timedelta(minutes=5),
+    )
+    assert not status_patch_changes(stored, later), "same facts later: nothing to write"
+    busier = mapping_status_patch(
+        indexed_mapping(mapping("eng", "ENG")),
+        load_settings(env, env_file=None),
+        replace(facts, in_progress=2),
+        stored,
+        NOW + timedelta(minutes=5),
+    )
+    assert status_patch_changes(stored, busier)
+    paused = status(env, mapping("eng", "ENG", paused=True), facts, stored)
+    assert status_patch_changes(stored, paused)
 
 
 def test_transition_time_only_moves_when_the_status_changes(rsa_key_pem: str) -> None:
