@@ -15,12 +15,13 @@ import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import aclosing
 from types import TracebackType
-from typing import Final, Literal, Protocol, Self, TypeAlias
+from typing import Final, Literal, Protocol, Self, TypeAlias, TypeVar
 
 from controller.kube.client import KubeObject, ObjectList, WatchEvent
 from controller.kube.errors import GoneError, KubeApiError, KubeError
 from controller.kube.kinds import ApiResource
 
+T = TypeVar("T")
 logger = logging.getLogger("controller.kube")
 
 ChangeType: TypeAlias = Literal["ADDED", "MODIFIED", "DELETED"]
@@ -108,6 +109,14 @@ class Informer:
     def items(self) -> list[KubeObject]:
         """A snapshot sorted by namespace and name."""
         return [copy.deepcopy(self._objects[key]) for key in sorted(self._objects)]
+
+    def project(self, view: Callable[[KubeObject], T]) -> list[T]:
+        """`view` of each cached object, without copying them: for counts and summaries over large caches.
+
+        `view` reads the cache itself, so it must neither change nor keep what it is given (return
+        plain values such as names and phases).
+        """
+        return [view(self._objects[key]) for key in sorted(self._objects)]
 
     def get(self, name: str, namespace: str | None = None) -> KubeObject | None:
         """The cached object, looked up in the informer's own namespace unless another is given."""

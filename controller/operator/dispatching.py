@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -158,12 +158,19 @@ class PassReport:
     in_progress: dict[str, int] = field(default_factory=dict)
 
     def blocked(self, team_key: str) -> int:
-        return sum(
-            1 for o in self.outcomes if o.mapping.spec.team_key == team_key and o.decision.verdict is Verdict.BLOCKED
-        )
+        return self.blocked_by_team().get(team_key, 0)
+
+    def blocked_by_team(self) -> dict[str, int]:
+        return dict(Counter(o.mapping.spec.team_key for o in self.outcomes if o.decision.verdict is Verdict.BLOCKED))
 
     def dispatched(self) -> list[Outcome]:
         return [o for o in self.outcomes if o.decision.dispatches]
+
+
+def _name_mapping_and_phase(dispatch: Mapping[str, Any]) -> tuple[str, str, str | None]:
+    """What counting a mapping's unfinished Dispatches needs of one, read without copying it."""
+    phase = (dispatch.get("status") or {}).get("phase")
+    return str(dispatch["metadata"]["name"]), str(dispatch["spec"].get("mapping")), phase
 
 
 @dataclass
@@ -218,18 +225,19 @@ class Dispatcher:
 
     def active_dispatches(self, team_key: str) -> int:
         """Unfinished Dispatches of a mapping: those the watch shows, plus ours it has not shown yet."""
-        items = self.dispatches.items()
-        seen = {item["metadata"]["name"] for item in items}
+        return self.active_counts().get(team_key, 0)
+
+    def active_counts(self) -> dict[str, int]:
+        """Unfinished Dispatches of every mapping from one look at the cache (one copy of it, not one per mapping)."""
+        facts = self.dispatches.project(_name_mapping_and_phase)
+        seen = {name for name, _, _ in facts}
         now = self.monotonic()
         for name, (_, created_at) in list(self._unseen.items()):
             if name in seen or now - created_at > UNSEEN_CREATION_GRACE:
                 del self._unseen[name]
-        live = sum(
-            1
-            for item in items
-            if item["spec"].get("mapping") == team_key and not is_terminal((item.get("status") or {}).get("phase"))
-        )
-        return live + sum(1 for team, _ in self._unseen.values() if team == team_key)
+        counts: Counter[str] = Counter(mapping for _, mapping, phase in facts if not is_terminal(phase))
+        counts.update(team for team, _ in self._unseen.values())
+        return dict(counts)
 
     async def _histories(self, issue_ids: list[str], now: datetime) -> dict[str, TicketHistory]:
         wanted = set(issue_ids)

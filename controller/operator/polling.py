@@ -57,16 +57,17 @@ class MappingStatusWriter:
         runner_mode = await runner_mode_in_force(self.store, self.settings)
         now = self.clock()
         changed: list[tuple[IndexedMapping, dict[str, Any]]] = []
+        active, blocked = dispatcher.active_counts(), report.blocked_by_team()
         for mapping in index.mappings_of(provider):
             team = mapping.spec.team_key
-            in_progress = report.in_progress.get(team, dispatcher.active_dispatches(team))
+            in_progress = report.in_progress.get(team, active.get(team, 0))
             IN_PROGRESS.labels(team).set(in_progress)
             CAPACITY.labels(team).set(mapping.spec.capacity.max_in_progress_ai_issues)
             current = (self.mappings.get(mapping.name, mapping.namespace) or {}).get("status") or {}
             facts = MappingStatusFacts(
                 runner_mode=runner_mode.mode,
                 in_progress=in_progress,
-                blocked=report.blocked(team),
+                blocked=blocked.get(team, 0),
                 conflict=index.conflicts.get(mapping.name),
             )
             patch = mapping_status_patch(mapping, self.settings, facts, current, now)
