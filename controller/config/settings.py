@@ -317,6 +317,14 @@ class Settings(BaseSettings):
         description="HTTP port the API server listens on, from 1 to 65535.",
         json_schema_extra={"section": Section.SERVICE},
     )
+    operator_port: int = Field(
+        default=8081,
+        description=(
+            "HTTP port the operator serves its own /metrics and /healthz on (the API has PORT), from 1 to "
+            "65535; it must differ from PORT when both run in one pod."
+        ),
+        json_schema_extra={"section": Section.SERVICE},
+    )
     poll_interval_ms: int = Field(
         default=60_000,
         description=(
@@ -687,6 +695,12 @@ class Settings(BaseSettings):
     def _port_is_in_range(cls, value: object) -> int:
         expected = "use a port number from 1 to 65535 (the default is 8080)"
         return _parse_integer("PORT", value, minimum=1, maximum=65535, expected=expected)
+
+    @field_validator("operator_port", mode="before")
+    @classmethod
+    def _operator_port_is_in_range(cls, value: object) -> int:
+        expected = "use a port number from 1 to 65535 (the default is 8081)"
+        return _parse_integer("OPERATOR_PORT", value, minimum=1, maximum=65535, expected=expected)
 
     @field_validator("poll_interval_ms", mode="before")
     @classmethod

@@ -234,7 +234,7 @@ async def run_dev(*, port: int, work_dir: Path, admin_code: str | None, kubeconf
         kube = await stack.enter_async_context(KubeClient(load_connection()))
         story = asyncio.create_task(_story(sandboxes, kube).run(), name="dev story")
         try:
-            await run_operator(settings)
+            await run_operator(settings, serve_endpoints=False)
         finally:
             story.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -99,6 +99,10 @@ REAPER_SWEEP_SECONDS = Histogram(
     "Time one reaper sweep took: listing every backend, judging and destroying.",
     buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
 )
+LEADER = Gauge(
+    "ai_implement_leader",
+    "1 while this operator replica holds the Lease and runs kopf's handlers and the pollers, else 0.",
+)
 REAPER_LAST_SWEEP = Gauge(
     "ai_implement_reaper_last_sweep_timestamp_seconds",
     "Unix time the last reaper sweep finished; alert when it falls behind REAPER_INTERVAL_SECONDS.",

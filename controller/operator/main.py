@@ -19,6 +19,8 @@ from typing import Any, Final
 import kopf
 
 from controller.config import Settings
+from controller.metrics import LEADER
+from controller.operator.endpoints import operator_app, serving
 from controller.operator.handlers import build_registry
 from controller.operator.runtime import OperatorRuntime, open_operator_runtime
 
@@ -32,13 +34,21 @@ class OperatorStopped(Exception):
     """kopf ended on its own during a term (a failure, not a signal): the process must exit and be restarted."""
 
 
-async def run_operator(settings: Settings) -> None:
-    """Run until SIGINT or SIGTERM; leadership is released on the way out."""
-    async with open_operator_runtime(settings) as runtime:
+async def run_operator(settings: Settings, *, serve_endpoints: bool = True) -> None:
+    """Run until SIGINT or SIGTERM; leadership is released on the way out.
+
+    `serve_endpoints`: serve /metrics and /healthz on OPERATOR_PORT (`ai-implement dev` does not: its
+    API serves the same metrics from the same process).
+    """
+    async with open_operator_runtime(settings) as runtime, contextlib.AsyncExitStack() as stack:
         stopping = asyncio.Event()
         failure: list[BaseException] = []
         _stop_on_signals(stopping)
         election = asyncio.create_task(runtime.elector.run(term_of(runtime, stopping, failure)), name="leader-election")
+        if serve_endpoints:
+            app = operator_app(electing=lambda: not election.done(), leading=lambda: runtime.elector.is_leader)
+            await stack.enter_async_context(serving(app, settings.operator_port))
+            logger.info("serving /metrics and /healthz on port %d", settings.operator_port)
         stop_requested = asyncio.create_task(stopping.wait(), name="stop requested")
         try:
             await asyncio.wait({election, stop_requested}, return_when=asyncio.FIRST_COMPLETED)
@@ -47,6 +57,7 @@ async def run_operator(settings: Settings) -> None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            LEADER.set(0)
         if failure:
             raise OperatorStopped("kopf stopped during the leader's term") from failure[0]
 
@@ -58,6 +69,7 @@ def term_of(
 
     async def lead() -> None:
         stop_kopf = asyncio.Event()
+        LEADER.set(1)
         logger.info("starting kopf's handlers for this term")
         handlers = asyncio.create_task(
             kopf.operator(
@@ -78,6 +90,7 @@ def term_of(
             if error is not None:
                 raise error  # the elector logs it and steps down
         finally:
+            LEADER.set(0)
             await _end_term(handlers, work, stop_kopf)
             _stop_on_signals(stopping)
 

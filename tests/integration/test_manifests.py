@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
+from controller.config import Settings
 from controller.kube import KubeClient
 from controller.kube.kinds import ApiResource
 
@@ -56,13 +57,20 @@ def test_there_is_no_kopf_peering_anywhere() -> None:
     assert not [rule for rule in rules if "kopf.dev" in rule.get("apiGroups", [])]
 
 
-def test_both_processes_run_from_one_image_with_probes_on_the_api() -> None:
+def test_both_processes_run_from_one_image_each_probed_on_its_own_port() -> None:
     (deployment,) = [d for d in base_documents() if d["kind"] == "Deployment"]
     containers = {c["name"]: c for c in deployment["spec"]["template"]["spec"]["containers"]}
     assert containers["operator"]["args"] == ["operator"]
     assert containers["api"]["args"] == ["api"]
     assert containers["operator"]["image"] == containers["api"]["image"]
     assert containers["api"]["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    default = {name: Settings.model_fields[name].default for name in ("port", "operator_port")}
+    ports = {name: {p["name"]: p["containerPort"] for p in c["ports"]} for name, c in containers.items()}
+    assert ports == {"operator": {"operator-http": default["operator_port"]}, "api": {"http": default["port"]}}
+    liveness = containers["operator"]["livenessProbe"]["httpGet"]
+    assert (liveness["path"], liveness["port"]) == ("/healthz", "operator-http")
+    (service,) = [d for d in base_documents() if d["kind"] == "Service"]
+    assert {p["targetPort"] for p in service["spec"]["ports"]} == {"http", "operator-http"}
 
 
 SUBJECT_ACCESS_REVIEWS = ApiResource(
@@ -121,3 +129,11 @@ async def test_the_service_account_may_do_what_the_processes_do_and_no_more(kube
     ]
     for verb, group, resource, namespace in not_needed:
         assert not await allowed(kube, verb, group, resource, namespace), (verb, group, resource, namespace)
+
+
+def test_the_service_monitor_scrapes_both_processes() -> None:
+    monitor = yaml.safe_load((BASE.parent / "monitoring" / "servicemonitor.yaml").read_text())
+    (service,) = [d for d in base_documents() if d["kind"] == "Service"]
+    assert {e["port"] for e in monitor["spec"]["endpoints"]} == {p["name"] for p in service["spec"]["ports"]}
+    assert all(e["path"] == "/metrics" for e in monitor["spec"]["endpoints"])
+    assert monitor["spec"]["selector"]["matchLabels"] == {"app.kubernetes.io/name": "ai-implement"}

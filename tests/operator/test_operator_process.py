@@ -12,8 +12,10 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 
+from controller.devcluster.controlplane import free_port
 from controller.kube import KubeClient
 from controller.sandbox import LinearSandbox
 from tests.operator.conftest import LINEAR_KEY, apply_mapping
@@ -26,9 +28,20 @@ KOPF_STARTED = "starting kopf's handlers for this term"
 class OperatorProcess:
     """A real operator process whose JSON log lines the test reads."""
 
-    def __init__(self, log: Path) -> None:
+    def __init__(self, log: Path, port: int) -> None:
         self.log = log
+        self.port = port
         self.process: asyncio.subprocess.Process | None = None
+
+    async def get(self, path: str) -> httpx.Response:
+        async with httpx.AsyncClient(timeout=5) as client:
+            return await client.get(f"http://127.0.0.1:{self.port}{path}")
+
+    async def leader_metric(self) -> float | None:
+        for line in (await self.get("/metrics")).text.splitlines():
+            if line.startswith("ai_implement_leader "):
+                return float(line.split()[1])
+        return None
 
     def messages(self) -> list[str]:
         if not self.log.exists():
@@ -78,7 +91,7 @@ async def operators(
     started: list[OperatorProcess] = []
 
     async def start(name: str) -> OperatorProcess:
-        operator = OperatorProcess(tmp_path / f"{name}.log")
+        operator = OperatorProcess(tmp_path / f"{name}.log", free_port())
         with operator.log.open("wb") as output:
             operator.process = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -87,7 +100,7 @@ async def operators(
                 "operator",
                 "--env-file",
                 str(tmp_path / "none.env"),
-                env=env,
+                env={**env, "OPERATOR_PORT": str(operator.port)},
                 cwd=tmp_path,
                 stdout=output,
                 stderr=asyncio.subprocess.STDOUT,
@@ -119,6 +132,10 @@ async def test_exactly_one_replica_polls_and_the_other_takes_over(
     assert second.polls() == 0, second.log.read_text()[-3000:]
 
     assert (first.kopf_terms(), second.kopf_terms()) == (1, 0), "kopf runs on the leader only"
+    health = [(await operator.get("/healthz")).json() for operator in (first, second)]
+    assert health == [{"status": "ok", "leader": True}, {"status": "ok", "leader": False}]
+    assert (await first.leader_metric(), await second.leader_metric()) == (1.0, 0.0)
+    assert "ai_implement_polls_total" in (await first.get("/metrics")).text
 
     await first.stop()
     assert first.process is not None
@@ -126,3 +143,4 @@ async def test_exactly_one_replica_polls_and_the_other_takes_over(
     assert "kopf's handlers stopped: the term ended" in first.messages()
     await eventually(lambda: second.polls() > 0, within=30)
     assert second.kopf_terms() == 1
+    assert await second.leader_metric() == 1.0
