@@ -77,7 +77,9 @@ async def measure(count: int, kubeconfig: Path, work: Path) -> tuple[float, list
         )
         async with open_operator_runtime(settings, connection=connection_from_kubeconfig(kubeconfig)) as runtime:
             await runtime.mappings.wait_synced(60)
-            while len(runtime.mappings.items()) < count:
+            for _ in range(600):  # the watch delivers the mappings applied above within a minute
+                if len(runtime.mappings.items()) >= count:
+                    break
                 await asyncio.sleep(0.1)
             (poller,) = runtime.pollers()
             started = time.perf_counter()

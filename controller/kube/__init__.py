@@ -30,11 +30,13 @@ from controller.kube.errors import (
     StatusCause,
     UnauthorizedError,
 )
+from controller.kube.events import EventRecorder, EventType
 from controller.kube.informer import ChangeCallback, ChangeType, Informer, WatchingClient
-from controller.kube.kinds import DISPATCHES, LEASES, PROJECT_MAPPINGS, RUNNER_SESSIONS, SECRETS, ApiResource
+from controller.kube.kinds import DISPATCHES, EVENTS, LEASES, PROJECT_MAPPINGS, RUNNER_SESSIONS, SECRETS, ApiResource
 
 __all__ = [
     "DISPATCHES",
+    "EVENTS",
     "LEASES",
     "PROJECT_MAPPINGS",
     "RUNNER_SESSIONS",
@@ -45,6 +47,8 @@ __all__ = [
     "ChangeType",
     "ConflictError",
     "DeletePreconditions",
+    "EventRecorder",
+    "EventType",
     "ForbiddenError",
     "GoneError",
     "Informer",

@@ -38,3 +38,4 @@ RUNNER_SESSIONS: Final = ApiResource(
 )
 SECRETS: Final = ApiResource("", "v1", "Secret", "secrets")
 LEASES: Final = ApiResource("coordination.k8s.io", "v1", "Lease", "leases")
+EVENTS: Final = ApiResource("", "v1", "Event", "events")

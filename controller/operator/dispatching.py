@@ -20,7 +20,7 @@ from controller import constants
 from controller.clock import Clock
 from controller.config import Settings
 from controller.config.overrides import ResolvedRunnerMode
-from controller.kube import DISPATCHES, AlreadyExistsError, Informer, KubeClient, KubeError
+from controller.kube import DISPATCHES, AlreadyExistsError, EventRecorder, EventType, Informer, KubeClient, KubeError
 from controller.metrics import DECISIONS, DISPATCHES_CREATED
 from controller.operator.decision import Decision, DispatchOrder, TicketHistory, Verdict, decide
 from controller.operator.history import ticket_histories
@@ -182,6 +182,7 @@ class Dispatcher:
     kube: KubeClient
     dispatches: Informer
     clock: Clock
+    events: EventRecorder
     monotonic: Any = time.monotonic
     _locks: dict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
     _unseen: dict[str, tuple[str, float]] = field(default_factory=dict)
@@ -291,7 +292,7 @@ class Dispatcher:
             )
         return bool(missing)
 
-    async def _create(self, body: dict[str, Any], ticket: Ticket, namespace: str) -> str | None:
+    async def _create(self, body: dict[str, Any], ticket: Ticket, namespace: str) -> dict[str, Any] | None:
         """Create the Dispatch under its deterministic name; None when this ticket's one already exists.
 
         A Linear and a Jira ticket may share an identifier (PAY-1): the second one takes the name with
@@ -301,14 +302,14 @@ class Dispatcher:
         for name in (base, f"{base}-{ticket.provider}"):
             body["metadata"]["name"] = name
             try:
-                await self.kube.create(DISPATCHES, namespace, body)
+                created: dict[str, Any] = await self.kube.create(DISPATCHES, namespace, body)
             except AlreadyExistsError:
                 existing = (await self.kube.get(DISPATCHES, namespace, name))["spec"]["issue"]
                 if (existing["provider"], existing["id"]) == (ticket.provider, ticket.id):
                     logger.info("dispatch %s already exists", name, extra={"issue": ticket.identifier})
                     return None
                 continue
-            return name
+            return created
         logger.error("no free name for a dispatch of %s (tried %s)", ticket.identifier, base)
         return None
 
@@ -325,14 +326,24 @@ class Dispatcher:
         mode = effective_runner_mode(runner_mode.mode, mapping.spec)
         body = build_dispatch(ticket, mapping, order, mode, image)
         try:
-            name = await self._create(body, ticket, mapping.namespace)
+            created = await self._create(body, ticket, mapping.namespace)
         except KubeError as error:
             logger.error(
                 "could not create a dispatch of %s: %s", ticket.identifier, error, extra={"issue": ticket.identifier}
             )
             return False
-        if name is None:
+        if created is None:
             return False
+        name = str(created["metadata"]["name"])
+        await self.events.record(
+            DISPATCHES,
+            created,
+            EventType.NORMAL,
+            "Dispatched",
+            f"{ticket.identifier} ({ticket.title}) dispatched: {order.kind} run, iteration {order.iteration}, "
+            f"runner mode {mode}",
+            now,
+        )
         self._unseen[name] = (mapping.spec.team_key, self.monotonic())
         self._recording.add(name)
         try:

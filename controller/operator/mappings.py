@@ -202,6 +202,18 @@ def mapping_status_patch(
     return status
 
 
+def readiness_change(current: Mapping[str, Any], patch: Mapping[str, Any]) -> tuple[bool, str, str] | None:
+    """(ready, reason, message) when `patch` turns the Ready condition on or off (or sets it first), else None."""
+
+    def ready_of(status: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        return next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
+
+    before, after = ready_of(current), ready_of(patch)
+    if after is None or (before is not None and before.get("status") == after.get("status")):
+        return None
+    return after.get("status") == "True", str(after.get("reason", "")), str(after.get("message", ""))
+
+
 def status_patch_changes(current: Mapping[str, Any], patch: Mapping[str, Any]) -> bool:
     """Whether merging `patch` into the status `current` would change anything (a skipped write costs nothing)."""
     return any(current.get(key) != value for key, value in patch.items())

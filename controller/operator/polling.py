@@ -17,7 +17,7 @@ from typing import Any
 from controller.clock import Clock
 from controller.config import Settings
 from controller.httpclient import ServiceError
-from controller.kube import PROJECT_MAPPINGS, Informer, KubeClient, KubeError
+from controller.kube import PROJECT_MAPPINGS, EventRecorder, EventType, Informer, KubeClient, KubeError
 from controller.metrics import CAPACITY, IN_PROGRESS, LAST_POLL, POLL_SECONDS, POLLS
 from controller.operator.dispatching import Dispatcher, PassReport, snapshot_rows
 from controller.operator.mappings import (
@@ -26,6 +26,7 @@ from controller.operator.mappings import (
     MappingStatusFacts,
     build_index,
     mapping_status_patch,
+    readiness_change,
     status_patch_changes,
 )
 from controller.store import Store, runner_mode_in_force
@@ -52,11 +53,12 @@ class MappingStatusWriter:
     kube: KubeClient
     mappings: Informer
     clock: Clock
+    events: EventRecorder
 
     async def write(self, index: MappingIndex, provider: Provider, report: PassReport, dispatcher: Dispatcher) -> None:
         runner_mode = await runner_mode_in_force(self.store, self.settings)
         now = self.clock()
-        changed: list[tuple[IndexedMapping, dict[str, Any]]] = []
+        changed: list[tuple[IndexedMapping, Mapping[str, Any], dict[str, Any]]] = []
         active, blocked = dispatcher.active_counts(), report.blocked_by_team()
         for mapping in index.mappings_of(provider):
             team = mapping.spec.team_key
@@ -72,20 +74,28 @@ class MappingStatusWriter:
             )
             patch = mapping_status_patch(mapping, self.settings, facts, current, now)
             if status_patch_changes(current, patch):
-                changed.append((mapping, patch))
+                changed.append((mapping, current, patch))
         limit = asyncio.Semaphore(STATUS_WRITERS)
-        await asyncio.gather(*(self._patch(mapping, patch, limit) for mapping, patch in changed))
+        await asyncio.gather(*(self._patch(mapping, current, patch, limit) for mapping, current, patch in changed))
 
-    async def _patch(self, mapping: IndexedMapping, patch: dict[str, Any], limit: asyncio.Semaphore) -> None:
+    async def _patch(
+        self, mapping: IndexedMapping, current: Mapping[str, Any], patch: dict[str, Any], limit: asyncio.Semaphore
+    ) -> None:
         async with limit:
             try:
-                await self.kube.merge_patch(
+                written = await self.kube.merge_patch(
                     PROJECT_MAPPINGS, mapping.namespace, mapping.name, {"status": patch}, subresource="status"
                 )
             except KubeError as error:
                 logger.warning(
                     "could not update the status of %s: %s", mapping.name, error, extra={"team": mapping.spec.team_key}
                 )
+                return
+        change = readiness_change(current, patch)
+        if change is not None:
+            ready, reason, message = change
+            kind = EventType.NORMAL if ready else EventType.WARNING
+            await self.events.record(PROJECT_MAPPINGS, written, kind, reason, message, self.clock())
 
 
 @dataclass

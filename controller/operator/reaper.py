@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from controller.clock import Clock
 from controller.config import Settings
+from controller.kube import DISPATCHES, EventRecorder, EventType
 from controller.metrics import REAPER_ACTIONS, REAPER_LAST_SWEEP, REAPER_SWEEP_SECONDS, REAPER_SWEEPS
 from controller.notify import Notification, NotificationKind, Notifier, NotifyOutcome, ReaperAlert, notify_safely
 from controller.operator.census import Claim, Ownership, SessionCensus, TicketOf
@@ -62,6 +63,7 @@ class Reaper:
     look_up_ticket: TicketLookup | None
     notifier: Notifier
     clock: Clock
+    events: EventRecorder
 
     @property
     def grace(self) -> timedelta:
@@ -190,6 +192,16 @@ class Reaper:
             extra={"rule": verdict.rule, "resource": handle.id, "dry_run": self.dry_run},
         )
         REAPER_ACTIONS.labels(verdict.rule, outcome).inc()
+        if claim.dispatch is not None:
+            done = {"destroyed": "destroyed", "failed": "could not destroy", "dry-run": "would destroy (dry run)"}
+            await self.events.record(
+                DISPATCHES,
+                claim.dispatch,
+                EventType.WARNING,
+                "Reaped",
+                f"the reaper {done[outcome]} {handle.backend} {handle.id} ({verdict.rule}): {message}",
+                now,
+            )
         return await self.store.record_reaper_action(
             at=now,
             rule=verdict.rule,

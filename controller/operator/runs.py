@@ -25,7 +25,7 @@ from controller import constants
 from controller.clock import Clock, kube_timestamp
 from controller.config import Settings
 from controller.httpclient import ServiceError
-from controller.kube import DISPATCHES, RUNNER_SESSIONS, Informer, KubeClient
+from controller.kube import DISPATCHES, RUNNER_SESSIONS, EventRecorder, EventType, Informer, KubeClient
 from controller.kube.errors import AlreadyExistsError, ConflictError, NotFoundError
 from controller.metrics import DISPATCH_SECONDS, DISPATCHES_FINISHED, RUNS_STARTED
 from controller.operator.launch import (
@@ -96,6 +96,7 @@ class DispatchReconciler:
     backends: Backends
     clock: Clock
     fly_region: str
+    events: EventRecorder
     read_image_override: ImageOverrideReader | None = None
     read_team_secrets: TeamSecretsReader | None = None
     run_ended: RunEnded | None = None
@@ -181,6 +182,16 @@ class DispatchReconciler:
             await self._fail_to_start(dispatch, "CannotStart", error.message)
             return
         await self._mark_running(name, handle, launch.image)
+        if status.phase != "Running":
+            where = f" ({handle.url})" if handle.url else ""
+            await self.events.record(
+                DISPATCHES,
+                dispatch,
+                EventType.NORMAL,
+                "Started",
+                f"running on {handle.backend} as {handle.id}{where}",
+                self.clock(),
+            )
         if spec.pull_request is not None:
             await self._track_pull_request(
                 name, spec, spec.pull_request.url, spec.pull_request.number, "running", spec.pull_request.head_branch
@@ -362,6 +373,9 @@ class DispatchReconciler:
     async def _fail_to_start(self, dispatch: dict[str, Any], reason: str, message: str) -> None:
         name = dispatch["metadata"]["name"]
         logger.error("%s cannot start: %s", name, message, extra={"dispatch": name})
+        await self.events.record(
+            DISPATCHES, dispatch, EventType.WARNING, reason, f"could not start: {message}", self.clock()
+        )
         await self._patch_status(
             name,
             {
@@ -384,6 +398,8 @@ class DispatchReconciler:
         elif result is not None and result.error is not None:
             patch["error"] = result.error.model_dump(by_alias=True, exclude_none=True)
         await self._patch_status(name, patch, resource_version=dispatch["metadata"]["resourceVersion"])
+        event_type, reason, message = ending_event(str(step.phase), patch)
+        await self.events.record(DISPATCHES, dispatch, event_type, reason, message, self.clock())
         spec = DispatchSpec.model_validate(dispatch["spec"])
         DISPATCHES_FINISHED.labels(spec.mapping, spec.kind, step.phase).inc()
         if status.started_at is not None:
@@ -522,6 +538,20 @@ class DispatchReconciler:
         return await self.kube.merge_patch(
             DISPATCHES, self.namespace, name, body, subresource="status", field_manager=constants.FIELD_MANAGER
         )
+
+
+def ending_event(phase: str, ending: Mapping[str, Any]) -> tuple[EventType, str, str]:
+    """The Event that tells people how a run ended, from the phase and the status patch that ended it."""
+    pull = (ending.get("pullRequest") or {}).get("url")
+    error = ending.get("error") or {}
+    if phase == "Succeeded":
+        return EventType.NORMAL, "Succeeded", f"pull request {pull}" if pull else "the run succeeded"
+    if phase == "Cancelled":
+        return EventType.NORMAL, "Cancelled", error.get("message") or "the run was cancelled"
+    detail = error.get("message") or "no reason was given"
+    if phase == "TimedOut":
+        return EventType.WARNING, str(error.get("reason") or "TimedOut"), detail
+    return EventType.WARNING, "Failed", f"{error.get('reason', 'RunFailed')}: {detail}"
 
 
 _PULL_NUMBER = re.compile(r"/pull/(\d+)/?$")

@@ -25,6 +25,7 @@ from controller.kube import (
     PROJECT_MAPPINGS,
     RUNNER_SESSIONS,
     ChangeType,
+    EventRecorder,
     Informer,
     KubeClient,
     KubeConnection,
@@ -122,6 +123,10 @@ class OperatorRuntime:
                     self.session_queue.add(session["metadata"]["name"])
 
 
+EVENT_COMPONENT = "ai-implement-operator"
+"""The `source` of the Events the operator posts, as `kubectl describe` shows it."""
+
+
 def replica_identity() -> str:
     """Unique per process, readable in `kubectl get lease`: the pod (host) name and a random suffix."""
     return f"{socket.gethostname()}-{uuid.uuid4().hex[:6]}"
@@ -147,7 +152,11 @@ async def open_operator_runtime(
         mappings = await stack.enter_async_context(Informer(kube, PROJECT_MAPPINGS, namespace))
         dispatches = await stack.enter_async_context(Informer(kube, DISPATCHES, namespace))
         sessions = await stack.enter_async_context(Informer(kube, RUNNER_SESSIONS, namespace))
-        dispatcher = Dispatcher(settings=settings, store=store, kube=kube, dispatches=dispatches, clock=clock)
+        identity = replica_identity()
+        events = EventRecorder(kube, component=EVENT_COMPONENT, instance=identity)
+        dispatcher = Dispatcher(
+            settings=settings, store=store, kube=kube, dispatches=dispatches, clock=clock, events=events
+        )
         ticketing = await open_ticketing_clients(settings, stack)
         fly_app, fly_region = await _fly_sessions_in_force(settings, store)
         services = await open_run_services(settings, stack, fly_app=fly_app, fly_region=fly_region)
@@ -161,6 +170,7 @@ async def open_operator_runtime(
             backends=services.backends,
             clock=clock,
             fly_region=fly_region,
+            events=events,
             read_image_override=services.read_image_override,
             read_team_secrets=_team_secrets_reader(settings, fly_app, kube, namespace, mappings),
             run_ended=_announcer(services, settings),
@@ -184,8 +194,8 @@ async def open_operator_runtime(
             sessions=sessions,
             sources=ticketing.sources(),
             dispatcher=dispatcher,
-            statuses=MappingStatusWriter(settings, store, kube, mappings, clock),
-            elector=LeaderElector(kube, namespace, LEASE_NAME, replica_identity(), timing=lease_timing),
+            statuses=MappingStatusWriter(settings, store, kube, mappings, clock, events),
+            elector=LeaderElector(kube, namespace, LEASE_NAME, identity, timing=lease_timing),
             clock=clock,
             runs=runs,
             session_reconciler=session_reconciler,
@@ -209,6 +219,7 @@ async def open_operator_runtime(
                 look_up_ticket=_ticket_lookup(ticketing.sources()),
                 notifier=services.notifier,
                 clock=clock,
+                events=events,
             ),
             resetter=SessionResetter(
                 store=store,
