@@ -74,6 +74,7 @@ OUR_VARIABLES = {
     "GITHUB_API_URL",
     "REAPER_INTERVAL_SECONDS",
     "REAPER_GRACE_MINUTES",
+    "OPERATOR_PORT",
 }
 SECRET_VARIABLES = {
     "GITHUB_APP_PRIVATE_KEY",
@@ -133,6 +134,7 @@ def test_every_variable_has_its_documented_default() -> None:
         "jira_site_url": None,
         "admin_access_code": None,
         "port": 8080,
+        "operator_port": 8081,
         "poll_interval_ms": 60000,
         "dedup_db_path": None,
         "github_webhook_secret": None,
@@ -248,6 +250,8 @@ def test_reaper_dry_run_accepts_the_documented_boolean_spellings(value: str, exp
         ({"PORT": "http"}, "PORT", ["PORT='http'", "1 to 65535"]),
         ({"PORT": "0"}, "PORT", ["PORT=0", "1 to 65535"]),
         ({"PORT": "70000"}, "PORT", ["PORT=70000", "1 to 65535"]),
+        ({"OPERATOR_PORT": "metrics"}, "OPERATOR_PORT", ["OPERATOR_PORT='metrics'", "1 to 65535", "8081"]),
+        ({"OPERATOR_PORT": "0"}, "OPERATOR_PORT", ["OPERATOR_PORT=0", "1 to 65535"]),
         ({"POLL_INTERVAL_MS": "0"}, "POLL_INTERVAL_MS", ["POLL_INTERVAL_MS=0", "positive whole number"]),
         ({"POLL_INTERVAL_MS": "-5"}, "POLL_INTERVAL_MS", ["POLL_INTERVAL_MS=-5", "positive whole number"]),
         ({"POLL_INTERVAL_MS": "1.5"}, "POLL_INTERVAL_MS", ["'1.5'", "positive whole number"]),
