@@ -7,8 +7,8 @@ from typing import Any
 from controller.kube import EVENTS, KubeClient
 from controller.sandbox import LinearSandbox
 from controller.sandbox.runner import Ending, RunScript
-from tests.operator.conftest import apply_mapping, cached
 from tests.operator.run_fixtures import RunLoop
+from tests.operator.stories import implement_one_ticket
 from tests.support.waiting import eventually
 
 
@@ -25,13 +25,7 @@ async def reasons(kube: KubeClient, namespace: str, name: str) -> list[str]:
 async def test_a_run_that_succeeds_is_dispatched_started_and_succeeded_with_its_pull_request(
     loop: RunLoop, linear: LinearSandbox
 ) -> None:
-    loop.add_repo("eng")
-    await apply_mapping(loop.kube, loop.namespace, "ENG", planning={"enabled": False})
-    linear.add_issue("ENG", "Add dark mode", labels=["AI-Implement"])
-    runtime = await loop.operator()
-    await cached(runtime, "eng")
-    await loop.lead(runtime)
-    status = await loop.until_closed("eng-1-implementation-1")
+    status = await implement_one_ticket(loop, linear)
 
     events = await events_of(loop.kube, loop.namespace, "eng-1-implementation-1")
     assert [(e["type"], e["reason"]) for e in events] == [
@@ -54,16 +48,8 @@ async def _has(kube: KubeClient, namespace: str, name: str, reason: str) -> bool
 
 
 async def test_a_run_that_fails_says_in_which_step(loop: RunLoop, linear: LinearSandbox) -> None:
-    loop.add_repo("eng")
-    await apply_mapping(loop.kube, loop.namespace, "ENG", planning={"enabled": False})
-    issue = linear.add_issue("ENG", "Fix the login loop", labels=["AI-Implement"])
-    loop.runner.scripts[issue.identifier] = RunScript(
-        ending=Ending.FAIL, fail_at="test", message="2 of 48 tests failed in auth/redirect.spec.ts"
-    )
-    runtime = await loop.operator()
-    await cached(runtime, "eng")
-    await loop.lead(runtime)
-    await loop.until_closed("eng-1-implementation-1")
+    failing = RunScript(ending=Ending.FAIL, fail_at="test", message="2 of 48 tests failed in auth/redirect.spec.ts")
+    await implement_one_ticket(loop, linear, "Fix the login loop", failing)
 
     (failed,) = [
         e for e in await events_of(loop.kube, loop.namespace, "eng-1-implementation-1") if e["type"] == "Warning"

@@ -8,8 +8,8 @@ import pytest
 
 from controller.sandbox import LinearSandbox
 from controller.sandbox.github.comment_trigger import TRIGGER_WORKFLOW_PATH
-from tests.operator.conftest import apply_mapping, cached
 from tests.operator.run_fixtures import GAP_FILL_SECRET, RunLoop
+from tests.operator.stories import implement_one_ticket
 from tests.support.api_fixtures import ApiFactory
 
 BEARER = {"Authorization": f"Bearer {GAP_FILL_SECRET}"}
@@ -27,13 +27,7 @@ def comment(comment_id: int, number: int = 1, **changes: Any) -> dict[str, Any]:
 
 
 async def implemented(loop: RunLoop, linear: LinearSandbox) -> None:
-    loop.add_repo("eng")
-    await apply_mapping(loop.kube, loop.namespace, "ENG", planning={"enabled": False})
-    linear.add_issue("ENG", "Add dark mode", labels=["AI-Implement"])
-    runtime = await loop.operator()
-    await cached(runtime, "eng")
-    await loop.lead(runtime)
-    assert (await loop.until_closed("eng-1-implementation-1"))["phase"] == "Succeeded"
+    assert (await implement_one_ticket(loop, linear))["phase"] == "Succeeded"
 
 
 async def test_each_comment_starts_one_gap_fill_run_on_the_pull_request(loop: RunLoop, linear: LinearSandbox) -> None:
