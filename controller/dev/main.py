@@ -99,6 +99,10 @@ POLL_INTERVAL_MS = 15_000
 """Long enough that a ticket dispatched within a second of its label was clearly dispatched by its webhook."""
 
 
+STALL_AFTER_MINUTES = 1
+"""A run silent for a minute times out, so the seeded run that hangs shows that ending within the session."""
+
+
 def api_url_of(port: int) -> str:
     return f"http://127.0.0.1:{port}"
 
@@ -115,6 +119,7 @@ def dev_settings(sandboxes: Sandboxes, *, port: int, work_dir: Path, admin_code:
         "ADMIN_ACCESS_CODE": admin_code,
         "PORT": str(port),
         "POLL_INTERVAL_MS": str(POLL_INTERVAL_MS),
+        "RUNNER_PROGRESS_TIMEOUT_MINUTES": str(STALL_AFTER_MINUTES),
         "DEDUP_DB_PATH": str(work_dir / "dev.sqlite"),
         "AI_IMPLEMENT_NAMESPACE": NAMESPACE,
         "SECRETS_BACKEND": "kubernetes",

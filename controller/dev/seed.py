@@ -3,8 +3,9 @@
 Three mappings show every provider and backend: `ENG` (Linear team ENG → acme/webapp, planning
 first, on GitHub Actions), `OPS` (Linear team OPS → acme/infra, on Fly Machines) and `PAY` (Jira
 project PAY, Repo field `payments-service` → acme/payments-service, in local Docker). Their tickets
-end in every way a newcomer should see: a pull request, a failure in the test step, and a second
-ticket waiting for the concurrency cap. A Fly machine nobody owns is left for the reaper's first
+end in every way a newcomer should see: a pull request, a failure in the test step, a run that
+falls silent and times out (`make dev` stalls a run after one minute without progress), and a
+second ticket waiting for the concurrency cap. A Fly machine nobody owns is left for the reaper's first
 sweep. One ticket of each provider is left unlabelled for the story (`controller.dev.story`) to
 label once everything runs, and every webhook (Linear, Jira, GitHub, the comment trigger) points at
 the API with secrets made for this run.
@@ -84,6 +85,12 @@ JIRA_TICKETS = (
         "Refund partially shipped orders",
         "Refund only the items that did not ship.",
         RunScript(step_seconds=1.0),
+    ),
+    SampleTicket(
+        JIRA_PROJECT,
+        "Move the billing cron to the new scheduler",
+        "The old scheduler is switched off next quarter.",
+        RunScript(ending=Ending.HANG, fail_at="implement", step_seconds=1.0),  # falls silent: it times out
     ),
 )
 STORY_JIRA_TICKET = SampleTicket(

@@ -94,6 +94,23 @@ def jobs_by_ticket(base: str, headers: dict[str, str]) -> dict[str, set[str]]:
     return kinds
 
 
+def timed_out(base: str, headers: dict[str, str], identifier: str) -> bool:
+    """Whether the ticket's run ended timed-out, waiting for the one-minute stall timeout of `make dev`."""
+    deadline = time.monotonic() + STORY_WITHIN_SECONDS
+    while time.monotonic() < deadline:
+        body = httpx.get(f"{base}/api/log", headers=headers, timeout=5).json()
+        statuses = [
+            dispatch["status"]
+            for job in body["jobs"]
+            if job["identifier"] == identifier
+            for dispatch in job["dispatches"]
+        ]
+        if "timed-out" in statuses:
+            return True
+        time.sleep(2)
+    return False
+
+
 def test_make_dev_shows_a_ticket_succeed_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     try:
         locate_binaries()
@@ -124,14 +141,15 @@ def test_make_dev_shows_a_ticket_succeed_and_stops_cleanly_on_ctrl_c(tmp_path: P
         assert reaped_orphans(base, headers) == 1, "the leftover machine the dev seed leaves is reaped"
         lines = story_lines(tmp_path / "dev.log", process)
         assert any(line.startswith("[story] OPS-2 became Dispatch ops-2-implementation-1") for line in lines)
-        assert any(line.startswith("[story] PAY-2 became Dispatch pay-2-implementation-1") for line in lines)
+        assert any(line.startswith("[story] PAY-3 became Dispatch pay-3-implementation-1") for line in lines)
         webhooks = accepted_webhooks(base)
         assert {"linear", "jira", "github"} <= {source for source, count in webhooks.items() if count > 0}, webhooks
         kinds = jobs_by_ticket(base, headers)
         assert {"implementation", "review", "gap-fill"} <= kinds["ENG-1"], kinds
         assert "implementation" in kinds["PAY-1"], "the Jira mapping's seeded ticket ran in local Docker"
         assert "implementation" in kinds["OPS-2"]
-        assert "implementation" in kinds["PAY-2"]
+        assert "implementation" in kinds["PAY-3"]
+        assert timed_out(base, headers, "PAY-2"), "the seeded run that falls silent times out"
     finally:
         process.send_signal(signal.SIGINT)
         try:
