@@ -93,7 +93,7 @@ def _run_operator(args: argparse.Namespace) -> int:
 
     from controller.config import operational_problems
     from controller.logs import configure_logging
-    from controller.operator.main import run_operator
+    from controller.operator.main import OperatorStopped, run_operator
 
     settings = _settings(args)
     problems = operational_problems(settings)
@@ -104,7 +104,11 @@ def _run_operator(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level.value)
     for problem in settings.warnings:
         logging.getLogger("controller").warning(problem.message)
-    asyncio.run(run_operator(settings))
+    try:
+        asyncio.run(run_operator(settings))
+    except OperatorStopped as stopped:
+        sys.stderr.write(f"error: {stopped}; see the log above for the cause\n")
+        return 1
     return 0
 
 
