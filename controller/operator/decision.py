@@ -32,6 +32,8 @@ class TicketHistory:
     active_kind: DispatchKind | None = None
     """The kind of a Dispatch of this ticket that has not finished, if any."""
     planning_succeeded_at: datetime | None = None
+    planning_started_at: datetime | None = None
+    """When the last successful planning was dispatched (its Dispatch's creation)."""
     last_implementation_at: datetime | None = None
     implementation_succeeded: bool = False
     last_job_started_at: datetime | None = None
@@ -87,10 +89,16 @@ def _skip(reason: Reason, message: str) -> Decision:
 
 
 def _continues_its_planning(spec: ProjectMappingSpec, history: TicketHistory) -> bool:
-    """An implementation right after a successful planning belongs to the same job."""
-    planned = history.planning_succeeded_at
-    if not spec.planning.enabled or planned is None:
+    """An implementation right after a successful planning belongs to the same job.
+
+    Only the first: any implementation created since the planning was dispatched is that one.
+    Creation times are compared with creation times (the API server's, whole seconds), never
+    with the planning's finish, which an implementation dispatched within the same second would
+    seem to precede.
+    """
+    if not spec.planning.enabled or history.planning_succeeded_at is None:
         return False
+    planned = history.planning_started_at or history.planning_succeeded_at
     return history.last_implementation_at is None or history.last_implementation_at < planned
 
 

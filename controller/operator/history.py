@@ -87,9 +87,11 @@ def _history(facts: list[DispatchFact], dedup_started: datetime | None) -> Ticke
     highest: dict[DispatchKind, int] = {}
     for fact in facts:
         highest[fact.kind] = max(highest.get(fact.kind, 0), fact.iteration)
+    planning = max(plannings, key=lambda f: f.finished_at or f.created_at, default=None)
     return TicketHistory(
         active_kind=min(active, key=lambda f: f.created_at).kind if active else None,
-        planning_succeeded_at=max((f.finished_at or f.created_at for f in plannings), default=None),
+        planning_succeeded_at=(planning.finished_at or planning.created_at) if planning else None,
+        planning_started_at=planning.created_at if planning else None,
         last_implementation_at=max((f.created_at for f in implementations), default=None),
         implementation_succeeded=any(f.phase == "Succeeded" for f in implementations),
         last_job_started_at=dedup_started,

@@ -142,6 +142,20 @@ PLANNED = TicketHistory(planning_succeeded_at=NOW - HOUR, last_job_started_at=NO
             "implementation",
         ),
         (
+            "an implementation created in the second its planning finished is not started again",
+            {
+                "history": TicketHistory(
+                    planning_started_at=NOW - timedelta(seconds=5),
+                    planning_succeeded_at=NOW - timedelta(seconds=0.2),
+                    last_implementation_at=NOW - timedelta(seconds=1),  # whole seconds, before the finish
+                    last_job_started_at=NOW - timedelta(seconds=5),
+                )
+            },
+            Verdict.BLOCKED,
+            Reason.DEDUP_WINDOW,
+            None,
+        ),
+        (
             "implementation failed after its planning: a retry waits for the window",
             {"history": replace(PLANNED, last_implementation_at=NOW - HOUR / 2, last_job_started_at=NOW - HOUR / 2)},
             Verdict.BLOCKED,

@@ -61,6 +61,7 @@ def test_the_resource_wins_over_its_own_log_line() -> None:
         {},
     )
     assert histories["i-1"].planning_succeeded_at == T0 + timedelta(minutes=30)
+    assert histories["i-1"].planning_started_at == T0, "when it was dispatched, to compare with creations"
 
 
 def test_successes_iterations_and_dedup_are_gathered() -> None:
