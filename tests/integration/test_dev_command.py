@@ -150,6 +150,9 @@ def test_make_dev_shows_a_ticket_succeed_and_stops_cleanly_on_ctrl_c(tmp_path: P
         assert "implementation" in kinds["OPS-2"]
         assert "implementation" in kinds["PAY-3"]
         assert timed_out(base, headers, "PAY-2"), "the seeded run that falls silent times out"
+        log = httpx.get(f"{base}/api/log", headers=headers, timeout=5).json()
+        eng_2 = [d["kind"] for job in log["jobs"] if job["identifier"] == "ENG-2" for d in job["dispatches"]]
+        assert sorted(eng_2) == ["implementation", "planning"], "a failed run is not dispatched again at once"
     finally:
         process.send_signal(signal.SIGINT)
         try:
