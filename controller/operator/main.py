@@ -31,7 +31,7 @@ KOPF_STOP_SECONDS: Final = 30.0
 
 
 class OperatorStopped(Exception):
-    """kopf ended on its own during a term (a failure, not a signal): the process must exit and be restarted."""
+    """The operator cannot go on (kopf failed during a term, its port is taken): the process exits with 1."""
 
 
 async def run_operator(settings: Settings, *, serve_endpoints: bool = True) -> None:
@@ -44,11 +44,19 @@ async def run_operator(settings: Settings, *, serve_endpoints: bool = True) -> N
         stopping = asyncio.Event()
         failure: list[BaseException] = []
         _stop_on_signals(stopping)
-        election = asyncio.create_task(runtime.elector.run(term_of(runtime, stopping, failure)), name="leader-election")
+        electing = asyncio.Event()
         if serve_endpoints:
-            app = operator_app(electing=lambda: not election.done(), leading=lambda: runtime.elector.is_leader)
-            await stack.enter_async_context(serving(app, settings.operator_port))
+            app = operator_app(electing=electing.is_set, leading=lambda: runtime.elector.is_leader)
+            try:
+                await stack.enter_async_context(serving(app, settings.operator_port))
+            except OSError as error:
+                raise OperatorStopped(
+                    f"cannot serve /metrics on OPERATOR_PORT={settings.operator_port}: {error}"
+                ) from None
             logger.info("serving /metrics and /healthz on port %d", settings.operator_port)
+        election = asyncio.create_task(runtime.elector.run(term_of(runtime, stopping, failure)), name="leader-election")
+        electing.set()
+        election.add_done_callback(lambda _: electing.clear())
         stop_requested = asyncio.create_task(stopping.wait(), name="stop requested")
         try:
             await asyncio.wait({election, stop_requested}, return_when=asyncio.FIRST_COMPLETED)

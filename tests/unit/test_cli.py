@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -159,3 +160,17 @@ def test_what_make_dev_leaves_in_the_work_tree_is_ignored_by_git() -> None:
         check=False,
     )
     assert result.returncode == 0, f"git does not ignore .ai-implement-dev/: {result.stdout}{result.stderr}"
+
+
+def test_an_operator_port_in_use_is_one_error_line_and_exit_1(tmp_path: Path, rsa_key_pem: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))  # noqa: S104 - the operator binds every interface; so must the squatter
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**working_environment(tmp_path, rsa_key_pem), "OPERATOR_PORT": str(port), "LOG_LEVEL": "ERROR"}
+        result = _run("operator", env=env, cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1
+    assert errors[0].startswith(f"error: cannot serve /metrics on OPERATOR_PORT={port}: ")
