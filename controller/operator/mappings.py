@@ -215,8 +215,18 @@ def readiness_change(current: Mapping[str, Any], patch: Mapping[str, Any]) -> tu
 
 
 def status_patch_changes(current: Mapping[str, Any], patch: Mapping[str, Any]) -> bool:
-    """Whether merging `patch` into the status `current` would change anything (a skipped write costs nothing)."""
-    return any(current.get(key) != value for key, value in patch.items())
+    """Whether merging `patch` into the status `current` would change anything (a skipped write costs nothing).
+
+    Conditions are compared by type, not by their order in the list, which other writers may keep
+    differently (the workflow check adds WorkflowsInSync).
+    """
+    return any(_comparable(key, current.get(key)) != _comparable(key, value) for key, value in patch.items())
+
+
+def _comparable(key: str, value: Any) -> Any:
+    if key == "conditions" and isinstance(value, list):
+        return {str(condition.get("type")): condition for condition in value if isinstance(condition, Mapping)}
+    return value
 
 
 def effective_runner_mode(runner_mode: RunnerMode, spec: ProjectMappingSpec) -> str:

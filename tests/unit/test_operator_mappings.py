@@ -154,6 +154,8 @@ def test_a_status_that_would_not_change_is_not_written(rsa_key_pem: str) -> None
         NOW + timedelta(minutes=5),
     )
     assert not status_patch_changes(stored, later), "same facts later: nothing to write"
+    reordered = {**stored, "conditions": list(reversed(stored["conditions"]))}
+    assert not status_patch_changes(reordered, later), "another writer's order of the conditions is no change"
     busier = mapping_status_patch(
         indexed_mapping(mapping("eng", "ENG")),
         load_settings(env, env_file=None),
