@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from controller.config import ConfigProblem, Settings
+    from controller.kube import KubeConnection
 
 
 class _BadConfiguration(Exception):
@@ -28,30 +29,33 @@ def _settings(args: argparse.Namespace) -> Settings:
         raise _BadConfiguration from None
 
 
-def _kubernetes_problems() -> list[ConfigProblem]:
-    """Whether credentials for an API server can be found, without calling it; KUBECONFIG is read as kubectl does."""
+def _kubernetes_connection() -> KubeConnection | ConfigProblem:
+    """The API server's credentials, found without calling it (KUBECONFIG is read as kubectl does), or why not."""
     from controller.config import ConfigProblem
     from controller.kube import KubeConfigError, load_connection
 
     try:
-        load_connection()
+        return load_connection()
     except KubeConfigError as error:
-        return [ConfigProblem("KUBECONFIG", str(error))]
-    return []
+        return ConfigProblem("KUBECONFIG", str(error))
 
 
-def _refuse_without_kubernetes() -> None:
-    """Exit with one line per problem before a process that needs the API server starts."""
-    problems = _kubernetes_problems()
-    if problems:
-        sys.stderr.write("".join(f"error: {problem.message}\n" for problem in problems))
+def _kubernetes_or_refuse() -> KubeConnection:
+    """The connection a process that needs the API server starts with; one error line and exit 1 without it."""
+    from controller.config import ConfigProblem
+
+    found = _kubernetes_connection()
+    if isinstance(found, ConfigProblem):
+        sys.stderr.write(f"error: {found.message}\n")
         raise _BadConfiguration
+    return found
 
 
 def _check_config(args: argparse.Namespace) -> int:
-    from controller.config import ConfigurationError, load_settings, render_config_check
+    from controller.config import ConfigProblem, ConfigurationError, load_settings, render_config_check
 
-    kubernetes = _kubernetes_problems()
+    found = _kubernetes_connection()
+    kubernetes = [found] if isinstance(found, ConfigProblem) else []
     try:
         text, code = render_config_check(load_settings(env_file=args.env_file), more_errors=kubernetes)
     except ConfigurationError as error:
@@ -77,14 +81,14 @@ def _serve_api(args: argparse.Namespace) -> int:
     from controller.web.server import run_api
 
     settings = _settings(args)
-    _refuse_without_kubernetes()
+    connection = _kubernetes_or_refuse()
     configure_logging(settings.log_level.value)
     logger = logging.getLogger("controller")
     for problem in settings.warnings:
         logger.warning(problem.message)
     for problem in operational_problems(settings):
         logger.error("%s (the API serves anyway; the operator will not start)", problem.message)
-    run_api(settings)
+    run_api(settings, connection)
     return 0
 
 
@@ -100,12 +104,12 @@ def _run_operator(args: argparse.Namespace) -> int:
     if problems:
         sys.stderr.write("".join(f"error: {problem.message}\n" for problem in problems))
         return 1
-    _refuse_without_kubernetes()
+    connection = _kubernetes_or_refuse()
     configure_logging(settings.log_level.value)
     for problem in settings.warnings:
         logging.getLogger("controller").warning(problem.message)
     try:
-        asyncio.run(run_operator(settings))
+        asyncio.run(run_operator(settings, connection=connection))
     except OperatorStopped as stopped:
         sys.stderr.write(f"error: {stopped}; see the log above for the cause\n")
         return 1

@@ -1,7 +1,8 @@
 """Kubernetes Events on our objects, so that `kubectl describe` tells what happened to them and why.
 
-Events are a courtesy to people, never part of a decision: a failed post is logged and forgotten,
-and nothing waits on it. Messages are cut to the API server's 1 KiB limit.
+Events are a courtesy to people, never part of a decision: posting one costs one request, and a
+failed post is logged and forgotten, never failing the caller. Messages are cut to the API
+server's 1 KiB limit.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final
 
+from controller.clock import kube_timestamp
 from controller.kube.client import KubeClient
 from controller.kube.errors import KubeError
 from controller.kube.kinds import EVENTS, ApiResource
@@ -44,7 +46,7 @@ def event_body(
     Its kind comes from `resource`, since objects in a list answer carry no `kind` or `apiVersion`.
     """
     metadata = involved["metadata"]
-    stamp = now.isoformat().replace("+00:00", "Z")
+    stamp = kube_timestamp(now)
     if len(message) > MESSAGE_LIMIT:
         message = message[: MESSAGE_LIMIT - len(TRUNCATED)] + TRUNCATED
     return {

@@ -19,6 +19,7 @@ from typing import Any, Final
 import kopf
 
 from controller.config import Settings
+from controller.kube import KubeConnection
 from controller.metrics import LEADER
 from controller.operator.endpoints import operator_app, serving
 from controller.operator.handlers import build_registry
@@ -34,13 +35,16 @@ class OperatorStopped(Exception):
     """The operator cannot go on (kopf failed during a term, its port is taken): the process exits with 1."""
 
 
-async def run_operator(settings: Settings, *, serve_endpoints: bool = True) -> None:
+async def run_operator(
+    settings: Settings, *, serve_endpoints: bool = True, connection: KubeConnection | None = None
+) -> None:
     """Run until SIGINT or SIGTERM; leadership is released on the way out.
 
     `serve_endpoints`: serve /metrics and /healthz on OPERATOR_PORT (`ai-implement dev` does not: its
     API serves the same metrics from the same process).
     """
-    async with open_operator_runtime(settings) as runtime, contextlib.AsyncExitStack() as stack:
+    opened = open_operator_runtime(settings, connection=connection)
+    async with opened as runtime, contextlib.AsyncExitStack() as stack:
         stopping = asyncio.Event()
         failure: list[BaseException] = []
         _stop_on_signals(stopping)

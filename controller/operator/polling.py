@@ -45,7 +45,7 @@ STATUS_WRITERS = 8
 class MappingStatusWriter:
     """Writes what a pass learned into the status of each mapping whose status it changes, and only those.
 
-    A poll with nothing new writes nothing, so its cost does not grow with the number of mappings.
+    A poll with nothing new makes no API-server write, however many mappings there are.
     """
 
     settings: Settings

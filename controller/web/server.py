@@ -15,7 +15,7 @@ from controller.config import SecretsBackend, Settings
 from controller.config.overrides import read_service_account_namespace, resolve_namespace
 from controller.fly import FlyClient
 from controller.github import GitHubClient
-from controller.kube import PROJECT_MAPPINGS, Informer, KubeClient, load_connection
+from controller.kube import PROJECT_MAPPINGS, Informer, KubeClient, KubeConnection, load_connection
 from controller.runners.identity import IdentityVerifier
 from controller.secrets import FlySecretBackend, KubernetesSecretBackend, SecretBackend
 from controller.store import Store, database_url_from_settings, redact_database_url, upgrade_database
@@ -61,7 +61,9 @@ async def _secret_backend(
 
 
 @asynccontextmanager
-async def open_web_context(settings: Settings, *, clock: Clock = utc_now) -> AsyncIterator[WebContext]:
+async def open_web_context(
+    settings: Settings, *, clock: Clock = utc_now, connection: KubeConnection | None = None
+) -> AsyncIterator[WebContext]:
     """Every dependency of the API server, opened in order and closed in reverse, even after errors."""
     url = database_url_from_settings(settings)
     logger.info("migrating the store at %s", redact_database_url(url))
@@ -69,7 +71,7 @@ async def open_web_context(settings: Settings, *, clock: Clock = utc_now) -> Asy
     async with AsyncExitStack() as stack:
         store = await stack.enter_async_context(Store.from_url(url))
         namespace = resolve_namespace(settings, read_service_account_namespace())
-        kube = await stack.enter_async_context(KubeClient(load_connection()))
+        kube = await stack.enter_async_context(KubeClient(connection or load_connection()))
         mappings = await stack.enter_async_context(Informer(kube, PROJECT_MAPPINGS, namespace))
         admin_tokens = None
         if settings.admin_access_code is not None:
@@ -129,12 +131,15 @@ async def _github_client(settings: Settings, stack: AsyncExitStack) -> GitHubCli
     return await stack.enter_async_context(client)
 
 
-def create_app(settings: Settings) -> web.Application:
-    """The production app: the context opens with the server and closes with it."""
+def create_app(settings: Settings, connection: KubeConnection | None = None) -> web.Application:
+    """The production app: the context opens with the server and closes with it.
+
+    `connection`: the API server as the command already found it (else KUBECONFIG, in-cluster, …).
+    """
     app = build_app()
 
     async def context_lifecycle(app: web.Application) -> AsyncIterator[None]:
-        async with open_web_context(settings) as context:
+        async with open_web_context(settings, connection=connection) as context:
             app[CONTEXT] = context
             yield
 
@@ -142,6 +147,6 @@ def create_app(settings: Settings) -> web.Application:
     return app
 
 
-def run_api(settings: Settings) -> None:
+def run_api(settings: Settings, connection: KubeConnection | None = None) -> None:
     """Serve until SIGINT or SIGTERM on 0.0.0.0:PORT."""
-    web.run_app(create_app(settings), port=settings.port, access_log=None, print=None)
+    web.run_app(create_app(settings, connection), port=settings.port, access_log=None, print=None)
