@@ -325,6 +325,14 @@ class Settings(BaseSettings):
         ),
         json_schema_extra={"section": Section.SERVICE},
     )
+    leader_lease_seconds: int = Field(
+        default=15,
+        description=(
+            "How long the operator's leadership Lease lasts unrenewed, from 6 to 300 seconds: a replica that "
+            "dies is replaced after at most this long. The leader renews every third of it."
+        ),
+        json_schema_extra={"section": Section.SERVICE},
+    )
     poll_interval_ms: int = Field(
         default=60_000,
         description=(
@@ -701,6 +709,12 @@ class Settings(BaseSettings):
     def _operator_port_is_in_range(cls, value: object) -> int:
         expected = "use a port number from 1 to 65535 (the default is 8081)"
         return _parse_integer("OPERATOR_PORT", value, minimum=1, maximum=65535, expected=expected)
+
+    @field_validator("leader_lease_seconds", mode="before")
+    @classmethod
+    def _lease_is_in_range(cls, value: object) -> int:
+        expected = "use a number of seconds from 6 to 300 (the default is 15)"
+        return _parse_integer("LEADER_LEASE_SECONDS", value, minimum=6, maximum=300, expected=expected)
 
     @field_validator("poll_interval_ms", mode="before")
     @classmethod

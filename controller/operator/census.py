@@ -9,7 +9,6 @@ listed keeps its last rows and records the error, so the panel shows how old its
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from controller.clock import Clock
 from controller.config import Settings
 from controller.kube import DISPATCHES, PROJECT_MAPPINGS, RUNNER_SESSIONS, Informer, KubeClient, KubeObject
 from controller.metrics import LIVE_SESSIONS
+from controller.operator.periodic import every
 from controller.resources import ProjectMappingSpec
 from controller.resources.dispatch import is_terminal
 from controller.runners.backend import (
@@ -302,12 +302,7 @@ class SessionCensus:
         if not cheap:
             return
         try:
-            while True:
-                try:
-                    await self.take(cheap)
-                except Exception:
-                    logger.exception("the session census failed unexpectedly")
-                await asyncio.sleep(interval.total_seconds())
+            await every(interval.total_seconds(), lambda: self.take(cheap), "the session census")
         finally:
             self.forget_gauges()
 

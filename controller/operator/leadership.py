@@ -30,6 +30,11 @@ class LeaseTiming:
     renew_every: float = 5.0
     retry_every: float = 2.0
 
+    @classmethod
+    def of(cls, duration: float) -> LeaseTiming:
+        """LEADER_LEASE_SECONDS: renewed every third of it, others retry every 2/15 of it (2 s of 15)."""
+        return cls(duration=duration, renew_every=duration / 3, retry_every=duration * 2 / 15)
+
     @property
     def renew_deadline(self) -> float:
         """A leader that could not renew for this long steps down before anyone may take over."""

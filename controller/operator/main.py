@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Collection, Coroutine, Iterator
 from typing import Any, Final
 
 import kopf
@@ -83,16 +84,7 @@ def term_of(
         stop_kopf = asyncio.Event()
         LEADER.set(1)
         logger.info("starting kopf's handlers for this term")
-        handlers = asyncio.create_task(
-            kopf.operator(
-                registry=build_registry(runtime),
-                namespaces=[runtime.namespace],
-                clusterwide=False,
-                standalone=True,
-                stop_flag=stop_kopf,
-            ),
-            name="kopf",
-        )
+        handlers = asyncio.create_task(run_kopf(runtime, stop_kopf), name="kopf")
         work = asyncio.create_task(runtime.lead(), name="leader's periodic work")
         try:
             await asyncio.wait({handlers, work}, return_when=asyncio.FIRST_COMPLETED)
@@ -107,6 +99,41 @@ def term_of(
             _stop_on_signals(stopping)
 
     return lead
+
+
+async def run_kopf(runtime: OperatorRuntime, stop: asyncio.Event) -> None:
+    """`kopf.operator()`, except that kopf's shutdown cancels only kopf's own tasks.
+
+    kopf assumes the event loop is its own: when it stops, it cancels every task created after it
+    started. Here the same loop serves the API (in `ai-implement dev`), the election and the
+    periodic work, which must outlive a term, so only tasks running kopf's code are left to it.
+    """
+    tasks = await kopf.spawn_tasks(
+        registry=build_registry(runtime),
+        namespaces=[runtime.namespace],
+        clusterwide=False,
+        standalone=True,
+        stop_flag=stop,
+    )
+    await kopf.run_tasks(tasks, ignored=TasksOutsideKopf())
+
+
+class TasksOutsideKopf(Collection["asyncio.Task[Any]"]):
+    """Every task whose coroutine is not kopf's: what kopf's shutdown must leave alone."""
+
+    _KOPF_CODE: Final = os.path.dirname(kopf.__file__) + os.sep
+
+    def __contains__(self, task: object) -> bool:
+        if not isinstance(task, asyncio.Task):
+            return True
+        code = getattr(task.get_coro(), "cr_code", None)
+        return code is None or not code.co_filename.startswith(self._KOPF_CODE)
+
+    def __iter__(self) -> Iterator[asyncio.Task[Any]]:
+        return (task for task in asyncio.all_tasks() if task in self)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 def _kopf_ended(handlers: asyncio.Task[None], stopping: asyncio.Event, failure: list[BaseException]) -> None:
@@ -126,9 +153,8 @@ async def _end_term(handlers: asyncio.Task[None], work: asyncio.Task[None], stop
     with contextlib.suppress(asyncio.CancelledError):
         await work
     stop_kopf.set()
-    try:
-        await asyncio.wait_for(asyncio.shield(handlers), KOPF_STOP_SECONDS)
-    except TimeoutError:
+    _, running = await asyncio.wait({handlers}, timeout=KOPF_STOP_SECONDS)  # kopf may end cancelled: no raise
+    if running:
         logger.warning("kopf did not stop within %gs; cancelling it", KOPF_STOP_SECONDS)
         handlers.cancel()
     with contextlib.suppress(asyncio.CancelledError, Exception):

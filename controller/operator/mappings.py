@@ -114,8 +114,6 @@ class MappingStatusFacts:
     """Everything a mapping's status reports, gathered by the operator."""
 
     runner_mode: RunnerMode
-    in_progress: int | None = None
-    blocked: int | None = None
     conflict: str | None = None
 
 
@@ -159,7 +157,7 @@ def mapping_status_patch(
     previous_status: Mapping[str, Any],
     now: datetime,
 ) -> dict[str, Any]:
-    """The status a mapping should have, as a merge patch of its status subresource."""
+    """The fields of a mapping's status its reconciler owns (conditions: only its own two), to apply."""
     previous = {c["type"]: c for c in previous_status.get("conditions") or [] if "type" in c}
     missing = mapping_missing_credentials(settings, mapping.spec, facts.runner_mode)
     credentials = _condition(
@@ -188,17 +186,12 @@ def mapping_status_patch(
         now,
         mapping.generation,
     )
-    kept = [c for kind, c in previous.items() if kind not in ("Ready", "CredentialsResolved")]
     status: dict[str, Any] = {
         "observedGeneration": mapping.generation,
-        "conditions": [*kept, credentials.to_wire(), ready.to_wire()],
+        "conditions": [credentials.to_wire(), ready.to_wire()],
         "effectiveRunnerMode": effective_runner_mode(facts.runner_mode, mapping.spec),
         "effectiveMaxIterations": effective_max_iterations(mapping.spec),
     }
-    if facts.in_progress is not None:
-        status["inProgress"] = facts.in_progress
-    if facts.blocked is not None:
-        status["blocked"] = facts.blocked
     return status
 
 
@@ -215,18 +208,25 @@ def readiness_change(current: Mapping[str, Any], patch: Mapping[str, Any]) -> tu
 
 
 def status_patch_changes(current: Mapping[str, Any], patch: Mapping[str, Any]) -> bool:
-    """Whether merging `patch` into the status `current` would change anything (a skipped write costs nothing).
+    """Whether applying `patch` to the status `current` would change anything (a skipped write costs nothing).
 
-    Conditions are compared by type, not by their order in the list, which other writers may keep
-    differently (the workflow check adds WorkflowsInSync).
+    Conditions are compared by type, and only those in `patch`: the others belong to other writers
+    (the workflow check's WorkflowsInSync), in whatever order they keep them.
     """
-    return any(_comparable(key, current.get(key)) != _comparable(key, value) for key, value in patch.items())
+    for key, value in patch.items():
+        if key == "conditions":
+            mine = _by_type(value)
+            if {kind: _by_type(current.get(key)).get(kind) for kind in mine} != mine:
+                return True
+        elif current.get(key) != value:
+            return True
+    return False
 
 
-def _comparable(key: str, value: Any) -> Any:
-    if key == "conditions" and isinstance(value, list):
-        return {str(condition.get("type")): condition for condition in value if isinstance(condition, Mapping)}
-    return value
+def _by_type(conditions: Any) -> dict[str, Any]:
+    if not isinstance(conditions, list):
+        return {}
+    return {str(condition.get("type")): condition for condition in conditions if isinstance(condition, Mapping)}
 
 
 def effective_runner_mode(runner_mode: RunnerMode, spec: ProjectMappingSpec) -> str:

@@ -14,22 +14,15 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from controller import constants
 from controller.clock import Clock
-from controller.config import Settings
 from controller.httpclient import ServiceError
-from controller.kube import PROJECT_MAPPINGS, EventRecorder, EventType, Informer, KubeClient, KubeError
+from controller.kube import PROJECT_MAPPINGS, Informer, KubeClient, KubeError
 from controller.metrics import CAPACITY, IN_PROGRESS, LAST_POLL, POLL_SECONDS, POLLS
 from controller.operator.dispatching import Dispatcher, PassReport, snapshot_rows
-from controller.operator.mappings import (
-    IndexedMapping,
-    MappingIndex,
-    MappingStatusFacts,
-    build_index,
-    mapping_status_patch,
-    readiness_change,
-    status_patch_changes,
-)
-from controller.store import Store, runner_mode_in_force
+from controller.operator.mappings import IndexedMapping, MappingIndex, build_index
+from controller.operator.periodic import every
+from controller.store import Store
 from controller.ticketing.model import Provider, Ticket, TicketSource
 
 logger = logging.getLogger("controller.operator.polling")
@@ -43,22 +36,17 @@ STATUS_WRITERS = 8
 
 @dataclass
 class MappingStatusWriter:
-    """Writes what a pass learned into the status of each mapping whose status it changes, and only those.
+    """Writes the counts a pass learned (`inProgress`, `blocked`) of each mapping whose counts changed.
 
-    A poll with nothing new makes no API-server write, however many mappings there are.
+    The poller owns these two fields and nothing else of a mapping's status (its conditions are the
+    mapping reconciler's). A poll with nothing new makes no API-server write, however many mappings.
     """
 
-    settings: Settings
-    store: Store
     kube: KubeClient
     mappings: Informer
-    clock: Clock
-    events: EventRecorder
 
     async def write(self, index: MappingIndex, provider: Provider, report: PassReport, dispatcher: Dispatcher) -> None:
-        runner_mode = await runner_mode_in_force(self.store, self.settings)
-        now = self.clock()
-        changed: list[tuple[IndexedMapping, Mapping[str, Any], dict[str, Any]]] = []
+        changed: list[tuple[IndexedMapping, dict[str, Any]]] = []
         active, blocked = dispatcher.active_counts(), report.blocked_by_team()
         for mapping in index.mappings_of(provider):
             team = mapping.spec.team_key
@@ -66,36 +54,27 @@ class MappingStatusWriter:
             IN_PROGRESS.labels(team).set(in_progress)
             CAPACITY.labels(team).set(mapping.spec.capacity.max_in_progress_ai_issues)
             current = (self.mappings.get(mapping.name, mapping.namespace) or {}).get("status") or {}
-            facts = MappingStatusFacts(
-                runner_mode=runner_mode.mode,
-                in_progress=in_progress,
-                blocked=blocked.get(team, 0),
-                conflict=index.conflicts.get(mapping.name),
-            )
-            patch = mapping_status_patch(mapping, self.settings, facts, current, now)
-            if status_patch_changes(current, patch):
-                changed.append((mapping, current, patch))
+            counts = {"inProgress": in_progress, "blocked": blocked.get(team, 0)}
+            if any(current.get(key) != value for key, value in counts.items()):
+                changed.append((mapping, counts))
         limit = asyncio.Semaphore(STATUS_WRITERS)
-        await asyncio.gather(*(self._patch(mapping, current, patch, limit) for mapping, current, patch in changed))
+        await asyncio.gather(*(self._patch(mapping, counts, limit) for mapping, counts in changed))
 
-    async def _patch(
-        self, mapping: IndexedMapping, current: Mapping[str, Any], patch: dict[str, Any], limit: asyncio.Semaphore
-    ) -> None:
+    async def _patch(self, mapping: IndexedMapping, counts: dict[str, Any], limit: asyncio.Semaphore) -> None:
         async with limit:
             try:
-                written = await self.kube.merge_patch(
-                    PROJECT_MAPPINGS, mapping.namespace, mapping.name, {"status": patch}, subresource="status"
+                await self.kube.merge_patch(
+                    PROJECT_MAPPINGS,
+                    mapping.namespace,
+                    mapping.name,
+                    {"status": counts},
+                    subresource="status",
+                    field_manager=constants.FIELD_MANAGER_POLLER,
                 )
             except KubeError as error:
                 logger.warning(
-                    "could not update the status of %s: %s", mapping.name, error, extra={"team": mapping.spec.team_key}
+                    "could not update the counts of %s: %s", mapping.name, error, extra={"team": mapping.spec.team_key}
                 )
-                return
-        change = readiness_change(current, patch)
-        if change is not None:
-            ready, reason, message = change
-            kind = EventType.NORMAL if ready else EventType.WARNING
-            await self.events.record(PROJECT_MAPPINGS, written, kind, reason, message, self.clock())
 
 
 @dataclass
@@ -130,7 +109,7 @@ class ProviderPoller:
             return None
         POLLS.labels(provider, "ok").inc()
         POLL_SECONDS.labels(provider).observe(time.perf_counter() - started)
-        LAST_POLL.labels(provider).set(self.statuses.clock().timestamp())
+        LAST_POLL.labels(provider).set(self.dispatcher.clock().timestamp())
         logger.info(
             "polled %s: %d tickets, %d dispatched",
             provider,
@@ -142,13 +121,13 @@ class ProviderPoller:
 
     async def run(self) -> None:
         """Poll until cancelled; nothing a poll raises stops the loop."""
-        while True:
-            try:
-                await self.poll_once()
-            except Exception:
-                POLLS.labels(self.source.provider, "error").inc()
-                logger.exception("unexpected failure polling %s", self.source.provider)
-            await self.sleep(self.interval)
+        await every(
+            self.interval,
+            self.poll_once,
+            f"polling {self.source.provider}",
+            sleep=self.sleep,
+            failed=POLLS.labels(self.source.provider, "error").inc,
+        )
 
 
 @dataclass
@@ -195,12 +174,7 @@ class WakeupProcessor:
         return self.ai_label.casefold() in {label.casefold() for label in ticket.labels}
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.process_pending()
-            except Exception:
-                logger.exception("unexpected failure handling webhook wakeups")
-            await self.sleep(self.interval)
+        await every(self.interval, self.process_pending, "handling webhook wakeups", sleep=self.sleep)
 
 
 WEBHOOK_DELIVERY_MEMORY = timedelta(days=7)
@@ -230,9 +204,7 @@ class Housekeeper:
         }
 
     async def run(self) -> None:
-        while True:
-            try:
-                logger.info("housekeeping removed %s", await self.sweep())
-            except Exception:
-                logger.exception("housekeeping failed; trying again later")
-            await self.sleep(self.interval)
+        await every(self.interval, self._sweep_and_log, "housekeeping", sleep=self.sleep)
+
+    async def _sweep_and_log(self) -> None:
+        logger.info("housekeeping removed %s", await self.sweep())

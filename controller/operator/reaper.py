@@ -11,7 +11,6 @@ nothing is destroyed.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -24,6 +23,7 @@ from controller.kube import DISPATCHES, EventRecorder, EventType
 from controller.metrics import REAPER_ACTIONS, REAPER_LAST_SWEEP, REAPER_SWEEP_SECONDS, REAPER_SWEEPS
 from controller.notify import Notification, NotificationKind, Notifier, NotifyOutcome, ReaperAlert, notify_safely
 from controller.operator.census import Claim, Ownership, SessionCensus, TicketOf
+from controller.operator.periodic import every
 from controller.operator.reaper_rules import OwnerFacts, ResourceFacts, TicketState, Verdict, judge, protection
 from controller.resources.dispatch import is_terminal
 from controller.runners.backend import METADATA_TENANT, BackendName, RunHandle
@@ -75,13 +75,12 @@ class Reaper:
 
     async def run(self) -> None:
         """Sweep every REAPER_INTERVAL_SECONDS until cancelled (leadership lost)."""
-        while True:
-            try:
-                await self.sweep()
-            except Exception:
-                logger.exception("the reaper's sweep failed unexpectedly")
-                REAPER_SWEEPS.labels("error").inc()
-            await asyncio.sleep(self.settings.reaper_interval_seconds)
+        await every(
+            self.settings.reaper_interval_seconds,
+            self.sweep,
+            "the reaper's sweep",
+            failed=REAPER_SWEEPS.labels("error").inc,
+        )
 
     async def sweep(self) -> SweepReport:
         started_at, began = self.clock(), time.monotonic()

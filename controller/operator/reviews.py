@@ -23,6 +23,7 @@ from controller.config import Settings
 from controller.kube import DISPATCHES, Informer, KubeClient
 from controller.kube.errors import AlreadyExistsError
 from controller.operator.mappings import IndexedMapping, MappingIndex, build_index, effective_runner_mode
+from controller.operator.periodic import every
 from controller.resources import dispatch_name_for, effective_max_iterations
 from controller.resources.dispatch import IssueRef, PullRequestRef, label_value, printable, pull_request_dispatch
 from controller.store import ReviewFeedback, Store, TrackedPullRequest, runner_mode_in_force
@@ -143,13 +144,11 @@ class ReviewProcessor:
         return handled
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.process_closed()
-                await self.process_waiting()
-            except Exception:
-                logger.exception("unexpected failure handling review feedback")
-            await self.sleep(self.interval)
+        await every(self.interval, self.process_once, "handling review feedback", sleep=self.sleep)
+
+    async def process_once(self) -> None:
+        await self.process_closed()
+        await self.process_waiting()
 
     async def _dispatch(self, pull: TrackedPullRequest, mapping: IndexedMapping, iteration: int, ids: list[int]) -> str:
         runner_mode = effective_runner_mode((await runner_mode_in_force(self.store, self.settings)).mode, mapping.spec)

@@ -319,7 +319,7 @@ class DispatchReconciler:
             "metadata": {
                 "name": name + SHADOW_SUFFIX if shadow else name,
                 "namespace": self.namespace,
-                "finalizers": [constants.FINALIZER_RUNNER_SESSION],
+                "finalizers": [constants.FINALIZER],  # kopf's, set at birth: no window without it
                 "labels": {constants.LABEL_DISPATCH: name, constants.LABEL_TEAM: spec.mapping.lower()},
                 "ownerReferences": [_owned_by(dispatch)],
             },

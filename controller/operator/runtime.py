@@ -24,18 +24,18 @@ from controller.kube import (
     DISPATCHES,
     PROJECT_MAPPINGS,
     RUNNER_SESSIONS,
-    ChangeType,
     EventRecorder,
     Informer,
     KubeClient,
     KubeConnection,
-    KubeObject,
     load_connection,
 )
 from controller.notify import DispatchRef, Notification, NotificationKind, TicketRef, notify_safely
 from controller.operator.census import SessionCensus
 from controller.operator.dispatching import Dispatcher
 from controller.operator.leadership import LeaderElector, LeaseTiming
+from controller.operator.mapping_reconciler import MappingReconciler
+from controller.operator.periodic import every
 from controller.operator.polling import Housekeeper, MappingStatusWriter, ProviderPoller, WakeupProcessor
 from controller.operator.reaper import Reaper, TicketLookup
 from controller.operator.reviews import ReviewProcessor
@@ -46,7 +46,7 @@ from controller.operator.session_resets import SessionResetter
 from controller.operator.sessions import SYNC_INTERVAL, SessionReconciler
 from controller.operator.templates import TemplateStatusRefresher
 from controller.operator.tickets import JiraTickets, LinearTickets, TicketCannotMove, TicketGone, TicketUpdater
-from controller.operator.workqueue import WorkQueue
+from controller.operator.wakeups import Wakeups
 from controller.resources.dispatch import IssueRef
 from controller.secrets import KubernetesSecretBackend, runner_environment
 from controller.store import Store, TrackedPullRequest, database_url_from_settings, upgrade_database
@@ -59,7 +59,6 @@ from controller.workflows import TEMPLATE_VERSION, WorkflowSync
 logger = logging.getLogger("controller.operator")
 
 LEASE_NAME = "ai-implement-operator"
-DEFAULT_LEASE_TIMING = LeaseTiming()
 
 
 @dataclass
@@ -78,10 +77,13 @@ class OperatorRuntime:
     statuses: MappingStatusWriter
     elector: LeaderElector
     clock: Clock
+    mapping_reconciler: MappingReconciler
     runs: DispatchReconciler
     session_reconciler: SessionReconciler
-    dispatch_queue: WorkQueue
-    session_queue: WorkQueue
+    session_sync_interval: timedelta
+    dispatch_wakeups: Wakeups
+    """Pokes the daemon following a Dispatch (kopf's event handler does, on every change)."""
+    events: EventRecorder
     reviews: ReviewProcessor
     templates: TemplateStatusRefresher
     census: SessionCensus
@@ -101,7 +103,7 @@ class OperatorRuntime:
         )
 
     async def lead(self) -> None:
-        """Poll every provider and act on webhooks, until leadership ends."""
+        """The leader's periodic work beside kopf's handlers: polls, webhooks, reviews, census, reaper."""
         if not (await self.mappings.wait_synced(30) and await self.dispatches.wait_synced(30)):
             raise RuntimeError("the ProjectMapping and Dispatch caches did not sync within 30 s; stepping down")
         async with asyncio.TaskGroup() as group:
@@ -109,18 +111,17 @@ class OperatorRuntime:
                 group.create_task(poller.run(), name=f"poll:{poller.source.provider}")
             group.create_task(self.wakeups().run(), name="webhook-wakeups")
             group.create_task(Housekeeper(self.store, self.clock).run(), name="housekeeping")
-            group.create_task(self.dispatch_queue.run(), name="dispatch-reconciler")
-            group.create_task(self.session_queue.run(), name="session-reconciler")
             group.create_task(self.reviews.run(), name="review-feedback")
             group.create_task(self.templates.run(), name="workflow-templates")
             group.create_task(self.census.run(self.reaper.backends.configured()), name="session-census")
             group.create_task(self.reaper.run(), name="reaper")
             group.create_task(self.resetter.run(), name="session-resets")
-            for dispatch in self.dispatches.items():
-                self.dispatch_queue.add(dispatch["metadata"]["name"])
-            if await self.sessions.wait_synced(30):
-                for session in self.sessions.items():
-                    self.session_queue.add(session["metadata"]["name"])
+            group.create_task(
+                every(
+                    self.settings.poll_interval.total_seconds(), self.mapping_reconciler.reconcile_all, "mapping status"
+                ),
+                name="mapping-status",
+            )
 
 
 EVENT_COMPONENT = "ai-implement-operator"
@@ -137,7 +138,7 @@ async def open_operator_runtime(
     settings: Settings,
     *,
     clock: Clock = utc_now,
-    lease_timing: LeaseTiming = DEFAULT_LEASE_TIMING,
+    lease_timing: LeaseTiming | None = None,
     connection: KubeConnection | None = None,
     checkpoint: Checkpoint = no_checkpoint,
     session_sync_interval: timedelta = SYNC_INTERVAL,
@@ -176,14 +177,7 @@ async def open_operator_runtime(
             run_ended=_announcer(services, settings),
             checkpoint=checkpoint,
         )
-        dispatch_queue = WorkQueue("dispatch", runs.reconcile)
-        session_reconciler = SessionReconciler(
-            kube, namespace, services.backends, clock, dispatch_queue.add, sync_interval=session_sync_interval
-        )
-        session_queue = WorkQueue("runnersession", session_reconciler.reconcile)
         census = SessionCensus(settings, store, kube, namespace, dispatches, sessions, mappings, clock)
-        dispatches.on_change(lambda _, obj: dispatch_queue.add(_name(obj)))
-        sessions.on_change(lambda change, obj: _session_changed(change, obj, session_queue))
         yield OperatorRuntime(
             settings=settings,
             store=store,
@@ -194,13 +188,21 @@ async def open_operator_runtime(
             sessions=sessions,
             sources=ticketing.sources(),
             dispatcher=dispatcher,
-            statuses=MappingStatusWriter(settings, store, kube, mappings, clock, events),
-            elector=LeaderElector(kube, namespace, LEASE_NAME, identity, timing=lease_timing),
+            statuses=MappingStatusWriter(kube, mappings),
+            mapping_reconciler=MappingReconciler(settings, store, kube, mappings, clock, events),
+            elector=LeaderElector(
+                kube,
+                namespace,
+                LEASE_NAME,
+                identity,
+                timing=lease_timing or LeaseTiming.of(settings.leader_lease_seconds),
+            ),
             clock=clock,
             runs=runs,
-            session_reconciler=session_reconciler,
-            dispatch_queue=dispatch_queue,
-            session_queue=session_queue,
+            session_reconciler=SessionReconciler(kube, namespace, services.backends, clock),
+            session_sync_interval=session_sync_interval,
+            dispatch_wakeups=Wakeups(),
+            events=events,
             reviews=ReviewProcessor(
                 settings,
                 store,
@@ -229,7 +231,6 @@ async def open_operator_runtime(
                 census=census,
                 tickets=runs.tickets,
                 clock=clock,
-                dispatch_changed=dispatch_queue.add,
             ),
             templates=TemplateStatusRefresher(
                 kube,
@@ -331,16 +332,6 @@ def _team_secrets_reader(
         return runner_environment(await backend.values(), team_key, team_keys)
 
     return read
-
-
-def _name(obj: KubeObject) -> str:
-    return str(obj["metadata"]["name"])
-
-
-def _session_changed(change: ChangeType, obj: KubeObject, sessions: WorkQueue) -> None:
-    """A new session, or one being deleted; its own status writes are not news (its timer follows it)."""
-    if change == "ADDED" or obj["metadata"].get("deletionTimestamp"):
-        sessions.add(_name(obj))
 
 
 def _ticket_updaters(linear: LinearClient | None, jira: JiraClient | None) -> dict[str, TicketUpdater]:

@@ -19,10 +19,9 @@ where it stopped instead of calling a resource it destroyed itself "already dest
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -33,6 +32,7 @@ from controller.httpclient import ServiceError
 from controller.kube import DISPATCHES, RUNNER_SESSIONS, KubeClient, KubeObject
 from controller.kube.errors import ConflictError, KubeError, NotFoundError
 from controller.operator.census import Ownership, SessionCensus, TicketOf
+from controller.operator.periodic import every
 from controller.operator.runs import releases_ticket
 from controller.operator.tickets import TicketCannotMove, TicketGone, TicketUpdater
 from controller.resources.dispatch import IssueRef, is_terminal
@@ -65,16 +65,10 @@ class SessionResetter:
     census: SessionCensus
     tickets: Mapping[str, TicketUpdater]
     clock: Clock
-    dispatch_changed: Callable[[str], None] = lambda _: None
     interval: float = 1.0
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.process_pending()
-            except Exception:
-                logger.exception("unexpected failure handling session resets")
-            await asyncio.sleep(self.interval)
+        await every(self.interval, self.process_pending, "handling session resets")
 
     async def process_pending(self) -> int:
         """Move every waiting request forward once; returns how many finished."""
@@ -207,7 +201,6 @@ class SessionResetter:
             )
         except ConflictError:
             logger.info("session reset %s: %s changed meanwhile; its own outcome stands", reset.id, name)
-        self.dispatch_changed(name)
 
     async def _delete_session(self, session: KubeObject) -> None:
         """Its finalizer destroys the resource again (a no-op) and lets it go."""

@@ -1,18 +1,18 @@
 """RunnerSession reconciliation: mirror the backend into status, and destroy it before the session goes.
 
-A session's finalizer (`ai-implement.dev/destroy-backend`) is set when the Dispatch reconciler
-creates it, so Kubernetes keeps a deleted session until this reconciler has destroyed the machine,
-container or workflow run behind it. While the session lives, its status follows the backend every
-`SYNC_INTERVAL`. When the backend resource ends, or is destroyed because the session was deleted,
-the Dispatch gets `runnerEndedAt` once (it fails after a grace if no result follows); a shadow
-session instead records its outcome on the Dispatch and removes itself.
+kopf calls both (`handlers.py`): `mirror` as a timer every `SYNC_INTERVAL` while the session's
+resource lives, `destroy` from the delete handler. kopf's finalizer (`ai-implement.dev/finalizer`)
+is set when the Dispatch reconciler creates the session, so Kubernetes keeps a deleted session until
+its machine, container or workflow run is destroyed. When the backend resource ends, or is destroyed
+because the session was deleted, the Dispatch gets `runnerEndedAt` once (it fails after a grace if no
+result follows); a shadow session instead records its outcome on the Dispatch and removes itself.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -51,24 +51,27 @@ def status_patch(handle: RunHandle | None, previous: RunnerSessionStatus, now: d
     return patch
 
 
+def has_ended(status: Mapping[str, Any] | None) -> bool:
+    """Whether the session's resource is gone for good, so there is nothing left to mirror."""
+    return (status or {}).get("state") in ENDED_STATES
+
+
 @dataclass
 class SessionReconciler:
     kube: KubeClient
     namespace: str
     backends: Backends
     clock: Clock
-    dispatch_changed: Callable[[str], None] = lambda _: None
-    sync_interval: timedelta = SYNC_INTERVAL
 
-    async def reconcile(self, name: str) -> timedelta | None:
+    async def mirror(self, name: str) -> None:
+        """Copy the backend's view into status; once it ended, tell the Dispatch (a shadow removes itself)."""
         try:
             session = await self.kube.get(RUNNER_SESSIONS, self.namespace, name)
         except NotFoundError:
-            return None
-        spec = RunnerSessionSpec.model_validate(session["spec"])
+            return
         if session["metadata"].get("deletionTimestamp"):
-            await self._destroy(session, spec)
-            return None
+            return  # the delete handler has it
+        spec = RunnerSessionSpec.model_validate(session["spec"])
         handle = await self.backends.backend(spec.backend).status(spec.resource_id)
         previous = RunnerSessionStatus.model_validate(session.get("status") or {})
         patch = status_patch(handle, previous, self.clock())
@@ -81,23 +84,29 @@ class SessionReconciler:
             field_manager=constants.FIELD_MANAGER,
         )
         if patch["state"] not in ENDED_STATES:
-            return self.sync_interval
-        if not spec.shadow:
-            await self._runner_ended(spec.dispatch)
+            return
         if spec.shadow:
             await self._record_shadow_outcome(spec, patch)
-            await self.kube.delete(RUNNER_SESSIONS, self.namespace, name)
-        return None
+            with contextlib.suppress(NotFoundError):
+                await self.kube.delete(RUNNER_SESSIONS, self.namespace, name)
+        else:
+            await self._runner_ended(spec.dispatch)
 
-    async def _destroy(self, session: Mapping[str, Any], spec: RunnerSessionSpec) -> None:
-        finalizers = list(session["metadata"].get("finalizers") or [])
-        if constants.FINALIZER_RUNNER_SESSION not in finalizers:
-            return
+    async def destroy(self, session: Mapping[str, Any]) -> None:
+        """Destroy the backend resource of a session being deleted (kopf then lifts its finalizer)."""
+        spec = RunnerSessionSpec.model_validate(session["spec"])
         await self.backends.backend(spec.backend).destroy(spec.resource_id)
         logger.info("destroyed %s %s of %s", spec.backend, spec.resource_id, spec.dispatch)
         if not spec.shadow:
             await self._runner_ended(spec.dispatch)
-        remaining = [item for item in finalizers if item != constants.FINALIZER_RUNNER_SESSION]
+        await self._drop_finalizer_before_kopf(session)
+
+    async def _drop_finalizer_before_kopf(self, session: Mapping[str, Any]) -> None:
+        """A session created before kopf reconciled sessions also holds the older finalizer."""
+        finalizers = list(session["metadata"].get("finalizers") or [])
+        if constants.FINALIZER_BEFORE_KOPF not in finalizers:
+            return
+        remaining = [item for item in finalizers if item != constants.FINALIZER_BEFORE_KOPF]
         metadata = {"finalizers": remaining, "resourceVersion": session["metadata"]["resourceVersion"]}
         with contextlib.suppress(NotFoundError):
             await self.kube.merge_patch(
@@ -121,7 +130,6 @@ class SessionReconciler:
             subresource="status",
             field_manager=constants.FIELD_MANAGER,
         )
-        self.dispatch_changed(dispatch_name)
 
     async def _record_shadow_outcome(self, spec: RunnerSessionSpec, patch: Mapping[str, Any]) -> None:
         """A shadow's outcome goes on its Dispatch as a condition, and never decides its phase."""

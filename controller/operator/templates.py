@@ -19,6 +19,7 @@ from controller.clock import Clock, kube_timestamp
 from controller.httpclient import ServiceError
 from controller.kube import PROJECT_MAPPINGS, Informer, KubeClient
 from controller.kube.errors import ConflictError, NotFoundError
+from controller.operator.periodic import every
 from controller.resources import ProjectMappingSpec
 from controller.workflows import WorkflowSync, WorkflowSyncError
 
@@ -36,12 +37,11 @@ _REASONS = {
 def template_status_patch(
     previous_status: Mapping[str, Any], state: str | None, problem: str | None, version: int, now: datetime
 ) -> dict[str, Any]:
-    """`workflowTemplate` and the `WorkflowsInSync` condition, other conditions kept as they are.
+    """`workflowTemplate` and the `WorkflowsInSync` condition, the fields the workflow check owns, to apply.
 
     `state` None means the repository could not be read (`problem` says why): the condition turns
     Unknown and `workflowTemplate` reads `unknown`.
     """
-    conditions = [c for c in previous_status.get("conditions") or [] if c.get("type") != CONDITION]
     before = next((c for c in previous_status.get("conditions") or [] if c.get("type") == CONDITION), None)
     if state is None:
         status, reason, message = "Unknown", "RepositoryUnreadable", problem or "the repository could not be read"
@@ -58,7 +58,7 @@ def template_status_patch(
         "message": message[:1024],
         "lastTransitionTime": kube_timestamp(since),
     }
-    return {"conditions": [*conditions, condition], "workflowTemplate": state or "unknown"}
+    return {"conditions": [condition], "workflowTemplate": state or "unknown"}
 
 
 @dataclass
@@ -89,12 +89,7 @@ class TemplateStatusRefresher:
         return written
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.refresh_all()
-            except Exception:
-                logger.exception("unexpected failure checking workflow templates")
-            await self.sleep(self.interval)
+        await every(self.interval, self.refresh_all, "checking workflow templates", sleep=self.sleep)
 
     async def _refresh(self, mapping: Mapping[str, Any]) -> None:
         assert self.sync is not None
@@ -106,12 +101,7 @@ class TemplateStatusRefresher:
         except (ServiceError, WorkflowSyncError) as error:
             problem = getattr(error, "message", None) or str(error)
         patch = template_status_patch(mapping.get("status") or {}, state, problem, self.version, self.clock())
-        body = {"metadata": {"resourceVersion": mapping["metadata"]["resourceVersion"]}, "status": patch}
-        await self.kube.merge_patch(
-            PROJECT_MAPPINGS,
-            self.namespace,
-            mapping["metadata"]["name"],
-            body,
-            subresource="status",
-            field_manager=constants.FIELD_MANAGER,
+        body = {"metadata": {"name": mapping["metadata"]["name"], "uid": mapping["metadata"]["uid"]}, "status": patch}
+        await self.kube.apply(
+            PROJECT_MAPPINGS, self.namespace, body, constants.FIELD_MANAGER_WORKFLOWS, force=True, subresource="status"
         )

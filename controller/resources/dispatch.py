@@ -12,6 +12,7 @@ from pydantic import ConfigDict, Field
 from controller import constants
 from controller.resources.base import CONDITIONS_SCHEMA_EXTRA, Condition, ResourceModel, StatusModel, cel
 from controller.resources.project_mapping import TEAM_KEY_PATTERN, TicketingProvider
+from controller.resources.step_log import MAX_MESSAGE_CHARS, MAX_STEPS
 
 DispatchKind = Literal["planning", "implementation", "review", "gap-fill"]
 RunnerMode = Literal["github-actions", "fly-machines", "local", "shadow"]
@@ -85,10 +86,12 @@ class Step(StatusModel):
     started_at: datetime | None = Field(default=None, description="When the step started.")
     finished_at: datetime | None = Field(default=None, description="When the step finished.")
     elapsed_seconds: float | None = Field(default=None, ge=0, description="How long the step took so far.")
-    message: str | None = Field(default=None, max_length=4096, description="The step's last output line.")
+    message: str | None = Field(
+        default=None, max_length=MAX_MESSAGE_CHARS, description="The step's last output line (truncated with a marker)."
+    )
     output: dict[str, Any] | None = Field(
         default=None,
-        description="Structured output the step reported (at most 16 KiB as JSON).",
+        description="Structured output the step reported; beyond 4 KiB as JSON, a truncated preview.",
         json_schema_extra={"x-kubernetes-preserve-unknown-fields": True},
     )
 
@@ -128,9 +131,12 @@ class DispatchStatus(StatusModel):
     runner: RunnerRef | None = Field(default=None, description="The backend resource running it.")
     steps: list[Step] = Field(
         default_factory=list,
-        max_length=200,
+        max_length=MAX_STEPS,
         description="Pipeline steps reported so far.",
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    steps_omitted: int | None = Field(
+        default=None, ge=0, description="Older finished steps let go to keep the status small (at most 64 are kept)."
     )
     shadow: RunnerRef | None = Field(default=None, description="The shadow Fly run, in shadow mode.")
     result: RunnerResult | None = Field(default=None, description="The result the runner reported.")

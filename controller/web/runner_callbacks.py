@@ -29,6 +29,7 @@ from controller.kube.errors import ConflictError, KubeError, NotFoundError
 from controller.metrics import RUNNER_CALLBACKS
 from controller.resources import ProjectMappingSpec
 from controller.resources.dispatch import DispatchStatus, StepStatus, is_terminal
+from controller.resources.step_log import MAX_MESSAGE_CHARS, MAX_OUTPUT_BYTES, merged_steps
 from controller.runners.credentials import claude_credentials
 from controller.runners.identity import IdentityRejected, IdentityUnavailable, RecordedRun, identity_matches
 from controller.runners.tokens import (
@@ -46,7 +47,8 @@ from controller.web.routing import Access, ApiRouter, read_body, respond
 
 router = ApiRouter(tag="runner")
 
-MAX_OUTPUT_BYTES = 16 * 1024
+MAX_REPORTED_OUTPUT_BYTES = 64 * 1024
+MAX_REPORTED_MESSAGE_CHARS = 16 * 1024
 WRITE_ATTEMPTS = 5
 NOT_STARTED_RETRY_SECONDS = 2
 
@@ -57,14 +59,22 @@ class ReportedStep(CamelModel):
     started_at: datetime | None = Field(default=None, description="When the step started.")
     finished_at: datetime | None = Field(default=None, description="When the step finished.")
     elapsed_seconds: float | None = Field(default=None, ge=0, description="How long the step took so far.")
-    message: str | None = Field(default=None, max_length=4096, description="The step's last output line.")
-    output: dict[str, Any] | None = Field(default=None, description="Structured output, at most 16 KiB as JSON.")
+    message: str | None = Field(
+        default=None,
+        max_length=MAX_REPORTED_MESSAGE_CHARS,
+        description=f"The step's last output line; the status keeps its first {MAX_MESSAGE_CHARS} characters.",
+    )
+    output: dict[str, Any] | None = Field(
+        default=None,
+        description=f"Structured output, at most {MAX_REPORTED_OUTPUT_BYTES // 1024} KiB as JSON; the status keeps "
+        f"it up to {MAX_OUTPUT_BYTES // 1024} KiB, and a truncated preview beyond.",
+    )
 
     @field_validator("output")
     @classmethod
     def _output_is_small(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        if value is not None and len(json.dumps(value)) > MAX_OUTPUT_BYTES:
-            raise ValueError(f"output is larger than {MAX_OUTPUT_BYTES} bytes as JSON: report a summary")
+        if value is not None and len(json.dumps(value)) > MAX_REPORTED_OUTPUT_BYTES:
+            raise ValueError(f"output is larger than {MAX_REPORTED_OUTPUT_BYTES} bytes as JSON: report a summary")
         return value
 
 
@@ -156,16 +166,6 @@ async def _dispatch_of(context: WebContext, claims: TokenClaims, purpose: TokenP
     return dispatch
 
 
-def _merged_steps(status: Mapping[str, Any], step: ReportedStep) -> list[dict[str, Any]]:
-    reported = step.model_dump(mode="json", by_alias=True, exclude_none=True)
-    steps = [dict(item) for item in status.get("steps") or []]
-    for index, existing in enumerate(steps):
-        if existing.get("name") == step.name:
-            steps[index] = existing | reported
-            return steps
-    return [*steps, reported]
-
-
 async def _patch_with_retry(context: WebContext, name: str, build: Any) -> dict[str, Any]:
     """Read, build a status patch from what was read, write with its resourceVersion; retry on conflicts."""
     for _ in range(WRITE_ATTEMPTS):
@@ -206,7 +206,11 @@ async def report_progress(request: web.Request) -> web.Response:
         status = current.get("status") or {}
         patch: dict[str, Any] = {"lastProgressAt": kube_timestamp(context.clock())}
         if report.step is not None:
-            patch["steps"] = _merged_steps(status, report.step)
+            reported = report.step.model_dump(mode="json", by_alias=True, exclude_none=True)
+            steps, omitted = merged_steps(status.get("steps") or [], reported, int(status.get("stepsOmitted") or 0))
+            patch["steps"] = steps
+            if omitted:
+                patch["stepsOmitted"] = omitted
         return patch
 
     patched = await _patch_with_retry(context, claims.dispatch_name, build)

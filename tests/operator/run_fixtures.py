@@ -20,6 +20,7 @@ import pytest
 
 from controller.kube import DISPATCHES, KubeClient
 from controller.kube.errors import NotFoundError
+from controller.operator.main import term_of
 from controller.operator.runs import Checkpoint, no_checkpoint
 from controller.operator.runtime import OperatorRuntime
 from controller.runners.github_actions import WORKFLOW_INPUTS
@@ -30,6 +31,7 @@ from controller.sandbox.fly import FlySandbox
 from controller.sandbox.github import GitHubSandbox
 from controller.sandbox.runner import SandboxRunner
 from tests.support.api_fixtures import Api, ApiFactory
+from tests.support.cluster import Cluster
 from tests.support.waiting import eventually
 
 if TYPE_CHECKING:
@@ -120,7 +122,8 @@ class RunLoop:
         self.github.add_workflow(OWNER, name, inputs=WORKFLOW_INPUTS)
 
     async def lead(self, runtime: OperatorRuntime) -> asyncio.Task[None]:
-        task = asyncio.create_task(runtime.lead(), name="test-lead")
+        """What the leader runs in its term: kopf's handlers and the periodic work (without the Lease)."""
+        task = asyncio.create_task(term_of(runtime, asyncio.Event(), [])(), name="test-lead")
         self.leading.append(task)
         return task
 
@@ -149,7 +152,10 @@ async def loop(
     kube: KubeClient,
     namespace: str,
     rsa_key: Any,
+    cluster: Cluster,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[RunLoop]:
+    monkeypatch.setenv("KUBECONFIG", str(cluster.kubeconfig))  # kopf logs in from it, as in a real process
     async with AsyncExitStack() as stack:
         github = GitHubSandbox()
         github.add_app(APP_ID, rsa_key.public_key())

@@ -49,3 +49,24 @@ async def test_kopf_handles_mappings_during_a_term_and_stops_with_it(
     await apply_mapping(kube, namespace, "ENG", paused=True)
     await asyncio.sleep(2)
     assert await handled_spec(kube, namespace, "eng") == before, "no kopf handler ran after the term ended"
+
+
+async def test_the_end_of_a_term_leaves_the_tasks_outside_kopf_running(
+    loop: RunLoop, kube: KubeClient, namespace: str
+) -> None:
+    """kopf cancels every task created after it started once it stops, 5 s later: not ours (API, election)."""
+    loop.add_repo("eng")
+    await apply_mapping(kube, namespace, "ENG")
+    runtime = await loop.operator()
+    await cached(runtime, "eng")
+    term = asyncio.create_task(term_of(runtime, asyncio.Event(), [])())
+    await eventually(lambda: handled_spec(kube, namespace, "eng"), within=30)
+    outside = asyncio.create_task(asyncio.sleep(60), name="an API request, say")
+
+    term.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await term
+    await asyncio.sleep(6)  # kopf gives the tasks it thinks are its own 5 s, then cancels them
+
+    assert not outside.done(), "a task that is not kopf's outlives the term"
+    outside.cancel()

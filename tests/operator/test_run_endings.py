@@ -117,7 +117,7 @@ async def test_a_run_that_falls_silent_is_stopped_as_stalled_and_its_machine_des
     await eventually(mirrored, within=10)
     machine_id = (await dispatch(loop))["status"]["runner"]["id"]
     operator_clock.advance(timedelta(minutes=21))
-    runtime.dispatch_queue.add(NAME)
+    runtime.dispatch_wakeups.poke(NAME)
     status = await loop.until_closed(NAME)
 
     assert (status["phase"], status["error"]["reason"]) == ("TimedOut", "Stalled")
@@ -139,7 +139,7 @@ async def test_a_run_past_max_job_minutes_is_stopped_and_its_workflow_run_cancel
     )
     await step_running(loop, "implement")
     operator_clock.advance(timedelta(minutes=6))
-    runtime.dispatch_queue.add(NAME)
+    runtime.dispatch_wakeups.poke(NAME)
     status = await loop.until_closed(NAME)
 
     assert (status["phase"], status["error"]["reason"]) == ("TimedOut", "TimedOut")
@@ -161,7 +161,7 @@ async def test_a_runner_that_dies_without_a_result_fails_the_run_after_a_grace(
     assert (await session_status(loop)).get("finishedAt") is not None
     assert (await dispatch(loop))["status"]["phase"] == "Running"
     operator_clock.advance(timedelta(minutes=3))
-    runtime.dispatch_queue.add(NAME)
+    runtime.dispatch_wakeups.poke(NAME)
     status = await loop.until_closed(NAME)
 
     assert (status["phase"], status["error"]["reason"]) == ("Failed", "RunnerExited")
@@ -214,6 +214,6 @@ async def test_a_session_deleted_by_hand_destroys_its_machine_and_fails_the_run_
     await eventually(ended, within=15)
     assert loop.fly.machine(machine_id).state == "destroyed"
     operator_clock.advance(timedelta(minutes=3))
-    runtime.dispatch_queue.add(NAME)
+    runtime.dispatch_wakeups.poke(NAME)
     status = await loop.until_closed(NAME)
     assert (status["phase"], status["error"]["reason"]) == ("Failed", "RunnerExited")

@@ -75,6 +75,7 @@ OUR_VARIABLES = {
     "REAPER_INTERVAL_SECONDS",
     "REAPER_GRACE_MINUTES",
     "OPERATOR_PORT",
+    "LEADER_LEASE_SECONDS",
 }
 SECRET_VARIABLES = {
     "GITHUB_APP_PRIVATE_KEY",
@@ -135,6 +136,7 @@ def test_every_variable_has_its_documented_default() -> None:
         "admin_access_code": None,
         "port": 8080,
         "operator_port": 8081,
+        "leader_lease_seconds": 15,
         "poll_interval_ms": 60000,
         "dedup_db_path": None,
         "github_webhook_secret": None,
@@ -252,6 +254,7 @@ def test_reaper_dry_run_accepts_the_documented_boolean_spellings(value: str, exp
         ({"PORT": "70000"}, "PORT", ["PORT=70000", "1 to 65535"]),
         ({"OPERATOR_PORT": "metrics"}, "OPERATOR_PORT", ["OPERATOR_PORT='metrics'", "1 to 65535", "8081"]),
         ({"OPERATOR_PORT": "0"}, "OPERATOR_PORT", ["OPERATOR_PORT=0", "1 to 65535"]),
+        ({"LEADER_LEASE_SECONDS": "2"}, "LEADER_LEASE_SECONDS", ["LEADER_LEASE_SECONDS=2", "6 to 300", "15"]),
         ({"POLL_INTERVAL_MS": "0"}, "POLL_INTERVAL_MS", ["POLL_INTERVAL_MS=0", "positive whole number"]),
         ({"POLL_INTERVAL_MS": "-5"}, "POLL_INTERVAL_MS", ["POLL_INTERVAL_MS=-5", "positive whole number"]),
         ({"POLL_INTERVAL_MS": "1.5"}, "POLL_INTERVAL_MS", ["'1.5'", "positive whole number"]),

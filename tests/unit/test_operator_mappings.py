@@ -131,18 +131,20 @@ def test_ready_mapping_with_its_effective_mode(rsa_key_pem: str) -> None:
     patch = status(
         env,
         mapping("eng", "ENG", provider={"name": "bedrock", "awsRegion": "us-east-1"}),
-        MappingStatusFacts(RunnerMode.GHA, in_progress=1, blocked=2),
+        MappingStatusFacts(RunnerMode.GHA),
     )
     conditions = {c["type"]: c for c in patch["conditions"]}
     assert conditions["Ready"]["status"] == "True"
     assert patch["effectiveRunnerMode"] == "github-actions"
-    assert (patch["inProgress"], patch["blocked"], patch["effectiveMaxIterations"]) == (1, 2, 2)
+    assert patch["effectiveMaxIterations"] == 2
     assert "lastPolledAt" not in patch, "the last poll is one figure per provider, not a write per mapping"
+    assert not {"inProgress", "blocked"} & set(patch), "the counts are the poller's fields"
+    assert set(conditions) == {"Ready", "CredentialsResolved"}, "only the reconciler's own conditions"
 
 
 def test_a_status_that_would_not_change_is_not_written(rsa_key_pem: str) -> None:
     env = GITHUB | CALLBACKS | {"GITHUB_APP_PRIVATE_KEY": rsa_key_pem, "LINEAR_API_KEY": "lin_api_x"}
-    facts = MappingStatusFacts(RunnerMode.DEFAULT, in_progress=1, blocked=0)
+    facts = MappingStatusFacts(RunnerMode.DEFAULT)
     first = status(env, mapping("eng", "ENG"), facts)
     other = {"type": "WorkflowsInSync", "status": "True", "reason": "Current", "message": "m"}
     stored = json.loads(json.dumps({**first, "conditions": [other, *first["conditions"]], "workflowTemplate": "x"}))
@@ -156,14 +158,16 @@ def test_a_status_that_would_not_change_is_not_written(rsa_key_pem: str) -> None
     assert not status_patch_changes(stored, later), "same facts later: nothing to write"
     reordered = {**stored, "conditions": list(reversed(stored["conditions"]))}
     assert not status_patch_changes(reordered, later), "another writer's order of the conditions is no change"
-    busier = mapping_status_patch(
+    without_theirs = {**stored, "conditions": [c for c in stored["conditions"] if c["type"] != "WorkflowsInSync"]}
+    assert not status_patch_changes(without_theirs, later), "another writer's condition is not ours to compare"
+    in_shadow = mapping_status_patch(
         indexed_mapping(mapping("eng", "ENG")),
         load_settings(env, env_file=None),
-        replace(facts, in_progress=2),
+        replace(facts, runner_mode=RunnerMode.SHADOW),
         stored,
         NOW + timedelta(minutes=5),
     )
-    assert status_patch_changes(stored, busier)
+    assert status_patch_changes(stored, in_shadow)
     paused = status(env, mapping("eng", "ENG", paused=True), facts, stored)
     assert status_patch_changes(stored, paused)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from datetime import timedelta
@@ -10,7 +11,6 @@ from typing import Any
 import pytest
 
 from controller.config import load_settings
-from controller.devcluster.controlplane import free_port
 from controller.httpclient import RetryPolicy
 from controller.kube import connection_to
 from controller.sandbox import Fault, JiraSandbox, LinearSandbox
@@ -160,9 +160,11 @@ async def test_the_kubernetes_check_is_first_and_ok_on_the_real_cluster(api: Api
 
 
 async def test_an_unreachable_kubernetes_api_fails_its_check_and_keeps_the_others(start_api: ApiFactory) -> None:
-    unreachable = connection_to(f"http://127.0.0.1:{free_port()}")
-    api = await start_api(env={"GAP_FILL_TRIGGER_SECRET": "y" * 32}, kube_connection=unreachable)
-    response = await api.client.get("/api/admin/config-status", headers=await api.login())
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))  # bound, never listening: refused, and no other server can take the port
+        unreachable = connection_to(f"http://127.0.0.1:{held.getsockname()[1]}")
+        api = await start_api(env={"GAP_FILL_TRIGGER_SECRET": "y" * 32}, kube_connection=unreachable)
+        response = await api.client.get("/api/admin/config-status", headers=await api.login())
     assert response.status == 200
     checks = {check["id"]: check for check in (await response.json())["checks"]}
     assert set(checks) == {"kubernetes", "ticketing", "runner-callback", "gap-fill-trigger", "github-webhook"}

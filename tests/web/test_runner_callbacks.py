@@ -8,6 +8,7 @@ dispatch that is gone, 400/422 for bad bodies; and what each success leaves in t
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -210,7 +211,7 @@ async def test_callbacks_for_a_deleted_dispatch_are_410(
         (b"{not json", 400),
         (b'{"step": {"name": "plan", "status": "exploded"}}', 422),
         (b'{"step": {"status": "running"}}', 422),
-        (b'{"step": {"name": "x", "status": "running", "output": {"big": "' + b"x" * 17000 + b'"}}}', 422),
+        (b'{"step": {"name": "x", "status": "running", "output": {"big": "' + b"x" * 66000 + b'"}}}', 422),
     ],
     ids=["not-json", "unknown-status", "no-name", "output-too-big"],
 )
@@ -223,6 +224,34 @@ async def test_bad_progress_bodies_are_refused_and_change_nothing(
 
     assert response.status == status
     assert "steps" not in await status_of(kube, namespace)
+
+
+async def test_a_runner_that_reports_too_much_leaves_a_bounded_status(
+    callbacks: Api, tokens: RunnerTokenPair, kube: KubeClient, namespace: str
+) -> None:
+    """100 steps, each with a 16 KiB message and a 60 KiB output: the status keeps 64, cut, and counts the rest."""
+    headers = bearer(tokens.progress.token)
+    for number in range(100):
+        step = {
+            "name": f"step-{number:03d}",
+            "status": "succeeded",
+            "message": "m" * 16_000,
+            "output": {"log": "o" * 60_000},
+        }
+        response = await callbacks.client.post("/runner/progress", json={"step": step}, headers=headers)
+        assert response.status == 202, await response.text()
+
+    dispatch = await kube.get(DISPATCHES, namespace, NAME)
+    status = dispatch["status"]
+    assert len(status["steps"]) == 64
+    assert status["stepsOmitted"] == 36
+    assert [step["name"] for step in status["steps"]][:2] == ["step-036", "step-037"], "the oldest went first"
+    last = status["steps"][-1]
+    assert last["message"].endswith("[truncated]")
+    assert len(last["message"]) == 1024
+    assert last["output"]["truncated"] is True
+    assert last["output"]["bytes"] > 60_000
+    assert len(json.dumps(dispatch)) < 400 * 1024, "far below etcd's 1.5 MiB"
 
 
 async def test_a_result_is_recorded_once_and_a_second_changes_nothing(
