@@ -10,8 +10,8 @@ import time
 import tracemalloc
 from datetime import UTC, datetime, timedelta
 
-from controller.operator.decision import TicketHistory, decide
-from controller.operator.mappings import build_index
+from controller.operator.tickets.decision import TicketHistory, decide
+from controller.operator.tickets.mappings import build_index
 from controller.ticketing.model import StateCategory, Ticket
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)

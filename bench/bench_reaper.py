@@ -12,9 +12,9 @@ import tracemalloc
 from datetime import UTC, datetime, timedelta
 
 from controller.config import load_settings
-from controller.operator.census import Ownership
-from controller.operator.reaper import resource_facts
-from controller.operator.reaper_rules import judge
+from controller.operator.reaper.rules import judge
+from controller.operator.reaper.sweeper import resource_facts
+from controller.operator.sessions.census import Ownership
 from controller.runners.backend import RunHandle
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)

@@ -4,12 +4,13 @@ kopf runs standalone, only during the leader's term (`main.py`), so no kopf peer
 - ProjectMapping: conditions, effective runner mode and iteration cap, on every spec change (the
   leader also refreshes them every poll interval: a conflict with another mapping, or a runner mode
   set in the admin API, changes them too, without a change of the mapping's own spec).
-- Dispatch: one daemon per open Dispatch does what `run_rules.next_step` decides (start, follow,
+- Dispatch: one daemon per open Dispatch does what `runs.rules.next_step` decides (start, follow,
   finish, close out), sleeping until its next deadline; kopf's event handler wakes it on any change.
 - RunnerSession: a timer mirrors the backend into status; the delete handler destroys the backend
   resource, and kopf's finalizer keeps the object until it has.
-Errors are classified once, here (`retrying.classify`): temporary ones come back through
-`kopf.TemporaryError(delay=...)`, permanent ones set a condition, post a Warning Event and stop.
+Every handler's work runs inside `runtime.errors.guard` (`error_boundary.py`): temporary errors come
+back through `kopf.TemporaryError(delay=...)`, permanent ones set a condition, post a Warning Event
+and stop.
 """
 
 from __future__ import annotations
@@ -18,17 +19,15 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any, Final, NoReturn
+from typing import Any, Final
 
 import kopf
 
 from controller import constants
-from controller.clock import kube_timestamp
-from controller.kube import DISPATCHES, PROJECT_MAPPINGS, RUNNER_SESSIONS, ApiResource, EventType
-from controller.kube.errors import KubeError, NotFoundError
-from controller.operator.retrying import classify
+from controller.kube import DISPATCHES, PROJECT_MAPPINGS, RUNNER_SESSIONS
+from controller.kube.errors import NotFoundError
 from controller.operator.runtime import OperatorRuntime
-from controller.operator.sessions import has_ended
+from controller.operator.sessions.reconciler import has_ended
 
 logger = logging.getLogger("controller.operator")
 
@@ -38,8 +37,6 @@ DISPATCH_STOP_SECONDS: Final = 10.0
 DISPATCH_STEPS_AT_ONCE: Final = 8
 """Dispatch steps in flight at once: a burst of 100 tickets does not start 100 runs on one backend at once
 (GitHub's secondary rate limits punish exactly that); measured, it makes no difference to a burst's throughput."""
-RECONCILE_CONDITION: Final = "Reconciled"
-"""The condition a permanent error sets on the object it stopped."""
 
 _KINDS: Final = (constants.GROUP, constants.VERSION)
 
@@ -47,11 +44,10 @@ _KINDS: Final = (constants.GROUP, constants.VERSION)
 def build_registry(runtime: OperatorRuntime) -> kopf.OperatorRegistry:
     """A registry holding every handler, bound to one runtime (no module-level state)."""
     registry = kopf.OperatorRegistry()
-    failures = FailureCounts()
     _register_settings(registry)
-    _register_mappings(registry, runtime, failures)
-    _register_dispatches(registry, runtime, failures)
-    _register_sessions(registry, runtime, failures)
+    _register_mappings(registry, runtime)
+    _register_dispatches(registry, runtime)
+    _register_sessions(registry, runtime)
     return registry
 
 
@@ -71,22 +67,18 @@ def _register_settings(registry: kopf.OperatorRegistry) -> None:
         return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
 
 
-def _register_mappings(registry: kopf.OperatorRegistry, runtime: OperatorRuntime, failures: FailureCounts) -> None:
+def _register_mappings(registry: kopf.OperatorRegistry, runtime: OperatorRuntime) -> None:
     plural = constants.PROJECT_MAPPING_PLURAL
 
     @kopf.on.resume(*_KINDS, plural, registry=registry)
     @kopf.on.create(*_KINDS, plural, registry=registry)
     @kopf.on.update(*_KINDS, plural, field="spec", registry=registry)
-    async def projectmapping_reconcile(name: str, body: kopf.Body, **_: Any) -> None:
+    async def projectmapping_reconcile(body: kopf.Body, **_: Any) -> None:
         """Conditions, effective runner mode and iteration cap, written only when they change."""
-        try:
-            await runtime.mapping_reconciler.reconcile(body)
-        except Exception as error:
-            await _failed(runtime, failures, PROJECT_MAPPINGS, body, error)
-        failures.clear(plural, name)
+        await runtime.errors.guard(PROJECT_MAPPINGS, body, lambda: runtime.mapping_reconciler.reconcile(body))
 
 
-def _register_dispatches(registry: kopf.OperatorRegistry, runtime: OperatorRuntime, failures: FailureCounts) -> None:
+def _register_dispatches(registry: kopf.OperatorRegistry, runtime: OperatorRuntime) -> None:
     plural = constants.DISPATCH_PLURAL
     at_once = asyncio.Semaphore(DISPATCH_STEPS_AT_ONCE)
 
@@ -107,38 +99,28 @@ def _register_dispatches(registry: kopf.OperatorRegistry, runtime: OperatorRunti
         with runtime.dispatch_wakeups.following(name) as signal:
             while not stopped:
                 signal.clear()
-                try:
-                    async with at_once:
-                        recheck = await runtime.runs.reconcile(name)
-                except Exception as error:
-                    await _failed(runtime, failures, DISPATCHES, body, error)
-                failures.clear(plural, name)
+                async with at_once:
+                    recheck = await runtime.errors.guard(DISPATCHES, body, lambda: runtime.runs.reconcile(name))
                 if recheck is None and await _closed_or_gone(runtime, name):
                     return
                 await signal.wait(_seconds(recheck), stopped.wait())
 
 
-def _register_sessions(registry: kopf.OperatorRegistry, runtime: OperatorRuntime, failures: FailureCounts) -> None:
+def _register_sessions(registry: kopf.OperatorRegistry, runtime: OperatorRuntime) -> None:
     plural = constants.RUNNER_SESSION_PLURAL
     interval = runtime.session_sync_interval.total_seconds()
 
     @kopf.timer(*_KINDS, plural, interval=interval, when=_session_live, registry=registry)
     async def mirror_session(name: str, body: kopf.Body, **_: Any) -> None:
-        """The backend's view of the session's resource, in its status."""
-        try:
-            await runtime.session_reconciler.mirror(name)
-        except Exception as error:
-            await _failed(runtime, failures, RUNNER_SESSIONS, body, error)
-        failures.clear(plural, name)
+        """The backend's view of the session's resource, in its status (not while a permanent error stops it)."""
+        if runtime.errors.is_stopped(RUNNER_SESSIONS, body):
+            return
+        await runtime.errors.guard(RUNNER_SESSIONS, body, lambda: runtime.session_reconciler.mirror(name))
 
     @kopf.on.delete(*_KINDS, plural, registry=registry)
-    async def destroy_session(name: str, body: kopf.Body, **_: Any) -> None:
+    async def destroy_session(body: kopf.Body, **_: Any) -> None:
         """The machine, container or workflow run goes before the object does."""
-        try:
-            await runtime.session_reconciler.destroy(body)
-        except Exception as error:
-            await _failed(runtime, failures, RUNNER_SESSIONS, body, error)
-        failures.clear(plural, name)
+        await runtime.errors.guard(RUNNER_SESSIONS, body, lambda: runtime.session_reconciler.destroy(body))
 
 
 def _dispatch_open(status: Mapping[str, Any], **_: Any) -> bool:
@@ -159,64 +141,3 @@ async def _closed_or_gone(runtime: OperatorRuntime, name: str) -> bool:
     except NotFoundError:
         return True
     return bool((dispatch.get("status") or {}).get("closedAt")) or bool(dispatch["metadata"].get("deletionTimestamp"))
-
-
-class FailureCounts:
-    """Failures in a row of the same object's work, for the backoff; cleared by a success."""
-
-    def __init__(self) -> None:
-        self._counts: dict[tuple[str, str], int] = {}
-
-    def add(self, plural: str, name: str) -> int:
-        key = (plural, name)
-        self._counts[key] = self._counts.get(key, 0) + 1
-        return self._counts[key]
-
-    def clear(self, plural: str, name: str) -> None:
-        self._counts.pop((plural, name), None)
-
-
-async def _failed(
-    runtime: OperatorRuntime, failures: FailureCounts, resource: ApiResource, body: kopf.Body, error: Exception
-) -> NoReturn:
-    """Turn any error into kopf's retry (temporary) or a condition, an Event and a stop (permanent)."""
-    name = str(body["metadata"]["name"])
-    attempt = failures.add(resource.plural, name)
-    verdict = classify(error, attempt)
-    what = f"{resource.kind} {name}"
-    if verdict.temporary:
-        logger.warning(
-            "%s: %s (attempt %d), trying again in %.0f s",
-            what,
-            error,
-            attempt,
-            verdict.delay,
-            exc_info=not verdict.expected,
-        )
-        raise kopf.TemporaryError(f"{verdict.reason}: {error}", delay=verdict.delay) from error
-    failures.clear(resource.plural, name)
-    message = f"stopped reconciling: {error}"
-    logger.error("%s %s", what, message)
-    await runtime.events.record(resource, body, EventType.WARNING, verdict.reason, message, runtime.clock())
-    await _set_stopped_condition(runtime, resource, name, verdict.reason, message)
-    raise kopf.PermanentError(message) from error
-
-
-async def _set_stopped_condition(
-    runtime: OperatorRuntime, resource: ApiResource, name: str, reason: str, message: str
-) -> None:
-    """`Reconciled=False` with the reason, applied as its own field manager: no one else's condition moves."""
-    condition = {
-        "type": RECONCILE_CONDITION,
-        "status": "False",
-        "reason": reason,
-        "message": message[:1024],
-        "lastTransitionTime": kube_timestamp(runtime.clock()),
-    }
-    body = {"metadata": {"name": name}, "status": {"conditions": [condition]}}
-    try:
-        await runtime.kube.apply(
-            resource, runtime.namespace, body, constants.FIELD_MANAGER_ERRORS, force=True, subresource="status"
-        )
-    except KubeError as error:
-        logger.warning("could not set %s on %s %s: %s", RECONCILE_CONDITION, resource.kind, name, error)

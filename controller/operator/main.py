@@ -82,6 +82,7 @@ def term_of(
 
     async def lead() -> None:
         stop_kopf = asyncio.Event()
+        runtime.errors.new_term()
         LEADER.set(1)
         logger.info("starting kopf's handlers for this term")
         handlers = asyncio.create_task(run_kopf(runtime, stop_kopf), name="kopf")

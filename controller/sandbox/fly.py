@@ -276,6 +276,10 @@ class FlySandbox(Sandbox):
             apps=frozenset(apps) if apps is not None else None, can_read_secrets=can_read_secrets
         )
 
+    def revoke_token(self, token: str) -> None:
+        """Answer 401 to `token` from now on, as Fly does once a token is revoked."""
+        self._tokens.pop(token, None)
+
     # Machines, for tests and the simulated runner.
 
     def add_machine(

@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from controller import constants
 from controller.config import load_settings
 from controller.kube import DISPATCHES, PROJECT_MAPPINGS, KubeClient, connection_from_kubeconfig
-from controller.operator.runs import Checkpoint, no_checkpoint
+from controller.operator.runs.reconciler import Checkpoint, no_checkpoint
 from controller.operator.runtime import OperatorRuntime, open_operator_runtime
 from controller.sandbox import JiraSandbox, LinearSandbox
 from controller.sandbox.jira import FieldKind

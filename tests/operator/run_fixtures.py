@@ -21,7 +21,7 @@ import pytest
 from controller.kube import DISPATCHES, KubeClient
 from controller.kube.errors import NotFoundError
 from controller.operator.main import term_of
-from controller.operator.runs import Checkpoint, no_checkpoint
+from controller.operator.runs.reconciler import Checkpoint, no_checkpoint
 from controller.operator.runtime import OperatorRuntime
 from controller.runners.github_actions import WORKFLOW_INPUTS
 from controller.runners.identity import IdentityVerifier

@@ -62,7 +62,7 @@ async def test_planning_then_implementation_within_the_cap(
     assert await dispatch_names(kube, namespace) == ["eng-1-implementation-1", "eng-1-planning-1"]
     assert (await blocked(runtime))["ENG-2"] == "concurrency-cap"
 
-    assert await runtime.mapping_reconciler.reconcile_all() == 1, "the mapping's own status, by its one writer"
+    assert await runtime.refresh_mapping_statuses() == 1, "the mapping's own status, by its one writer"
     written = await kube.get(PROJECT_MAPPINGS, namespace, "eng")
     status = written["status"]
     assert (status["inProgress"], status["blocked"], status["effectiveRunnerMode"]) == (1, 1, "github-actions")
@@ -76,7 +76,7 @@ async def test_planning_then_implementation_within_the_cap(
     await cached_version(runtime, "eng", written["metadata"]["resourceVersion"])
     operator_clock.advance(timedelta(minutes=1))
     await linear_poller.poll_once()
-    assert await runtime.mapping_reconciler.reconcile_all() == 0
+    assert await runtime.refresh_mapping_statuses() == 0
     unchanged = await kube.get(PROJECT_MAPPINGS, namespace, "eng")
     assert unchanged["metadata"]["resourceVersion"] == written["metadata"]["resourceVersion"], (
         "a poll that learned nothing new writes no status"
@@ -211,7 +211,7 @@ async def test_a_mapping_whose_runs_cannot_call_back_is_not_ready_and_dispatches
 
     assert await dispatch_names(kube, namespace) == []
     assert await blocked(runtime) == {"ENG-1": "missing-credentials"}
-    await runtime.mapping_reconciler.reconcile_all()
+    await runtime.refresh_mapping_statuses()
     status = (await kube.get(PROJECT_MAPPINGS, namespace, "eng"))["status"]
     ready = next(c for c in status["conditions"] if c["type"] == "Ready")
     assert (ready["status"], ready["reason"]) == ("False", "CredentialsMissing")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from controller.kube import PROJECT_MAPPINGS
-from controller.operator.reviews import BATCH_WINDOW
+from controller.operator.reviews.feedback import BATCH_WINDOW
 from controller.operator.runtime import OperatorRuntime
 from controller.resources import ProjectMappingSpec
 from controller.sandbox import LinearSandbox

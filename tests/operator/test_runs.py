@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from controller.kube import RUNNER_SESSIONS
+from controller.kube import DISPATCHES, RUNNER_SESSIONS
 from controller.sandbox import LinearSandbox
 from controller.sandbox.runner import PIPELINES
 from controller.secrets import KubernetesSecretBackend
@@ -73,6 +73,11 @@ async def test_a_ticket_runs_on_github_actions_and_ends_with_a_pull_request(
 
     assert_succeeded_with_every_step(status)
     await assert_told_everyone(loop, linear, status)
+
+    async def released() -> bool:
+        return not (await loop.kube.get(DISPATCHES, loop.namespace, NAME))["metadata"].get("finalizers")
+
+    await eventually(released)  # kopf's finalizer is on an open Dispatch only
     [run] = loop.github.runs.values()
     assert run.conclusion == "success"
     assert status["runner"]["id"].endswith(f"/{run.id}")

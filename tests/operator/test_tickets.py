@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from controller.operator.tickets import JiraTickets, TicketCannotMove
+from controller.operator.runs.ticket_updates import JiraTickets, TicketCannotMove
 from controller.resources.dispatch import IssueRef
 from controller.sandbox import JiraSandbox
 from controller.sandbox.jira.state import JiraWorkflow

@@ -7,7 +7,7 @@ import asyncio
 from datetime import timedelta
 
 from controller.kube import DISPATCHES, KubeClient
-from controller.operator.polling import Housekeeper
+from controller.operator.housekeeping import Housekeeper
 from controller.resources import is_terminal
 from controller.sandbox import JiraSandbox, LinearSandbox
 from tests.operator.conftest import RuntimeFactory, apply_mapping, cached, dispatch_names

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from controller.operator.decision import Decision, Reason, TicketHistory, Verdict, decide
+from controller.operator.tickets.decision import Decision, Reason, TicketHistory, Verdict, decide
 from controller.resources import ProjectMappingSpec
 from controller.ticketing.model import StateCategory, Ticket
 

@@ -8,8 +8,8 @@ import pytest
 
 from controller.kube import DISPATCHES, EventType
 from controller.kube.events import MESSAGE_LIMIT, TRUNCATED, event_body
-from controller.operator.mappings import readiness_change
-from controller.operator.runs import ending_event
+from controller.operator.runs.reconciler import ending_event
+from controller.operator.tickets.mappings import readiness_change
 
 LISTED_DISPATCH = {"metadata": {"name": "eng-1-implementation-1", "namespace": "ai", "uid": "u-1"}}
 """As a list answer gives it: no kind, no apiVersion."""

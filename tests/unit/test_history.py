@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from controller.operator.history import ticket_histories
+from controller.operator.tickets.history import ticket_histories
 from controller.resources.dispatch import log_status_of_phase, phase_of_log_status
 from controller.store import DispatchLogEntry
 

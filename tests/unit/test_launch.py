@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from controller.config import Settings, load_settings
-from controller.operator.launch import (
+from controller.operator.runs.launch import (
     PROGRESS_TOKEN_VARIABLE,
     RESULT_TOKEN_VARIABLE,
     LaunchError,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from controller.config import RunnerMode, load_settings
-from controller.operator.mappings import (
+from controller.operator.tickets.mappings import (
     MappingStatusFacts,
     build_index,
     indexed_mapping,

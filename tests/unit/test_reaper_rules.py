@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from controller.operator.reaper_rules import (
+from controller.operator.reaper.rules import (
     RULES,
     OwnerFacts,
     ResourceFacts,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from controller.operator.reviews import BATCH_WINDOW, ReviewVerdict, review_decision
+from controller.operator.reviews.feedback import BATCH_WINDOW, ReviewVerdict, review_decision
 from controller.store import ReviewFeedback, TrackedPullRequest
 
 T0 = datetime(2026, 11, 22, 4, 0, tzinfo=UTC)

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from controller.operator.run_messages import closing_comment, failed_step, log_message, notification_kind
-from controller.operator.runs import releases_ticket
-from controller.operator.sessions import status_patch
+from controller.operator.runs.messages import closing_comment, failed_step, log_message, notification_kind
+from controller.operator.runs.reconciler import releases_ticket
+from controller.operator.sessions.reconciler import status_patch
 from controller.resources.runner_session import RunnerSessionStatus
 from controller.runners.backend import RunHandle
 from controller.runners.identity import RecordedRun, WorkloadIdentity, identity_matches

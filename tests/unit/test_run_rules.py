@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from controller.operator.run_rules import RUNNER_EXIT_GRACE, Action, RunFacts, next_step
+from controller.operator.runs.rules import RUNNER_EXIT_GRACE, Action, RunFacts, next_step
 
 T0 = datetime(2026, 11, 22, 4, 0, tzinfo=UTC)
 TIMEOUT = timedelta(minutes=20)

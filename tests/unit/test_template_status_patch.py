@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from controller.operator.templates import template_status_patch
+from controller.operator.reviews.workflow_templates import template_status_patch
 
 NOW = datetime(2026, 11, 22, 5, 0, tzinfo=UTC)
 READY = {

@@ -6,19 +6,27 @@ naming the variable to set (`registry.BackendNotConfigured`), and every other ru
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
-from controller.config import Settings
+from controller import constants
+from controller.config import SecretsBackend, Settings
+from controller.config.overrides import resolve_restart_bound_setting
 from controller.docker import DockerClient
 from controller.fly import FlyClient
 from controller.github import GitHubClient
+from controller.kube import KubeClient
 from controller.notify import Notifier, notifier_from_settings
-from controller.operator.launch import IMAGE_OVERRIDE_PATH
+from controller.operator.runs.launch import IMAGE_OVERRIDE_PATH
+from controller.operator.runs.reconciler import TeamSecretsReader
+from controller.operator.tickets.mappings import MappingDirectory
 from controller.runners.fly_machines import FlyMachinesBackend
 from controller.runners.github_actions import GitHubActionsBackend
 from controller.runners.local_docker import LocalDockerBackend
 from controller.runners.registry import Backends
+from controller.secrets import KubernetesSecretBackend, runner_environment
+from controller.store import Store
 
 
 @dataclass(frozen=True)
@@ -62,3 +70,37 @@ async def open_run_services(
         github=github,
         notifier=notifier,
     )
+
+
+def team_secrets_reader(
+    settings: Settings, fly_app: str | None, kube: KubeClient, namespace: str, mappings: MappingDirectory
+) -> TeamSecretsReader | None:
+    """Runner secrets kept in the Kubernetes Secret, for local runs; Fly app secrets reach machines by themselves."""
+    if settings.effective_secrets_backend(fly_app) is not SecretsBackend.KUBERNETES:
+        return None
+    backend = KubernetesSecretBackend(kube, namespace)
+
+    async def read(team_key: str) -> Mapping[str, str]:
+        team_keys = mappings.index().team_keys()
+        return runner_environment(await backend.values(), team_key, team_keys)
+
+    return read
+
+
+async def fly_sessions_in_force(settings: Settings, store: Store) -> tuple[str | None, str]:
+    """FLY_SESSIONS_APP / _REGION when set, else what /api/settings stored before this process started."""
+    stored_app = await store.get_setting(constants.SETTING_FLY_SESSIONS_APP)
+    stored_region = await store.get_setting(constants.SETTING_FLY_SESSIONS_REGION)
+    app = resolve_restart_bound_setting(
+        environment=settings.fly_sessions_app,
+        stored_at_start=str(stored_app.value) if stored_app is not None else None,
+        stored_now=None,
+        default=None,
+    ).runtime
+    region = resolve_restart_bound_setting(
+        environment=settings.fly_sessions_region if settings.explicitly_set("FLY_SESSIONS_REGION") else None,
+        stored_at_start=str(stored_region.value) if stored_region is not None else None,
+        stored_now=None,
+        default=settings.fly_sessions_region,
+    ).runtime
+    return app, region or settings.fly_sessions_region

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from controller.config import ConfigProblem, RunnerMode, Settings, effective_execution_mode, missing_for_mapping
+from controller.kube import ChangeType, Informer, KubeObject
 from controller.resources import ProjectMappingSpec, effective_max_iterations
 from controller.resources.base import Condition
 from controller.ticketing.model import Provider, Ticket, TicketScope
@@ -82,6 +83,13 @@ class MappingIndex:
     def route(self, ticket: Ticket) -> IndexedMapping | None:
         return self.routes.get((ticket.provider, ticket.route_key))
 
+    def of_team(self, team_key: str) -> IndexedMapping | None:
+        """The mapping a Dispatch names by its team key (`spec.mapping`)."""
+        return next((mapping for mapping in self.readable if mapping.spec.team_key == team_key), None)
+
+    def team_keys(self) -> list[str]:
+        return [mapping.spec.team_key for mapping in self.readable]
+
     def mappings_of(self, provider: Provider) -> list[IndexedMapping]:
         """Every readable mapping of a provider, including those a conflict leaves without tickets."""
         return [m for m in self.readable if m.provider == provider]
@@ -107,6 +115,27 @@ def build_index(objects: Iterable[Mapping[str, Any]]) -> MappingIndex:
                 f"mapping {mappings[0].name} already routes {key[0]} tickets of {key[1]!r}; this one gets none"
             )
     return MappingIndex(routes=routes, conflicts=conflicts, readable=sorted(readable, key=lambda m: m.name))
+
+
+class MappingDirectory:
+    """The one index of the ProjectMappings every lookup shares, rebuilt only when the cache changes.
+
+    Reading the informer copies every object, so a lookup per reconcile (the mapping of a Dispatch's
+    team) would copy them all each time; the index is built once per change instead.
+    """
+
+    def __init__(self, mappings: Informer) -> None:
+        self._mappings = mappings
+        self._index: MappingIndex | None = None
+        mappings.on_change(self._forget)
+
+    def index(self) -> MappingIndex:
+        if self._index is None:
+            self._index = build_index(self._mappings.items())
+        return self._index
+
+    def _forget(self, _change: ChangeType, _mapping: KubeObject) -> None:
+        self._index = None
 
 
 @dataclass(frozen=True)

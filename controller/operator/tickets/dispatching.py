@@ -22,9 +22,9 @@ from controller.config import Settings
 from controller.config.overrides import ResolvedRunnerMode
 from controller.kube import DISPATCHES, AlreadyExistsError, EventRecorder, EventType, Informer, KubeClient, KubeError
 from controller.metrics import DECISIONS, DISPATCHES_CREATED
-from controller.operator.decision import Decision, DispatchOrder, TicketHistory, Verdict, decide
-from controller.operator.history import ticket_histories
-from controller.operator.mappings import (
+from controller.operator.tickets.decision import Decision, DispatchOrder, TicketHistory, Verdict, decide
+from controller.operator.tickets.history import ticket_histories
+from controller.operator.tickets.mappings import (
     IndexedMapping,
     MappingIndex,
     effective_runner_mode,

@@ -9,25 +9,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from controller import constants
-from controller.clock import Clock
 from controller.httpclient import ServiceError
 from controller.kube import PROJECT_MAPPINGS, Informer, KubeClient, KubeError
 from controller.metrics import CAPACITY, IN_PROGRESS, LAST_POLL, POLL_SECONDS, POLLS
-from controller.operator.dispatching import Dispatcher, PassReport, snapshot_rows
-from controller.operator.mappings import IndexedMapping, MappingIndex, build_index
-from controller.operator.periodic import every
+from controller.operator.periodic import Sleep, every
+from controller.operator.tickets.dispatching import Dispatcher, PassReport, snapshot_rows
+from controller.operator.tickets.mappings import IndexedMapping, MappingDirectory, MappingIndex
 from controller.store import Store
 from controller.ticketing.model import Provider, Ticket, TicketSource
 
-logger = logging.getLogger("controller.operator.polling")
-
-Sleep = Callable[[float], Awaitable[None]]
+logger = logging.getLogger("controller.operator.tickets.polling")
 
 
 STATUS_WRITERS = 8
@@ -83,7 +79,7 @@ class ProviderPoller:
 
     source: TicketSource
     dispatcher: Dispatcher
-    mappings: Informer
+    mappings: MappingDirectory
     store: Store
     statuses: MappingStatusWriter
     interval: float
@@ -92,7 +88,7 @@ class ProviderPoller:
     async def poll_once(self) -> PassReport | None:
         """One poll; None when the provider failed (logged and counted) or has no mappings."""
         provider = self.source.provider
-        index = build_index(self.mappings.items())
+        index = self.mappings.index()
         scopes = index.scopes(provider)
         if not scopes:
             await self.store.replace_issue_snapshot(provider, [])
@@ -136,7 +132,7 @@ class WakeupProcessor:
 
     sources: Mapping[Provider, TicketSource]
     dispatcher: Dispatcher
-    mappings: Informer
+    mappings: MappingDirectory
     store: Store
     ai_label: str
     interval: float = 0.25
@@ -150,7 +146,7 @@ class WakeupProcessor:
         for wakeup in await self.store.pending_ticket_wakeups():
             source = self.sources.get(wakeup.provider)
             try:
-                index = build_index(self.mappings.items())
+                index = self.mappings.index()
                 scopes = index.scopes(wakeup.provider)
                 ticket = await source.ticket(wakeup.ticket_ref, scopes) if source is not None else None
                 if ticket is not None and self._carries_ai_label(ticket) and index.route(ticket) is not None:
@@ -175,36 +171,3 @@ class WakeupProcessor:
 
     async def run(self) -> None:
         await every(self.interval, self.process_pending, "handling webhook wakeups", sleep=self.sleep)
-
-
-WEBHOOK_DELIVERY_MEMORY = timedelta(days=7)
-"""How long delivery ids are remembered: longer than any provider keeps retrying a delivery."""
-REAPER_HISTORY_MEMORY = timedelta(days=30)
-"""How long reaper actions, sweeps and alerts are kept: the panel shows a day, people look back a month."""
-SESSION_RESET_MEMORY = timedelta(days=7)
-
-
-@dataclass
-class Housekeeper:
-    """Forgets what no longer matters: closed dedup entries, old delivery ids, expired tokens, old reaper history."""
-
-    store: Store
-    clock: Clock
-    interval: float = 3600.0
-    sleep: Sleep = asyncio.sleep
-
-    async def sweep(self) -> dict[str, int]:
-        now = self.clock()
-        return {
-            "dedup": await self.store.purge_dedup(now),
-            "webhookDeliveries": await self.store.purge_webhook_deliveries(now - WEBHOOK_DELIVERY_MEMORY),
-            "runnerTokens": await self.store.purge_expired_runner_tokens(now),
-            "reaperHistory": await self.store.purge_reaper_history(now - REAPER_HISTORY_MEMORY),
-            "sessionResets": await self.store.purge_session_resets(now - SESSION_RESET_MEMORY),
-        }
-
-    async def run(self) -> None:
-        await every(self.interval, self._sweep_and_log, "housekeeping", sleep=self.sleep)
-
-    async def _sweep_and_log(self) -> None:
-        logger.info("housekeeping removed %s", await self.sweep())

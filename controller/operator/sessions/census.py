@@ -38,7 +38,7 @@ from controller.runners.backend import (
 )
 from controller.store import ObservedSession, Store
 
-logger = logging.getLogger("controller.operator.census")
+logger = logging.getLogger("controller.operator.sessions.census")
 
 CENSUS_INTERVAL = timedelta(seconds=30)
 CHEAP_BACKENDS: frozenset[BackendName] = frozenset({"fly-machines", "local"})

@@ -1,7 +1,7 @@
 """A ProjectMapping's own status: its Ready and CredentialsResolved conditions, runner mode and iteration cap.
 
 The one writer of those fields (field manager `ai-implement-mappings`, by server-side apply), called
-by kopf on every spec change and by the leader every poll interval (`reconcile_all`). It writes only
+by kopf on every spec change and by the leader every poll interval. It writes only
 when something changed, and posts an Event when the mapping turns ready or not ready. The counts are
 the poller's, WorkflowsInSync the workflow check's: each applies its own fields, so no writer
 replaces another's conditions.
@@ -19,16 +19,16 @@ from pydantic import ValidationError
 from controller import constants
 from controller.clock import Clock
 from controller.config import Settings
-from controller.kube import PROJECT_MAPPINGS, EventRecorder, EventType, Informer, KubeClient
-from controller.operator.mappings import (
+from controller.kube import PROJECT_MAPPINGS, EventRecorder, EventType, KubeClient
+from controller.operator.retrying import UnreadableResource
+from controller.operator.tickets.mappings import (
+    MappingDirectory,
     MappingStatusFacts,
-    build_index,
     indexed_mapping,
     mapping_status_patch,
     readiness_change,
     status_patch_changes,
 )
-from controller.operator.retrying import UnreadableResource
 from controller.store import Store, runner_mode_in_force
 
 logger = logging.getLogger("controller.operator")
@@ -39,7 +39,7 @@ class MappingReconciler:
     settings: Settings
     store: Store
     kube: KubeClient
-    mappings: Informer
+    mappings: MappingDirectory
     clock: Clock
     events: EventRecorder
 
@@ -49,7 +49,7 @@ class MappingReconciler:
             mapping = indexed_mapping(body)
         except (KeyError, ValidationError) as error:
             raise UnreadableResource(f"the ProjectMapping cannot be read: {error}") from error
-        conflicts = build_index(self.mappings.items()).conflicts
+        conflicts = self.mappings.index().conflicts
         runner_mode = await runner_mode_in_force(self.store, self.settings)
         facts = MappingStatusFacts(runner_mode=runner_mode.mode, conflict=conflicts.get(mapping.name))
         current = body.get("status") or {}
@@ -70,13 +70,3 @@ class MappingReconciler:
             kind = EventType.NORMAL if ready else EventType.WARNING
             await self.events.record(PROJECT_MAPPINGS, written, kind, reason, message, self.clock())
         return True
-
-    async def reconcile_all(self) -> int:
-        """Every mapping once (what another mapping or a stored runner mode changed); how many were written."""
-        written = 0
-        for body in self.mappings.items():
-            try:
-                written += await self.reconcile(body)
-            except Exception as error:  # one mapping's trouble leaves the others refreshed
-                logger.warning("could not refresh the status of %s: %s", body["metadata"].get("name"), error)
-        return written

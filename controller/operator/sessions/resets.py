@@ -31,16 +31,16 @@ from controller.clock import Clock, kube_timestamp
 from controller.httpclient import ServiceError
 from controller.kube import DISPATCHES, RUNNER_SESSIONS, KubeClient, KubeObject
 from controller.kube.errors import ConflictError, KubeError, NotFoundError
-from controller.operator.census import Ownership, SessionCensus, TicketOf
 from controller.operator.periodic import every
-from controller.operator.runs import releases_ticket
-from controller.operator.tickets import TicketCannotMove, TicketGone, TicketUpdater
+from controller.operator.runs.reconciler import releases_ticket
+from controller.operator.runs.ticket_updates import TicketCannotMove, TicketGone, TicketUpdater
+from controller.operator.sessions.census import Ownership, SessionCensus, TicketOf
 from controller.resources.dispatch import IssueRef, is_terminal
 from controller.runners.backend import LIVE_STATES
 from controller.runners.registry import BackendNotConfigured, Backends
 from controller.store import JsonValue, SessionReset, SessionResetState, Store
 
-logger = logging.getLogger("controller.operator.session_resets")
+logger = logging.getLogger("controller.operator.sessions.resets")
 
 CANCEL_REASON = "SessionDestroyed"
 TICKET_KEY = "ticketOfResource"

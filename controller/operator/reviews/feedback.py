@@ -20,10 +20,15 @@ from typing import Any
 
 from controller.clock import Clock
 from controller.config import Settings
-from controller.kube import DISPATCHES, Informer, KubeClient
+from controller.kube import DISPATCHES, KubeClient
 from controller.kube.errors import AlreadyExistsError
-from controller.operator.mappings import IndexedMapping, MappingIndex, build_index, effective_runner_mode
 from controller.operator.periodic import every
+from controller.operator.tickets.mappings import (
+    IndexedMapping,
+    MappingDirectory,
+    MappingIndex,
+    effective_runner_mode,
+)
 from controller.resources import dispatch_name_for, effective_max_iterations
 from controller.resources.dispatch import IssueRef, PullRequestRef, label_value, printable, pull_request_dispatch
 from controller.store import ReviewFeedback, Store, TrackedPullRequest, runner_mode_in_force
@@ -88,7 +93,7 @@ class ReviewProcessor:
     settings: Settings
     store: Store
     kube: KubeClient
-    mappings: Informer
+    mappings: MappingDirectory
     clock: Clock
     review_failed: ReviewFailed | None = None
     pull_request_closed: PullRequestClosed | None = None
@@ -101,7 +106,7 @@ class ReviewProcessor:
         grouped: dict[tuple[str, int], list[ReviewFeedback]] = defaultdict(list)
         for item in await self.store.waiting_review_feedback():
             grouped[(item.repo, item.number)].append(item)
-        index = build_index(self.mappings.items())
+        index = self.mappings.index()
         for (repo, number), feedback in grouped.items():
             try:
                 name = await self._take_up(repo, number, feedback, index)

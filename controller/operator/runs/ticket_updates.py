@@ -144,3 +144,12 @@ def _completes(status: JiraStatus) -> bool:
         return False
     name = status.name.casefold()
     return not any(word in name for word in ("won't", "wont", "cancel", "reject", "duplicate"))
+
+
+def ticket_updaters(linear: LinearClient | None, jira: JiraClient | None) -> dict[str, TicketUpdater]:
+    updaters: dict[str, TicketUpdater] = {}
+    if linear is not None:
+        updaters["linear"] = LinearTickets(linear)
+    if jira is not None:
+        updaters["jira"] = JiraTickets(jira)
+    return updaters

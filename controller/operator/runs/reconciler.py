@@ -19,25 +19,24 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import ValidationError
-
 from controller import constants
 from controller.clock import Clock, kube_timestamp
 from controller.config import Settings
 from controller.httpclient import ServiceError
-from controller.kube import DISPATCHES, RUNNER_SESSIONS, EventRecorder, EventType, Informer, KubeClient
+from controller.kube import DISPATCHES, RUNNER_SESSIONS, EventRecorder, EventType, KubeClient
 from controller.kube.errors import AlreadyExistsError, ConflictError, NotFoundError
 from controller.metrics import DISPATCH_SECONDS, DISPATCHES_FINISHED, RUNS_STARTED
-from controller.operator.launch import (
+from controller.operator.runs.launch import (
     LaunchError,
     LaunchFacts,
     compose_launch,
     parse_image_override,
     session_image,
 )
-from controller.operator.run_messages import closing_comment, log_message
-from controller.operator.run_rules import Action, NextStep, RunFacts, next_step
-from controller.operator.tickets import TicketGone, TicketUpdater
+from controller.operator.runs.messages import closing_comment, log_message
+from controller.operator.runs.rules import Action, NextStep, RunFacts, next_step
+from controller.operator.runs.ticket_updates import TicketGone, TicketUpdater
+from controller.operator.tickets.mappings import MappingDirectory
 from controller.resources import DispatchSpec, ProjectMappingSpec
 from controller.resources.dispatch import DispatchStatus, log_status_of_phase
 from controller.runners.backend import RunHandle, RunLaunch
@@ -91,7 +90,7 @@ class DispatchReconciler:
     store: Store
     kube: KubeClient
     namespace: str
-    mappings: Informer
+    mappings: MappingDirectory
     tickets: Mapping[str, TicketUpdater]
     backends: Backends
     clock: Clock
@@ -203,14 +202,8 @@ class DispatchReconciler:
         logger.info("started %s on %s (%s)", name, handle.backend, handle.id, extra=_log_context(spec, name))
 
     def _mapping(self, team_key: str) -> ProjectMappingSpec | None:
-        for item in self.mappings.items():
-            spec = item.get("spec") or {}
-            if spec.get("teamKey") == team_key:
-                try:
-                    return ProjectMappingSpec.model_validate(spec)
-                except ValidationError:
-                    return None
-        return None
+        mapping = self.mappings.index().of_team(team_key)
+        return mapping.spec if mapping is not None else None
 
     async def _mark_starting(
         self, dispatch: dict[str, Any], status: DispatchStatus, mapping: ProjectMappingSpec

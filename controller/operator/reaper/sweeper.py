@@ -1,7 +1,7 @@
 """The reaper: one sweep every REAPER_INTERVAL_SECONDS over every backend, destroying what no run needs.
 
 A sweep lists each backend (a census), joins every live resource with its RunnerSession, Dispatch,
-mapping and ticket, and asks `reaper_rules.judge`. What it reads can fail piecewise: a backend that
+mapping and ticket, and asks `reaper.rules.judge`. What it reads can fail piecewise: a backend that
 cannot be listed is skipped (the others are swept), a ticket that cannot be read counts as unknown
 (no rule relies on it), and a destroy that fails is recorded as `failed`. Nothing of that can make a
 resource look unowned: owners are listed from the API server at each sweep (a watch cache can be
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -22,16 +22,16 @@ from controller.config import Settings
 from controller.kube import DISPATCHES, EventRecorder, EventType
 from controller.metrics import REAPER_ACTIONS, REAPER_LAST_SWEEP, REAPER_SWEEP_SECONDS, REAPER_SWEEPS
 from controller.notify import Notification, NotificationKind, Notifier, NotifyOutcome, ReaperAlert, notify_safely
-from controller.operator.census import Claim, Ownership, SessionCensus, TicketOf
 from controller.operator.periodic import every
-from controller.operator.reaper_rules import OwnerFacts, ResourceFacts, TicketState, Verdict, judge, protection
+from controller.operator.reaper.rules import OwnerFacts, ResourceFacts, TicketState, Verdict, judge, protection
+from controller.operator.sessions.census import Claim, Ownership, SessionCensus, TicketOf
 from controller.resources.dispatch import is_terminal
 from controller.runners.backend import METADATA_TENANT, BackendName, RunHandle
 from controller.runners.registry import Backends
 from controller.store import ReaperAction, ReaperBackend, ReaperOutcome, Store
-from controller.ticketing.model import Ticket
+from controller.ticketing.model import Provider, Ticket, TicketSource
 
-logger = logging.getLogger("controller.operator.reaper")
+logger = logging.getLogger("controller.operator.reaper.sweeper")
 
 ALERT_WINDOW = timedelta(hours=24)
 
@@ -278,3 +278,13 @@ def _backend_problem(errors: dict[BackendName, str]) -> str | None:
     if not errors:
         return None
     return "; ".join(f"{backend} could not be listed: {message}" for backend, message in sorted(errors.items()))
+
+
+def ticket_lookup(sources: Mapping[Provider, TicketSource]) -> TicketLookup:
+    """The reaper's question about one ticket, asked of the provider that owns it."""
+
+    async def look_up(provider: str, key: str) -> Ticket | None:
+        source = sources.get(provider)  # type: ignore[call-overload]
+        return await source.ticket(key) if source is not None else None
+
+    return look_up

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from controller.operator.decision import TicketHistory
+from controller.operator.tickets.decision import TicketHistory
 from controller.resources.dispatch import DispatchKind, is_terminal, phase_of_log_status
 from controller.store import DispatchLogEntry
 
