@@ -9,6 +9,7 @@ from controller.kube.client import (
     WatchEvent,
     WatchEventType,
 )
+from controller.kube.conditions import apply_conditions
 from controller.kube.connection import (
     KubeConnection,
     connection_from_kubeconfig,
@@ -68,6 +69,7 @@ __all__ = [
     "WatchEvent",
     "WatchEventType",
     "WatchingClient",
+    "apply_conditions",
     "connection_from_kubeconfig",
     "connection_in_cluster",
     "connection_to",

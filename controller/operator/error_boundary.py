@@ -18,7 +18,7 @@ import kopf
 
 from controller import constants
 from controller.clock import Clock, kube_timestamp
-from controller.kube import ApiResource, EventRecorder, EventType, KubeClient
+from controller.kube import ApiResource, EventRecorder, EventType, KubeClient, apply_conditions
 from controller.kube.errors import KubeError
 from controller.operator.retrying import classify
 
@@ -105,10 +105,9 @@ class ErrorBoundary:
                     "lastTransitionTime": kube_timestamp(self.clock()),
                 }
             )
-        body = {"metadata": {"name": name}, "status": {"conditions": conditions}}
         try:
-            await self.kube.apply(
-                resource, self.namespace, body, constants.FIELD_MANAGER_ERRORS, force=True, subresource="status"
+            await apply_conditions(
+                self.kube, resource, self.namespace, name, conditions, constants.FIELD_MANAGER_ERRORS
             )
         except KubeError as error:
             logger.warning("could not write %s on %s %s: %s", RECONCILE_CONDITION, resource.kind, name, error)

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from controller.kube import DISPATCHES, RUNNER_SESSIONS
+from controller.clock import kube_timestamp, utc_now
+from controller.kube import DISPATCHES, RUNNER_SESSIONS, apply_conditions
 from controller.kube.errors import NotFoundError
 from controller.operator.runtime import OperatorRuntime
 from controller.sandbox import LinearSandbox
@@ -176,6 +177,9 @@ async def test_a_shadow_run_is_recorded_but_never_decides(
 
     await run_ticket(loop, linear, mode="github-actions", RUNNER_MODE="shadow")
     status = await loop.until_closed(NAME)
+    theirs = {"type": "Audited", "status": "True", "reason": "Checked", "message": "m"}
+    theirs["lastTransitionTime"] = kube_timestamp(utc_now())
+    await apply_conditions(loop.kube, DISPATCHES, loop.namespace, NAME, [theirs], "another-writer")
 
     assert status["phase"] == "Succeeded"
     assert status["runner"]["backend"] == "github-actions"
@@ -196,7 +200,9 @@ async def test_a_shadow_run_is_recorded_but_never_decides(
     assert condition is not None
     assert condition["reason"] == outcome
     assert f"exit code {exit_code}" in condition["message"]
-    assert (await dispatch(loop))["status"]["phase"] == "Succeeded"
+    final = (await dispatch(loop))["status"]
+    assert final["phase"] == "Succeeded"
+    assert {c["type"] for c in final["conditions"]} == {"Audited", "ShadowRunFinished"}, "no writer replaces another's"
 
 
 async def test_a_session_deleted_by_hand_destroys_its_machine_and_fails_the_run_after_a_grace(

@@ -23,7 +23,7 @@ from controller import constants
 from controller.clock import Clock, kube_timestamp
 from controller.config import Settings
 from controller.httpclient import ServiceError
-from controller.kube import DISPATCHES, RUNNER_SESSIONS, EventRecorder, EventType, KubeClient
+from controller.kube import DISPATCHES, RUNNER_SESSIONS, EventRecorder, EventType, KubeClient, apply_conditions
 from controller.kube.errors import AlreadyExistsError, ConflictError, NotFoundError
 from controller.metrics import DISPATCH_SECONDS, DISPATCHES_FINISHED, RUNS_STARTED
 from controller.operator.runs.launch import (
@@ -356,8 +356,9 @@ class DispatchReconciler:
                 raise
             message = error.message if isinstance(error, ServiceError) else str(error)
             logger.warning("the shadow run of %s could not start: %s", name, message, extra={"dispatch": name})
-            await self._patch_status(
-                name, {"conditions": [_shadow_condition("False", "CannotStart", message, self.clock())]}
+            condition = _shadow_condition("False", "CannotStart", message, self.clock())
+            await apply_conditions(
+                self.kube, DISPATCHES, self.namespace, name, [condition], constants.FIELD_MANAGER_RUNS
             )
             return
         await self._patch_status(name, {"shadow": _runner_ref(handle, launch.image)})

@@ -19,7 +19,7 @@ from typing import Any
 
 from controller import constants
 from controller.clock import Clock, kube_timestamp
-from controller.kube import DISPATCHES, RUNNER_SESSIONS, KubeClient
+from controller.kube import DISPATCHES, RUNNER_SESSIONS, KubeClient, apply_conditions
 from controller.kube.errors import NotFoundError
 from controller.resources.dispatch import is_terminal
 from controller.resources.runner_session import RunnerSessionSpec, RunnerSessionStatus
@@ -144,11 +144,6 @@ class SessionReconciler:
             "lastTransitionTime": patch["lastSyncedAt"],
         }
         with contextlib.suppress(NotFoundError):
-            await self.kube.merge_patch(
-                DISPATCHES,
-                self.namespace,
-                spec.dispatch,
-                {"status": {"conditions": [condition]}},
-                subresource="status",
-                field_manager=constants.FIELD_MANAGER,
+            await apply_conditions(
+                self.kube, DISPATCHES, self.namespace, spec.dispatch, [condition], constants.FIELD_MANAGER_SESSIONS
             )
