@@ -32,8 +32,6 @@ from controller.operator.sessions.reconciler import has_ended
 logger = logging.getLogger("controller.operator")
 
 ANNOTATION_PREFIX = constants.GROUP
-DISPATCH_STOP_SECONDS: Final = 10.0
-"""How long a Dispatch's daemon may take to finish its step when the term ends, before it is cancelled."""
 DISPATCH_STEPS_AT_ONCE: Final = 8
 """Dispatch steps in flight at once: a burst of 100 tickets does not start 100 runs on one backend at once
 (GitHub's secondary rate limits punish exactly that); measured, it makes no difference to a burst's throughput."""
@@ -91,7 +89,7 @@ def _register_dispatches(registry: kopf.OperatorRegistry, runtime: OperatorRunti
         *_KINDS,
         plural,
         when=_dispatch_open,
-        cancellation_timeout=DISPATCH_STOP_SECONDS,
+        cancellation_timeout=runtime.dispatch_stop_seconds,
         registry=registry,
     )
     async def follow_dispatch(name: str, body: kopf.Body, stopped: kopf.DaemonStopped, **_: Any) -> None:

@@ -65,6 +65,8 @@ from controller.workflows import TEMPLATE_VERSION, WorkflowSync
 
 logger = logging.getLogger("controller.operator")
 
+DISPATCH_STOP_SECONDS = 10.0
+
 LEASE_NAME = "ai-implement-operator"
 
 
@@ -90,6 +92,8 @@ class OperatorRuntime:
     runs: DispatchReconciler
     session_reconciler: SessionReconciler
     session_sync_interval: timedelta
+    dispatch_stop_seconds: float
+    """How long a Dispatch's daemon may take to finish its step when the term ends, before it is cancelled."""
     dispatch_wakeups: Wakeups
     """Pokes the daemon following a Dispatch (kopf's event handler does, on every change)."""
     events: EventRecorder
@@ -161,6 +165,7 @@ async def open_operator_runtime(
     connection: KubeConnection | None = None,
     checkpoint: Checkpoint = no_checkpoint,
     session_sync_interval: timedelta = SYNC_INTERVAL,
+    dispatch_stop_seconds: float = DISPATCH_STOP_SECONDS,
 ) -> AsyncIterator[OperatorRuntime]:
     """Open every dependency in order; the caller runs `runtime.elector.run(runtime.lead)`."""
     url = database_url_from_settings(settings)
@@ -222,6 +227,7 @@ async def open_operator_runtime(
             runs=runs,
             session_reconciler=SessionReconciler(kube, namespace, services.backends, clock),
             session_sync_interval=session_sync_interval,
+            dispatch_stop_seconds=dispatch_stop_seconds,
             dispatch_wakeups=Wakeups(),
             events=events,
             errors=ErrorBoundary(kube, namespace, events, clock),

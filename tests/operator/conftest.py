@@ -107,6 +107,7 @@ async def start_operator(
                     connection=connection_from_kubeconfig(cluster.kubeconfig),
                     checkpoint=checkpoint,
                     session_sync_interval=timedelta(milliseconds=300),
+                    dispatch_stop_seconds=1.0,
                 )
             )
             assert await runtime.mappings.wait_synced(10)

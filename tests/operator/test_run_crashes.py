@@ -1,13 +1,15 @@
-"""A reconciler killed between any two steps of a run: the next one finishes the job and starts exactly one run.
+"""An operator killed between any two steps of a run: the next one finishes the job and starts exactly one run.
 
-The first operator runtime reconciles until its checkpoint raises at the chosen step, leaving
-everything as a killed process would; a fresh runtime (new clients, caches and reconciler over the
+The first operator leads under kopf until its checkpoint is reached at the chosen step; there its
+daemon stops for good (it blocks until cancelled) and its term is cut off, so nothing after that
+point ever happens, as when the process dies. A fresh runtime (new clients, caches and kopf over the
 same cluster, store and sandboxes) then leads, as the next replica would.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 
@@ -20,43 +22,35 @@ NAME = "eng-1-implementation-1"
 START_STEPS = ["starting", "ticket-marked", "dedup-recorded", "tokens-recorded", "run-started", "session-created"]
 
 
-class Killed(Exception):
-    """Stands for the process dying at a checkpoint."""
+class DiesAt:
+    """A checkpoint that, at `point`, never returns: the work after it is lost with the process."""
 
+    def __init__(self, point: str) -> None:
+        self.point = point
+        self.reached = asyncio.Event()
 
-def dies_once_at(point: str):  # type: ignore[no-untyped-def]
-    died = False
-
-    async def checkpoint(name: str) -> None:
-        nonlocal died
-        if name == point and not died:
-            died = True
-            raise Killed(point)
-
-    return checkpoint
+    async def __call__(self, name: str) -> None:
+        if name == self.point and not self.reached.is_set():
+            self.reached.set()
+            await asyncio.Event().wait()  # until kopf cancels the daemon: nothing after this point runs
 
 
 async def first_operator_dies(loop: RunLoop, linear: LinearSandbox, point: str) -> OperatorRuntime:
     loop.add_repo("eng")
     await apply_mapping(loop.kube, loop.namespace, "ENG", planning={"enabled": False})
     linear.add_issue("ENG", "Add dark mode", labels=["AI-Implement"])
-    first = await loop.operator(checkpoint=dies_once_at(point))
+    dies = DiesAt(point)
+    first = await loop.operator(checkpoint=dies)
     await cached(first, "eng")
-    (poller,) = [p for p in first.pollers() if p.source.provider == "linear"]
-    await poller.poll_once()
-    await reconcile_until_killed(first)
+    term = await loop.lead(first)
+    try:
+        await asyncio.wait_for(dies.reached.wait(), 60)
+    except TimeoutError:
+        pytest.fail(f"the first operator never reached {point}")
+    term.cancel()  # the process is gone: its term ends here, and kopf cancels the daemon stuck above
+    with contextlib.suppress(asyncio.CancelledError):
+        await term
     return first
-
-
-async def reconcile_until_killed(runtime: OperatorRuntime) -> None:
-    """Reconcile as the work queue would (the runner works meanwhile) until the checkpoint kills it."""
-    for _ in range(400):
-        try:
-            await runtime.runs.reconcile(NAME)
-        except Killed:
-            return
-        await asyncio.sleep(0.05)
-    pytest.fail("the reconciler never reached its checkpoint")
 
 
 @pytest.mark.parametrize("point", START_STEPS)
