@@ -20,7 +20,7 @@ from controller import constants
 from controller.clock import Clock, kube_timestamp
 from controller.kube import ApiResource, EventRecorder, EventType, KubeClient, apply_conditions
 from controller.kube.errors import KubeError
-from controller.operator.retrying import classify
+from controller.operator.retrying import BACKOFF_MAX_SECONDS, classify
 
 logger = logging.getLogger("controller.operator")
 
@@ -47,15 +47,27 @@ class ErrorBoundary:
         failed_generation = self._stopped.get((resource.plural, str(metadata["name"])))
         return failed_generation is not None and failed_generation == int(metadata.get("generation") or 0)
 
-    async def guard(self, resource: ApiResource, body: Mapping[str, Any], work: Callable[[], Awaitable[T]]) -> T:
-        """`work()`, with its errors classified; a stopped object's work is skipped (PermanentError)."""
+    async def guard(
+        self,
+        resource: ApiResource,
+        body: Mapping[str, Any],
+        work: Callable[[], Awaitable[T]],
+        *,
+        must_finish: bool = False,
+    ) -> T:
+        """`work()`, with its errors classified; a stopped object's work is skipped (PermanentError).
+
+        `must_finish`: work that may not be abandoned (destroying a backend before its session goes: kopf
+        would let the object go after a permanent failure). A permanent error is still reported, but the
+        work is tried again every `BACKOFF_MAX_SECONDS` until someone fixes the cause.
+        """
         key = (resource.plural, str(body["metadata"]["name"]))
-        if self.is_stopped(resource, body):
+        if not must_finish and self.is_stopped(resource, body):
             raise kopf.PermanentError(f"{resource.kind} {key[1]} stays stopped until its spec changes")
         try:
             result = await work()
         except Exception as error:
-            await self._failed(resource, body, error)
+            await self._failed(resource, body, error, must_finish=must_finish)
         self._attempts.pop(key, None)
         self._stopped.pop(key, None)
         if _has_stopped_condition(body):
@@ -67,7 +79,9 @@ class ErrorBoundary:
         self._attempts.clear()
         self._stopped.clear()
 
-    async def _failed(self, resource: ApiResource, body: Mapping[str, Any], error: Exception) -> NoReturn:
+    async def _failed(
+        self, resource: ApiResource, body: Mapping[str, Any], error: Exception, *, must_finish: bool
+    ) -> NoReturn:
         name = str(body["metadata"]["name"])
         key = (resource.plural, name)
         attempt = self._attempts[key] = self._attempts.get(key, 0) + 1
@@ -84,11 +98,13 @@ class ErrorBoundary:
             )
             raise kopf.TemporaryError(f"{verdict.reason}: {error}", delay=verdict.delay) from error
         self._attempts.pop(key, None)
-        self._stopped[key] = int(body["metadata"].get("generation") or 0)
-        message = f"stopped reconciling: {error}"
+        message = f"{'cannot go on' if must_finish else 'stopped reconciling'}: {error}"
         logger.error("%s %s", what, message)
         await self.events.record(resource, body, EventType.WARNING, verdict.reason, message, self.clock())
         await self._apply_condition(resource, name, (verdict.reason, message))
+        if must_finish:
+            raise kopf.TemporaryError(message, delay=BACKOFF_MAX_SECONDS) from error
+        self._stopped[key] = int(body["metadata"].get("generation") or 0)
         raise kopf.PermanentError(message) from error
 
     async def _apply_condition(self, resource: ApiResource, name: str, stop: tuple[str, str] | None) -> None:

@@ -37,6 +37,8 @@ DISPATCH_STEPS_AT_ONCE: Final = 8
 (GitHub's secondary rate limits punish exactly that); measured, it makes no difference to a burst's throughput."""
 
 _KINDS: Final = (constants.GROUP, constants.VERSION)
+# Every handler has an explicit `id`: kopf keeps a retried handler's progress in an annotation named
+# after it, and a name derived from a nested function (`_register_x.<locals>.y`) is not a valid key.
 
 
 def build_registry(runtime: OperatorRuntime) -> kopf.OperatorRegistry:
@@ -68,9 +70,9 @@ def _register_settings(registry: kopf.OperatorRegistry) -> None:
 def _register_mappings(registry: kopf.OperatorRegistry, runtime: OperatorRuntime) -> None:
     plural = constants.PROJECT_MAPPING_PLURAL
 
-    @kopf.on.resume(*_KINDS, plural, registry=registry)
-    @kopf.on.create(*_KINDS, plural, registry=registry)
-    @kopf.on.update(*_KINDS, plural, field="spec", registry=registry)
+    @kopf.on.resume(*_KINDS, plural, id="mapping-status", registry=registry)
+    @kopf.on.create(*_KINDS, plural, id="mapping-status", registry=registry)
+    @kopf.on.update(*_KINDS, plural, field="spec", id="mapping-status", registry=registry)
     async def projectmapping_reconcile(body: kopf.Body, **_: Any) -> None:
         """Conditions, effective runner mode and iteration cap, written only when they change."""
         await runtime.errors.guard(PROJECT_MAPPINGS, body, lambda: runtime.mapping_reconciler.reconcile(body))
@@ -80,7 +82,7 @@ def _register_dispatches(registry: kopf.OperatorRegistry, runtime: OperatorRunti
     plural = constants.DISPATCH_PLURAL
     at_once = asyncio.Semaphore(DISPATCH_STEPS_AT_ONCE)
 
-    @kopf.on.event(*_KINDS, plural, registry=registry)
+    @kopf.on.event(*_KINDS, plural, id="wake-dispatch", registry=registry)
     def dispatch_changed(name: str, **_: Any) -> None:
         """Whatever changed (a callback, an ended session, a cancellation), its daemon looks again now."""
         runtime.dispatch_wakeups.poke(name)
@@ -90,6 +92,7 @@ def _register_dispatches(registry: kopf.OperatorRegistry, runtime: OperatorRunti
         plural,
         when=_dispatch_open,
         cancellation_timeout=runtime.dispatch_stop_seconds,
+        id="follow-dispatch",
         registry=registry,
     )
     async def follow_dispatch(name: str, body: kopf.Body, stopped: kopf.DaemonStopped, **_: Any) -> None:
@@ -108,17 +111,19 @@ def _register_sessions(registry: kopf.OperatorRegistry, runtime: OperatorRuntime
     plural = constants.RUNNER_SESSION_PLURAL
     interval = runtime.session_sync_interval.total_seconds()
 
-    @kopf.timer(*_KINDS, plural, interval=interval, when=_session_live, registry=registry)
+    @kopf.timer(*_KINDS, plural, interval=interval, when=_session_live, id="mirror-session", registry=registry)
     async def mirror_session(name: str, body: kopf.Body, **_: Any) -> None:
         """The backend's view of the session's resource, in its status (not while a permanent error stops it)."""
         if runtime.errors.is_stopped(RUNNER_SESSIONS, body):
             return
         await runtime.errors.guard(RUNNER_SESSIONS, body, lambda: runtime.session_reconciler.mirror(name))
 
-    @kopf.on.delete(*_KINDS, plural, registry=registry)
+    @kopf.on.delete(*_KINDS, plural, id="destroy-session", registry=registry)
     async def destroy_session(body: kopf.Body, **_: Any) -> None:
         """The machine, container or workflow run goes before the object does."""
-        await runtime.errors.guard(RUNNER_SESSIONS, body, lambda: runtime.session_reconciler.destroy(body))
+        await runtime.errors.guard(
+            RUNNER_SESSIONS, body, lambda: runtime.session_reconciler.destroy(body), must_finish=True
+        )
 
 
 def _dispatch_open(status: Mapping[str, Any], **_: Any) -> bool:

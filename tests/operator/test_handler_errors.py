@@ -77,3 +77,31 @@ async def test_a_temporary_error_is_tried_again_after_the_wait_the_service_asked
 
     await eventually(mirrored, within=30)
     assert "conditions" not in await session_status(loop), "a temporary error sets no condition"
+
+
+async def test_a_session_whose_backend_cannot_be_destroyed_stays_with_its_finalizer_and_says_why(
+    loop: RunLoop,
+) -> None:
+    machine = loop.fly.add_machine(FLY_APP, name="kept")
+    runtime = await loop.operator()
+    await loop.lead(runtime)
+    await create_session(loop, machine.id)
+
+    async def mirrored() -> bool:
+        return (await session_status(loop)).get("state") == "started"
+
+    await eventually(mirrored, within=30)
+    loop.fly.revoke_token(FLY_TOKEN)
+    await loop.kube.delete(RUNNER_SESSIONS, loop.namespace, NAME)
+
+    async def told() -> bool:
+        return any(e["type"] == "Warning" for e in await events_of(loop.kube, loop.namespace, NAME))
+
+    await eventually(told, within=30)
+    await asyncio.sleep(2)
+    kept = await loop.kube.get(RUNNER_SESSIONS, loop.namespace, NAME)
+    assert kept["metadata"]["deletionTimestamp"]
+    assert constants.FINALIZER in kept["metadata"]["finalizers"], "no session goes before its machine"
+    assert loop.fly.machine(machine.id).state == "started"
+    [warning] = [e for e in await events_of(loop.kube, loop.namespace, NAME) if e["type"] == "Warning"]
+    assert warning["message"].startswith("cannot go on: ")

@@ -10,9 +10,7 @@ notification per run, none lost. The takeover times (kill to the next leader's k
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -21,14 +19,13 @@ from typing import Any
 import httpx
 import pytest
 
-from controller.devcluster.controlplane import free_port
 from controller.kube import DISPATCHES
 from controller.sandbox import LinearSandbox
 from controller.sandbox.runner import RunScript
 from tests.operator.conftest import LINEAR_KEY, apply_mapping, store_environment
 from tests.operator.run_fixtures import APP_ID, RunLoop
-from tests.operator.test_operator_process import OperatorProcess
 from tests.support.cluster import Cluster
+from tests.support.operator_process import OperatorProcess, process_environment
 from tests.support.waiting import eventually
 
 TICKETS = 20
@@ -53,11 +50,7 @@ async def start_process(
 ) -> AsyncIterator[Start]:
     environment = {
         **{key: value for key, value in loop.environment().items() if value is not None},
-        "PATH": os.environ["PATH"],
-        "HOME": str(tmp_path),
-        "PYTHONPATH": str(Path(__file__).parents[2]),
-        "KUBECONFIG": str(cluster.kubeconfig),
-        "AI_IMPLEMENT_NAMESPACE": namespace,
+        **process_environment(tmp_path, cluster, namespace),
         "GITHUB_APP_ID": str(APP_ID),
         "GITHUB_APP_PRIVATE_KEY": rsa_key_pem,
         "LINEAR_API_KEY": LINEAR_KEY,
@@ -70,20 +63,7 @@ async def start_process(
     started: list[OperatorProcess] = []
 
     async def start(name: str) -> OperatorProcess:
-        operator = OperatorProcess(tmp_path / f"{name}.log", free_port())
-        with operator.log.open("wb") as output:
-            operator.process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "controller.cli",
-                "operator",
-                "--env-file",
-                str(tmp_path / "none.env"),
-                env={**environment, "OPERATOR_PORT": str(operator.port)},
-                cwd=tmp_path,
-                stdout=output,
-                stderr=asyncio.subprocess.STDOUT,
-            )
+        operator = await OperatorProcess.launch(name, tmp_path, environment)
         started.append(operator)
         return operator
 

@@ -4,69 +4,17 @@ takes over."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
-import os
-import signal
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from controller.devcluster.controlplane import free_port
 from controller.kube import KubeClient
 from controller.sandbox import LinearSandbox
 from tests.operator.conftest import LINEAR_KEY, apply_mapping
 from tests.support.cluster import Cluster
+from tests.support.operator_process import OperatorProcess, process_environment
 from tests.support.waiting import eventually
-
-KOPF_STARTED = "starting kopf's handlers for this term"
-
-
-class OperatorProcess:
-    """A real operator process whose JSON log lines the test reads."""
-
-    def __init__(self, log: Path, port: int) -> None:
-        self.log = log
-        self.port = port
-        self.process: asyncio.subprocess.Process | None = None
-
-    async def get(self, path: str) -> httpx.Response:
-        async with httpx.AsyncClient(timeout=5) as client:
-            return await client.get(f"http://127.0.0.1:{self.port}{path}")
-
-    async def leader_metric(self) -> float | None:
-        for line in (await self.get("/metrics")).text.splitlines():
-            if line.startswith("ai_implement_leader "):
-                return float(line.split()[1])
-        return None
-
-    def messages(self) -> list[str]:
-        if not self.log.exists():
-            return []
-        found = []
-        for line in self.log.read_text().splitlines():
-            with contextlib.suppress(ValueError):
-                found.append(str(json.loads(line).get("message", "")))
-        return found
-
-    def polls(self) -> int:
-        return sum(1 for message in self.messages() if message.startswith("polled linear"))
-
-    def kopf_terms(self) -> int:
-        return self.messages().count(KOPF_STARTED)
-
-    async def stop(self) -> None:
-        assert self.process is not None
-        if self.process.returncode is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self.process.wait(), 30)
-            except TimeoutError:
-                self.process.kill()
-                await self.process.wait()
 
 
 @pytest.fixture
@@ -75,11 +23,7 @@ async def operators(
 ) -> AsyncIterator[list[OperatorProcess]]:
     await apply_mapping(kube, namespace, "ENG")
     env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(tmp_path),
-        "PYTHONPATH": str(Path(__file__).parents[2]),
-        "KUBECONFIG": str(cluster.kubeconfig),
-        "AI_IMPLEMENT_NAMESPACE": namespace,
+        **process_environment(tmp_path, cluster, namespace),
         "DEDUP_DB_PATH": str(tmp_path / "dedup.sqlite"),
         "GITHUB_APP_ID": "12345",
         "GITHUB_APP_PRIVATE_KEY": rsa_key_pem,
@@ -91,20 +35,7 @@ async def operators(
     started: list[OperatorProcess] = []
 
     async def start(name: str) -> OperatorProcess:
-        operator = OperatorProcess(tmp_path / f"{name}.log", free_port())
-        with operator.log.open("wb") as output:
-            operator.process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "controller.cli",
-                "operator",
-                "--env-file",
-                str(tmp_path / "none.env"),
-                env={**env, "OPERATOR_PORT": str(operator.port)},
-                cwd=tmp_path,
-                stdout=output,
-                stderr=asyncio.subprocess.STDOUT,
-            )
+        operator = await OperatorProcess.launch(name, tmp_path, env)
         started.append(operator)
         return operator
 
