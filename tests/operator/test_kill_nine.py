@@ -3,14 +3,16 @@
 Two real operator processes run at any moment; the test kills the leader at a random moment, starts
 a new standby, and does it again, ten times. The runs' callbacks go to the API in the test process
 (the simulated runner plays every run the GitHub sandbox starts). In the end every ticket has
-exactly one Dispatch, run once, closed once: one backend start, one ticket comment and one chat
-notification per run, none lost. The takeover times (kill to the next leader's kopf) are printed.
+exactly one Dispatch, run once, closed once: one backend start and one ticket comment per run, none
+lost, and every run notified in chat (at least once: see the note at the assertion). The takeover
+times (kill to the next leader's kopf) are printed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -158,5 +160,13 @@ async def test_kill_nine_of_the_leader_during_a_burst_loses_nothing_and_does_not
     )
     for identifier in by_ticket:
         assert len(linear.comments_on(identifier)) == 1, f"{identifier} got one closing comment"
-    assert len(loop.chat.slack_messages) == TICKETS, "one notification per run"
+    # A chat notification is at least once: Slack's and Teams' incoming webhooks take no idempotency key,
+    # so a leader killed between posting one and recording it (milliseconds) makes the next post it again.
+    notified = {
+        identifier: sum(1 for m in loop.chat.slack_messages if re.search(rf"\b{identifier}\b", m.text))
+        for identifier in by_ticket
+    }
+    print("notifications posted twice (a kill between posting and recording):", sum(notified.values()) - TICKETS)
+    assert min(notified.values()) >= 1, f"every run is notified: {notified}"
+    assert sum(notified.values()) - TICKETS <= KILLS, f"a repeat only after a kill in that window: {notified}"
     assert max(takeovers) < LEASE_SECONDS * 3, f"a standby takes over once the Lease expires: {takeovers}"
