@@ -12,15 +12,17 @@ result, so tests and `ai-implement dev` can show every ending.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
 import httpx
 
+from controller.runner.callbacks import CallbackClient
 from controller.sandbox.runs import StartedRun
 
 logger = logging.getLogger("controller.sandbox.runner")
@@ -31,8 +33,8 @@ PIPELINES: dict[str, tuple[str, ...]] = {
     "review": ("checkout", "address-review", "test", "push"),
     "gap-fill": ("checkout", "fill-gaps", "test", "push"),
 }
-CREDENTIAL_ATTEMPTS = 100
-CREDENTIAL_RETRY_SECONDS = 0.1
+DEFAULT_DEADLINE = timedelta(hours=1)
+"""How long a run whose launch carried no deadline keeps trying to report."""
 
 
 class Ending(StrEnum):
@@ -138,14 +140,17 @@ class SandboxRunner:
         issue = _first(env, "AI_IMPLEMENT_ISSUE", "issue_identifier") or ""
         kind = _first(env, "AI_IMPLEMENT_KIND", "kind") or "implementation"
         script = self.scripts.get(issue, self.default)
-        tokens = await self._tokens(run, callback)
+        if callback is None:
+            raise RuntimeError("the run was given no callback URL")
+        client = CallbackClient(callback, self._deadline(run), http=self._http)
+        tokens = await self._tokens(run, client)
         if tokens is None:
             await asyncio.sleep(script.step_seconds)
             self._finish(run, self.shadow_exit_code)
             return
         progress, result = tokens
         for step in PIPELINES.get(kind, PIPELINES["implementation"]):
-            await self._progress(run, callback, progress, step, "running")
+            await self._progress(run, client, progress, step, "running")
             await asyncio.sleep(script.step_seconds)
             if step == script.fail_at and script.ending is Ending.HANG:
                 return
@@ -153,11 +158,11 @@ class SandboxRunner:
                 self._finish(run, 137)
                 return
             if step == script.fail_at and script.ending is Ending.FAIL:
-                await self._progress(run, callback, progress, step, "failed", script.message)
-                await self._result(run, callback, result, {"outcome": "failed", "error": {"message": script.message}})
+                await self._progress(run, client, progress, step, "failed", script.message)
+                await self._result(run, client, result, {"outcome": "failed", "error": {"message": script.message}})
                 self._finish(run, 1)
                 return
-            await self._progress(run, callback, progress, step, "succeeded")
+            await self._progress(run, client, progress, step, "succeeded")
         body: dict[str, Any] = {"outcome": "succeeded"}
         pull_number = _first(env, "AI_IMPLEMENT_PR_NUMBER", "pull_request_number")
         if kind != "planning" and pull_number is not None:
@@ -170,53 +175,46 @@ class SandboxRunner:
             if pull is not None:
                 run.pull_request_url = str(pull["html_url"])
                 body |= {"pullRequestUrl": pull["html_url"], "pullRequestNumber": pull["number"]}
-        await self._result(run, callback, result, body)
+        await self._result(run, client, result, body)
         self._finish(run, 0)
 
-    async def _tokens(self, run: SimulatedRun, callback: str | None) -> tuple[str, str] | None:
+    async def _tokens(self, run: SimulatedRun, client: CallbackClient) -> tuple[str, str] | None:
         """The callback tokens: from the environment (local), or traded for the workload's identity."""
         env = run.started.environment
         if "AI_IMPLEMENT_PROGRESS_TOKEN" in env:
             return env["AI_IMPLEMENT_PROGRESS_TOKEN"], env["AI_IMPLEMENT_RESULT_TOKEN"]
-        if run.started.identity_token is None or callback is None:
+        if run.started.identity_token is None:
             raise RuntimeError("the run has neither tokens in its environment nor an identity to trade")
-        identity = run.started.identity_token(callback)
-        for _ in range(CREDENTIAL_ATTEMPTS):
-            answer = await self._http.post(
-                f"{callback}/runner/credentials",
-                json={"dispatch": run.started.dispatch_name},
-                headers={"Authorization": f"Bearer {identity}"},
-            )
-            run.credentials_status = answer.status_code
-            if answer.status_code != 409 or answer.json()["error"]["code"] != "not_started":
-                break
-            await asyncio.sleep(CREDENTIAL_RETRY_SECONDS)
-        if answer.status_code != 200:
-            raise RuntimeError(f"the credentials exchange answered {answer.status_code}: {answer.text}")
-        body = answer.json()
-        run.received_environment = dict(body.get("environment") or {})
-        if body["shadow"]:
+        credentials = await client.credentials(run.started.dispatch_name, run.started.identity_token(client.base_url))
+        run.credentials_status = 200
+        run.received_environment = dict(credentials.environment)
+        if credentials.shadow:
             return None
-        return str(body["progressToken"]), str(body["resultToken"])
+        return credentials.progress_token, credentials.result_token
 
     async def _progress(
-        self, run: SimulatedRun, callback: str | None, token: str, step: str, status: str, message: str | None = None
+        self, run: SimulatedRun, client: CallbackClient, token: str, step: str, status: str, message: str | None = None
     ) -> None:
         now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
         report: dict[str, Any] = {"name": step, "status": status}
         report["startedAt" if status == "running" else "finishedAt"] = now
         if message:
             report["message"] = message
-        await self._http.post(
-            f"{callback}/runner/progress", json={"step": report}, headers={"Authorization": f"Bearer {token}"}
-        )
+        await client.progress(token, report)
         run.steps.append((step, status))
 
-    async def _result(self, run: SimulatedRun, callback: str | None, token: str, body: Mapping[str, Any]) -> None:
-        answer = await self._http.post(
-            f"{callback}/runner/result", json=dict(body), headers={"Authorization": f"Bearer {token}"}
-        )
-        run.result_status = answer.status_code
+    async def _result(self, run: SimulatedRun, client: CallbackClient, token: str, body: Mapping[str, Any]) -> None:
+        await client.result(token, body)
+        run.result_status = 200
+
+    def _deadline(self, run: SimulatedRun) -> datetime:
+        """When the run must have reported by: its deadline as handed over, else an hour from now."""
+        env = run.started.environment
+        handed = _first(env, "AI_IMPLEMENT_DEADLINE", "deadline")
+        if handed:
+            with contextlib.suppress(ValueError):
+                return datetime.fromisoformat(handed.replace("Z", "+00:00"))
+        return datetime.now(UTC) + DEFAULT_DEADLINE
 
     def _open_pull_request(self, run: SimulatedRun, issue: str) -> dict[str, Any] | None:
         env = run.started.environment

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from controller.clock import kube_timestamp
 from controller.config import Settings
 from controller.resources import DispatchSpec, ProjectMappingSpec, effective_max_iterations
 from controller.runners.backend import RepoRef, RunLaunch
@@ -110,6 +111,7 @@ def compose_launch(facts: LaunchFacts, settings: Settings, runner_mode: str) -> 
         "AI_IMPLEMENT_REPO": f"{mapping.source.owner}/{mapping.source.repo}",
         "AI_IMPLEMENT_BASE_BRANCH": mapping.source.default_branch,
         "AI_IMPLEMENT_CALLBACK_URL": callback,
+        "AI_IMPLEMENT_DEADLINE": kube_timestamp(facts.deadline),
         **model_environment(mapping),
     }
     if pull_request is not None:
