@@ -4,6 +4,8 @@ Names start with `ai_implement_`; label values are bounded sets (route templates
 """
 
 from controller.metrics.definitions import (
+    AGENT_COST,
+    AGENT_TOKENS,
     API_REQUEST_SECONDS,
     API_REQUESTS,
     CAPACITY,
@@ -28,6 +30,8 @@ from controller.metrics.definitions import (
 )
 
 __all__ = [
+    "AGENT_COST",
+    "AGENT_TOKENS",
     "API_REQUESTS",
     "API_REQUEST_SECONDS",
     "CAPACITY",

@@ -73,6 +73,16 @@ DISPATCHES_FINISHED = Counter(
     "Dispatches that reached a terminal phase, by team, kind and outcome (the phase).",
     ["team", "kind", "outcome"],
 )
+AGENT_TOKENS = Counter(
+    "ai_implement_agent_tokens",
+    "Tokens the coding agent reported, by team, kind of run and type (input, output, cache_read, cache_creation).",
+    ["team", "kind", "type"],
+)
+AGENT_COST = Counter(
+    "ai_implement_agent_cost_usd",
+    "What the coding agent reported its runs cost, in USD, by team and kind of run.",
+    ["team", "kind"],
+)
 DISPATCH_SECONDS = Histogram(
     "ai_implement_dispatch_duration_seconds",
     "Time from a run's start on its backend to its terminal phase, by team and kind.",

@@ -113,6 +113,21 @@ class PullRequestStatus(StatusModel):
 RunOutcome = Literal["succeeded", "failed"]
 
 
+MAX_TOKENS = 10**12
+MAX_COST_USD = 10**6
+
+
+class RunUsage(StatusModel):
+    """What the coding agent used in one run, as it reported it: tokens by kind, and their cost."""
+
+    input_tokens: int = Field(default=0, ge=0, le=MAX_TOKENS, description="Input tokens, not cached.")
+    output_tokens: int = Field(default=0, ge=0, le=MAX_TOKENS, description="Output tokens.")
+    cache_read_tokens: int = Field(default=0, ge=0, le=MAX_TOKENS, description="Input tokens read from the cache.")
+    cache_creation_tokens: int = Field(default=0, ge=0, le=MAX_TOKENS, description="Input tokens written to the cache.")
+    cost_usd: float = Field(default=0.0, ge=0, le=MAX_COST_USD, description="What the agent reported it cost, in USD.")
+    model: str | None = Field(default=None, max_length=128, description="The model that did most of the work.")
+
+
 class RunnerResult(StatusModel):
     """What the runner reported through POST /runner/result; the reconciler turns it into a phase."""
 
@@ -120,6 +135,7 @@ class RunnerResult(StatusModel):
     pull_request_url: str | None = Field(default=None, max_length=2048, description="The PR the run opened.")
     pull_request_number: int | None = Field(default=None, ge=1, description="Its number.")
     error: DispatchError | None = Field(default=None, description="What failed and where, for a failed run.")
+    usage: RunUsage | None = Field(default=None, description="Tokens and cost the agent reported.")
     reported_at: datetime = Field(description="When the result arrived.")
 
 

@@ -33,6 +33,14 @@ PIPELINES: dict[str, tuple[str, ...]] = {
     "review": ("checkout", "address-review", "test", "push"),
     "gap-fill": ("checkout", "fill-gaps", "test", "push"),
 }
+SIMULATED_USAGE: Mapping[str, Any] = {
+    "inputTokens": 12_000,
+    "outputTokens": 3_400,
+    "cacheReadTokens": 48_000,
+    "cacheCreationTokens": 6_000,
+    "costUsd": 0.4215,
+    "model": "claude-sonnet-4-5",
+}
 DEFAULT_DEADLINE = timedelta(hours=1)
 """How long a run whose launch carried no deadline keeps trying to report."""
 
@@ -53,6 +61,8 @@ class RunScript:
     """The step that fails (FAIL) or after which the runner goes silent or dies (HANG, CRASH)."""
     message: str = "the tests failed: 2 of 40 failed"
     step_seconds: float = 0.05
+    usage: Mapping[str, Any] | None = field(default_factory=lambda: dict(SIMULATED_USAGE))
+    """What the run reports its agent used (None: it reports nothing)."""
 
 
 @dataclass
@@ -159,11 +169,12 @@ class SandboxRunner:
                 return
             if step == script.fail_at and script.ending is Ending.FAIL:
                 await self._progress(run, client, progress, step, "failed", script.message)
-                await self._result(run, client, result, {"outcome": "failed", "error": {"message": script.message}})
+                failed: dict[str, Any] = {"outcome": "failed", "error": {"message": script.message}}
+                await self._result(run, client, result, failed | _usage(script))
                 self._finish(run, 1)
                 return
             await self._progress(run, client, progress, step, "succeeded")
-        body: dict[str, Any] = {"outcome": "succeeded"}
+        body: dict[str, Any] = {"outcome": "succeeded"} | _usage(script)
         pull_number = _first(env, "AI_IMPLEMENT_PR_NUMBER", "pull_request_number")
         if kind != "planning" and pull_number is not None:
             pull = self._push_to_pull_request(run, int(pull_number))
@@ -261,3 +272,7 @@ def _first(env: Mapping[str, str], *names: str) -> str | None:
         if env.get(name):
             return env[name]
     return None
+
+
+def _usage(script: RunScript) -> dict[str, Any]:
+    return {"usage": dict(script.usage)} if script.usage is not None else {}

@@ -28,6 +28,7 @@ from controller.store.records import (
     SettingValue,
     TicketWakeup,
     TrackedPullRequest,
+    Usage,
 )
 from controller.store.repository import Store
 from controller.store.runner_tokens import RunnerTokens
@@ -88,6 +89,7 @@ __all__ = [
     "TicketWakeups",
     "TicketingProvider",
     "TrackedPullRequest",
+    "Usage",
     "WebhookDeliveries",
     "create_store_engine",
     "database_url",

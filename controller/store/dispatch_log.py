@@ -11,7 +11,7 @@ from typing import Any, Final
 from sqlalchemy import select, update
 
 from controller.store.base import StoreBase
-from controller.store.records import DispatchLogEntry
+from controller.store.records import DispatchLogEntry, Usage
 from controller.store.tables import DispatchLogRow
 from controller.store.timestamps import as_utc
 from controller.store.vocabulary import DispatchKind
@@ -73,6 +73,7 @@ class DispatchLog(StoreBase):
         message: str | None = None,
         steps: Sequence[Mapping[str, Any]] | None = None,
         finished_at: datetime | None = None,
+        usage: Usage | None = None,
     ) -> bool:
         """Follow a Dispatch's phase; an argument left None keeps what is already logged.
 
@@ -87,6 +88,15 @@ class DispatchLog(StoreBase):
             changes["steps"] = [dict(step) for step in steps]
         if finished_at is not None:
             changes["finished_at"] = as_utc(finished_at)
+        if usage is not None:
+            changes |= {
+                "input_tokens": usage.input_tokens,
+                "output_tokens": usage.output_tokens,
+                "cache_read_tokens": usage.cache_read_tokens,
+                "cache_creation_tokens": usage.cache_creation_tokens,
+                "cost_usd": usage.cost_usd,
+                "model": usage.model,
+            }
         statement = update(DispatchLogRow).where(DispatchLogRow.dispatch_name == dispatch_name).values(changes)
         async with self._transaction() as session:
             return await self._rows_affected(session, statement) > 0
@@ -108,6 +118,22 @@ class DispatchLog(StoreBase):
         async with self._transaction() as session:
             row = (await session.scalars(query.limit(1))).first()
             return _dispatch_log_entry(row) if row is not None else None
+
+    async def usage_of_pull_requests(self, urls: Iterable[str]) -> dict[str, Usage]:
+        """The summed usage of every logged run on each of these pull requests (those with any)."""
+        wanted = sorted(set(urls))
+        totals: dict[str, Usage] = {}
+        async with self._transaction() as session:
+            for start in range(0, len(wanted), _IDS_PER_QUERY):
+                query = select(DispatchLogRow).where(
+                    DispatchLogRow.pull_request_url.in_(wanted[start : start + _IDS_PER_QUERY])
+                )
+                for row in await session.scalars(query):
+                    usage = _usage(row)
+                    if usage is not None and row.pull_request_url is not None:
+                        url = row.pull_request_url
+                        totals[url] = totals[url] + usage if url in totals else usage
+        return totals
 
     async def dispatch_log_for_issues(self, issue_ids: Iterable[str]) -> Sequence[DispatchLogEntry]:
         """Every logged dispatch of these tickets, oldest first: the history a decision reads."""
@@ -141,4 +167,18 @@ def _dispatch_log_entry(row: DispatchLogRow) -> DispatchLogEntry:
         message=row.message,
         steps=tuple(row.steps or ()),
         finished_at=row.finished_at,
+        usage=_usage(row),
+    )
+
+
+def _usage(row: DispatchLogRow) -> Usage | None:
+    if row.cost_usd is None and row.input_tokens is None:
+        return None
+    return Usage(
+        input_tokens=row.input_tokens or 0,
+        output_tokens=row.output_tokens or 0,
+        cache_read_tokens=row.cache_read_tokens or 0,
+        cache_creation_tokens=row.cache_creation_tokens or 0,
+        cost_usd=row.cost_usd or 0.0,
+        model=row.model,
     )

@@ -33,6 +33,28 @@ class DedupEntry:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Usage:
+    """Tokens and cost the coding agent reported for a run (or their sum over several)."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_creation_tokens: int = 0
+    cost_usd: float = 0.0
+    model: str | None = None
+
+    def __add__(self, other: "Usage") -> "Usage":
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            cache_read_tokens=self.cache_read_tokens + other.cache_read_tokens,
+            cache_creation_tokens=self.cache_creation_tokens + other.cache_creation_tokens,
+            cost_usd=round(self.cost_usd + other.cost_usd, 6),
+            model=self.model if self.model == other.model else None,
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DispatchLogEntry:
     """One line of "Pipelines (jobs)"; `iteration` is the dispatch number of the ticket."""
 
@@ -54,6 +76,8 @@ class DispatchLogEntry:
     steps: tuple[Mapping[str, Any], ...] = ()
     """The run's steps as they stood when it ended (empty while it runs: the Dispatch has them)."""
     finished_at: datetime | None = None
+    usage: Usage | None = None
+    """What the agent reported using, once the run ended with a result that said."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, ClassVar, Final
 
-from sqlalchemy import JSON, CheckConstraint, Integer, MetaData, String, Text
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Float, Integer, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeEngine
 
@@ -99,6 +99,12 @@ class DispatchLogRow(Base):
     message: Mapped[str | None] = mapped_column(Text)
     steps: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     finished_at: Mapped[datetime | None]
+    input_tokens: Mapped[int | None] = mapped_column(BigInteger)
+    output_tokens: Mapped[int | None] = mapped_column(BigInteger)
+    cache_read_tokens: Mapped[int | None] = mapped_column(BigInteger)
+    cache_creation_tokens: Mapped[int | None] = mapped_column(BigInteger)
+    cost_usd: Mapped[float | None] = mapped_column(Float)
+    model: Mapped[str | None]
 
 
 class IssueSnapshotRow(Base):

@@ -17,8 +17,8 @@ from pydantic import Field
 
 from controller.kube import DISPATCHES
 from controller.kube.errors import NotFoundError
-from controller.resources.dispatch import log_status_of_phase
-from controller.store import DispatchLogEntry
+from controller.resources.dispatch import DispatchStatus, RunUsage, log_status_of_phase
+from controller.store import DispatchLogEntry, Usage
 from controller.web.context import context_of
 from controller.web.errors import not_found
 from controller.web.models import CamelModel
@@ -27,6 +27,45 @@ from controller.web.routing import ApiRouter, path_param, respond
 router = ApiRouter(tag="jobs")
 
 JOB_STARTING_KINDS = frozenset({"planning", "implementation"})
+
+
+class UsageOut(CamelModel):
+    input_tokens: int = Field(description="Input tokens, not cached.")
+    output_tokens: int = Field(description="Output tokens.")
+    cache_read_tokens: int = Field(description="Input tokens read from the cache.")
+    cache_creation_tokens: int = Field(description="Input tokens written to the cache.")
+    cost_usd: float = Field(description="What the agent reported it cost, in USD.")
+    model: str | None = Field(default=None, description="The model, when every run summed used the same one.")
+
+    @classmethod
+    def of_run(cls, usage: RunUsage | None) -> UsageOut | None:
+        """From a live Dispatch's result."""
+        return None if usage is None else cls.model_validate(usage.model_dump())
+
+    @classmethod
+    def of(cls, usage: Usage | None) -> UsageOut | None:
+        """From the store's log."""
+        if usage is None:
+            return None
+        return cls(
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cache_read_tokens=usage.cache_read_tokens,
+            cache_creation_tokens=usage.cache_creation_tokens,
+            cost_usd=usage.cost_usd,
+            model=usage.model,
+        )
+
+
+def total_usage(usages: Sequence[Usage | None]) -> Usage | None:
+    """The sum of those runs that reported any; None when none did."""
+    reported = [usage for usage in usages if usage is not None]
+    if not reported:
+        return None
+    total = reported[0]
+    for usage in reported[1:]:
+        total = total + usage
+    return total
 
 
 class LogEntry(CamelModel):
@@ -41,6 +80,7 @@ class LogEntry(CamelModel):
     session_image: str
     pull_request_url: str | None
     message: str | None = Field(description="Why it did not succeed, when it did not.")
+    usage: UsageOut | None = Field(default=None, description="Tokens and cost the agent reported, once it ended.")
 
 
 class Job(CamelModel):
@@ -58,6 +98,7 @@ class Job(CamelModel):
     created_at: datetime = Field(description="When the job's first dispatch was created.")
     updated_at: datetime = Field(description="When the job's latest dispatch was created.")
     dispatches: list[LogEntry] = Field(description="The job's dispatches, oldest first.")
+    usage: UsageOut | None = Field(default=None, description="The sum over the job's dispatches that reported it.")
 
 
 class DispatchLog(CamelModel):
@@ -80,6 +121,7 @@ class JobSteps(CamelModel):
     status: str = Field(description="The dispatch's status.")
     source: str = Field(description="live (the Dispatch resource) or log (kept after the resource was deleted).")
     steps: list[JobStep]
+    usage: UsageOut | None = Field(default=None, description="Tokens and cost the agent reported, once it did.")
 
 
 def group_jobs(entries: Sequence[DispatchLogEntry]) -> list[list[DispatchLogEntry]]:
@@ -138,9 +180,11 @@ def job_of(entries: list[DispatchLogEntry]) -> Job:
                 session_image=entry.session_image,
                 pull_request_url=entry.pull_request_url,
                 message=entry.message,
+                usage=UsageOut.of(entry.usage),
             )
             for entry in entries
         ],
+        usage=UsageOut.of(total_usage([entry.usage for entry in entries])),
     )
 
 
@@ -172,9 +216,12 @@ async def job_steps(request: web.Request) -> web.Response:
         status = dispatch.get("status") or {}
         steps = [JobStep.model_validate(step) for step in status.get("steps") or []]
         phase = log_status_of_phase(str(status.get("phase") or "Pending"))
-        return respond(JobSteps(job_id=job_id, status=phase, source="live", steps=steps))
+        result = DispatchStatus.model_validate(status).result
+        usage = UsageOut.of_run(result.usage if result is not None else None)
+        return respond(JobSteps(job_id=job_id, status=phase, source="live", steps=steps, usage=usage))
     logged = await context.store.dispatch_log_entry(job_id)
     if logged is None:
         raise not_found(f"there is no job {job_id!r}: neither a Dispatch nor a dispatch-log entry has that name")
     steps = [JobStep.model_validate(step) for step in logged.steps]
-    return respond(JobSteps(job_id=job_id, status=logged.status, source="log", steps=steps))
+    usage = UsageOut.of(logged.usage)
+    return respond(JobSteps(job_id=job_id, status=logged.status, source="log", steps=steps, usage=usage))

@@ -7,8 +7,9 @@ from datetime import datetime
 from aiohttp import web
 from pydantic import Field
 
-from controller.store import TrackedPullRequest
+from controller.store import TrackedPullRequest, Usage
 from controller.web.context import context_of
+from controller.web.jobs import UsageOut
 from controller.web.models import CamelModel
 from controller.web.routing import ApiRouter, respond
 
@@ -35,13 +36,16 @@ class PullRow(CamelModel):
     last_dispatched_at: datetime
     seconds_since_last_dispatch: int = Field(description="Time since the latest run on it started.")
     links: GitHubLinks
+    usage: UsageOut | None = Field(
+        default=None, description="Tokens and cost summed over every run on the pull request that reported them."
+    )
 
 
 class PullList(CamelModel):
     pulls: list[PullRow] = Field(description="The most recently dispatched first.")
 
 
-def pull_row(pull: TrackedPullRequest, now: datetime) -> PullRow:
+def pull_row(pull: TrackedPullRequest, now: datetime, usage: Usage | None = None) -> PullRow:
     return PullRow(
         repo=pull.repo,
         number=pull.number,
@@ -56,6 +60,7 @@ def pull_row(pull: TrackedPullRequest, now: datetime) -> PullRow:
         last_dispatched_at=pull.last_dispatched_at,
         seconds_since_last_dispatch=max(int((now - pull.last_dispatched_at).total_seconds()), 0),
         links=GitHubLinks(pull_request=pull.url, files=f"{pull.url}/files", checks=f"{pull.url}/checks"),
+        usage=UsageOut.of(usage),
     )
 
 
@@ -63,4 +68,6 @@ def pull_row(pull: TrackedPullRequest, now: datetime) -> PullRow:
 async def list_pulls(request: web.Request) -> web.Response:
     context = context_of(request)
     now = context.clock()
-    return respond(PullList(pulls=[pull_row(pull, now) for pull in await context.store.tracked_pull_requests()]))
+    pulls = await context.store.tracked_pull_requests()
+    usage = await context.store.usage_of_pull_requests(pull.url for pull in pulls)
+    return respond(PullList(pulls=[pull_row(pull, now, usage.get(pull.url)) for pull in pulls]))

@@ -28,7 +28,7 @@ from controller.kube import DISPATCHES, RUNNER_SESSIONS
 from controller.kube.errors import ConflictError, KubeError, NotFoundError
 from controller.metrics import RUNNER_CALLBACKS
 from controller.resources import ProjectMappingSpec
-from controller.resources.dispatch import DispatchStatus, StepStatus, is_terminal
+from controller.resources.dispatch import MAX_COST_USD, MAX_TOKENS, DispatchStatus, StepStatus, is_terminal
 from controller.resources.step_log import MAX_MESSAGE_CHARS, MAX_OUTPUT_BYTES, merged_steps
 from controller.runners.credentials import claude_credentials
 from controller.runners.identity import IdentityRejected, IdentityUnavailable, RecordedRun, identity_matches
@@ -92,11 +92,21 @@ class ReportedError(CamelModel):
     message: str = Field(default="", max_length=8192, description="What failed and where.")
 
 
+class ReportedUsage(CamelModel):
+    input_tokens: int = Field(default=0, ge=0, le=MAX_TOKENS, description="Input tokens, not cached.")
+    output_tokens: int = Field(default=0, ge=0, le=MAX_TOKENS, description="Output tokens.")
+    cache_read_tokens: int = Field(default=0, ge=0, le=MAX_TOKENS, description="Input tokens read from the cache.")
+    cache_creation_tokens: int = Field(default=0, ge=0, le=MAX_TOKENS, description="Input tokens written to the cache.")
+    cost_usd: float = Field(default=0.0, ge=0, le=MAX_COST_USD, description="The agent's own figure, in USD.")
+    model: str | None = Field(default=None, min_length=1, max_length=128, description="The model that did the work.")
+
+
 class RunResult(CamelModel):
     outcome: Literal["succeeded", "failed"] = Field(description="succeeded or failed.")
     pull_request_url: str | None = Field(default=None, max_length=2048, description="The PR the run opened.")
     pull_request_number: int | None = Field(default=None, ge=1, description="Its number.")
     error: ReportedError | None = Field(default=None, description="What failed and where, for a failed run.")
+    usage: ReportedUsage | None = Field(default=None, description="Tokens and cost the coding agent reported.")
 
     @field_validator("pull_request_url")
     @classmethod
@@ -248,6 +258,8 @@ async def report_result(request: web.Request) -> web.Response:
     if result.outcome == "failed":
         error = result.error or ReportedError(message="the runner reported a failure without details")
         recorded["error"] = error.model_dump(by_alias=True)
+    if result.usage is not None:
+        recorded["usage"] = result.usage.model_dump(by_alias=True, exclude_none=True)
 
     def build(current: Mapping[str, Any]) -> dict[str, Any]:
         if (current.get("status") or {}).get("result") is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from controller.kube import DISPATCHES, RUNNER_SESSIONS
 from controller.sandbox import LinearSandbox
@@ -53,6 +54,33 @@ def assert_succeeded_with_every_step(status: dict[str, Any]) -> None:
     assert status["finishedAt"]
 
 
+COST = ("ai_implement_agent_cost_usd_total", {"team": "ENG", "kind": "implementation"})
+OUTPUT_TOKENS = ("ai_implement_agent_tokens_total", {"team": "ENG", "kind": "implementation", "type": "output"})
+
+
+def counted(sample: tuple[str, dict[str, str]]) -> float:
+    return REGISTRY.get_sample_value(*sample) or 0.0
+
+
+async def assert_usage_recorded(loop: RunLoop) -> None:
+    """The agent's tokens and cost land in the log, the job's steps, the pull request and the metrics."""
+    expected = {
+        "inputTokens": 12_000,
+        "outputTokens": 3_400,
+        "cacheReadTokens": 48_000,
+        "cacheCreationTokens": 6_000,
+        "costUsd": 0.4215,
+        "model": "claude-sonnet-4-5",
+    }
+    headers = await loop.api.login()
+    [job] = (await (await loop.api.client.get("/api/log", headers=headers)).json())["jobs"]
+    assert (job["usage"], job["dispatches"][0]["usage"]) == (expected, expected)
+    steps = await (await loop.api.client.get(f"/api/jobs/{NAME}/steps", headers=headers)).json()
+    assert steps["usage"] == expected
+    [pull] = (await (await loop.api.client.get("/api/pulls", headers=headers)).json())["pulls"]
+    assert pull["usage"] == expected
+
+
 async def assert_told_everyone(loop: RunLoop, linear: LinearSandbox, status: dict[str, Any]) -> None:
     pull_request = status["pullRequest"]["url"]
     [comment] = [c.body for c in linear.comments_on("ENG-1")]
@@ -69,10 +97,13 @@ async def assert_told_everyone(loop: RunLoop, linear: LinearSandbox, status: dic
 async def test_a_ticket_runs_on_github_actions_and_ends_with_a_pull_request(
     loop: RunLoop, linear: LinearSandbox
 ) -> None:
+    cost_before, tokens_before = counted(COST), counted(OUTPUT_TOKENS)
     status = await started_run(loop, linear)
 
     assert_succeeded_with_every_step(status)
     await assert_told_everyone(loop, linear, status)
+    assert round(counted(COST) - cost_before, 6) == 0.4215, "the run's cost is counted once"
+    assert counted(OUTPUT_TOKENS) - tokens_before == 3_400
 
     async def released() -> bool:
         return not (await loop.kube.get(DISPATCHES, loop.namespace, NAME))["metadata"].get("finalizers")
@@ -84,6 +115,7 @@ async def test_a_ticket_runs_on_github_actions_and_ends_with_a_pull_request(
     assert not any(value.startswith("eyJ") for value in run.inputs.values()), "no token may travel in inputs"
     [simulated] = loop.runner.runs
     assert (simulated.credentials_status, simulated.result_status) == (200, 200)
+    await assert_usage_recorded(loop)
     assert "AI-Working" in linear.labels_of("ENG-1")
     [pull] = await loop.api.context.store.tracked_pull_requests()
     assert (pull.url, pull.identifier, pull.job_status, pull.iteration, pull.state) == (

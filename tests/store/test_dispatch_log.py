@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from controller.store import DispatchLogEntry, Store
+from controller.store import DispatchLogEntry, Store, Usage
 from tests.store.moments import T0
 
 
@@ -95,3 +95,31 @@ async def test_the_steps_and_finishing_time_of_a_run_outlive_its_resource(store:
     [entry] = await store.recent_dispatch_log()
     assert [dict(step) for step in entry.steps] == steps
     assert entry.finished_at == finished
+
+
+async def test_what_the_agent_used_is_kept_and_summed_per_pull_request(store: Store) -> None:
+    pull = "https://github.com/acme/web/pull/7"
+    await log_dispatch(store)
+    await log_dispatch(store, dispatch_name="eng-1-review-2", kind="review", iteration=2)
+    await log_dispatch(store, dispatch_name="eng-2-implementation-1", identifier="ENG-2", issue_id="issue-2")
+    first = Usage(input_tokens=1000, output_tokens=200, cache_read_tokens=5000, cost_usd=0.05, model="m-1")
+    second = Usage(input_tokens=500, output_tokens=100, cache_creation_tokens=70, cost_usd=0.025, model="m-2")
+
+    await store.update_dispatch_status("eng-1-implementation-1", "succeeded", pull_request_url=pull, usage=first)
+    await store.update_dispatch_status("eng-1-review-2", "succeeded", pull_request_url=pull, usage=second)
+    await store.update_dispatch_status("eng-2-implementation-1", "failed")
+
+    entries = {entry.dispatch_name: entry for entry in await store.recent_dispatch_log()}
+    assert entries["eng-1-implementation-1"].usage == first
+    assert entries["eng-2-implementation-1"].usage is None, "a run that reported nothing has no usage"
+    totals = await store.usage_of_pull_requests([pull, "https://github.com/acme/web/pull/99"])
+    assert totals == {
+        pull: Usage(
+            input_tokens=1500,
+            output_tokens=300,
+            cache_read_tokens=5000,
+            cache_creation_tokens=70,
+            cost_usd=0.075,
+            model=None,
+        )
+    }

@@ -254,6 +254,45 @@ async def test_a_runner_that_reports_too_much_leaves_a_bounded_status(
     assert len(json.dumps(dispatch)) < 400 * 1024, "far below etcd's 1.5 MiB"
 
 
+USAGE = {
+    "inputTokens": 1200,
+    "outputTokens": 340,
+    "cacheReadTokens": 9000,
+    "cacheCreationTokens": 800,
+    "costUsd": 0.0912,
+    "model": "claude-sonnet-4-5",
+}
+
+
+async def test_a_result_carries_what_the_agent_used(
+    callbacks: Api, tokens: RunnerTokenPair, kube: KubeClient, namespace: str
+) -> None:
+    body = {"outcome": "succeeded", "usage": USAGE}
+    response = await callbacks.client.post("/runner/result", json=body, headers=bearer(tokens.result.token))
+
+    assert response.status == 200, await response.text()
+    assert (await status_of(kube, namespace))["result"]["usage"] == USAGE
+
+
+@pytest.mark.parametrize(
+    "usage",
+    [{"inputTokens": -1}, {"costUsd": "cheap"}, {"outputTokens": 10**13}, {"tokens": 3}, {"model": ""}],
+    ids=["negative", "not-a-number", "absurd", "unknown-field", "empty-model"],
+)
+async def test_a_result_with_unreadable_usage_is_refused_and_keeps_its_token(
+    callbacks: Api, tokens: RunnerTokenPair, kube: KubeClient, namespace: str, usage: dict[str, object]
+) -> None:
+    headers = bearer(tokens.result.token)
+    refused = await callbacks.client.post(
+        "/runner/result", json={"outcome": "succeeded", "usage": usage}, headers=headers
+    )
+    assert refused.status == 422
+    assert "usage" in (await refused.text())
+    assert "result" not in await status_of(kube, namespace)
+    retried = await callbacks.client.post("/runner/result", json={"outcome": "succeeded"}, headers=headers)
+    assert retried.status == 200, "a refused body does not spend the token"
+
+
 async def test_a_result_is_recorded_once_and_a_second_changes_nothing(
     callbacks: Api, tokens: RunnerTokenPair, kube: KubeClient, namespace: str
 ) -> None:

@@ -25,7 +25,7 @@ from controller.config import Settings
 from controller.httpclient import ServiceError
 from controller.kube import DISPATCHES, RUNNER_SESSIONS, EventRecorder, EventType, KubeClient, apply_conditions
 from controller.kube.errors import AlreadyExistsError, ConflictError, NotFoundError
-from controller.metrics import DISPATCH_SECONDS, DISPATCHES_FINISHED, RUNS_STARTED
+from controller.metrics import AGENT_COST, AGENT_TOKENS, DISPATCH_SECONDS, DISPATCHES_FINISHED, RUNS_STARTED
 from controller.operator.runs.launch import (
     LaunchError,
     LaunchFacts,
@@ -42,7 +42,7 @@ from controller.resources.dispatch import DispatchStatus, log_status_of_phase
 from controller.runners.backend import RunHandle, RunLaunch
 from controller.runners.registry import BackendNotConfigured, Backends
 from controller.runners.tokens import RunnerTokenPair, tokens_for_dispatch
-from controller.store import Store
+from controller.store import Store, Usage
 from controller.store.vocabulary import PullRequestJobStatus
 
 logger = logging.getLogger("controller.operator")
@@ -419,11 +419,13 @@ class DispatchReconciler:
             message=log_message(phase, error.reason if error else None, error.message if error else None),
             steps=steps,
             finished_at=status.finished_at,
+            usage=usage_of(status),
         )
         pull_url, pull_number = _pull_request_of(spec, status)
         if pull_url is not None and pull_number is not None:
             await self._track_pull_request(name, spec, pull_url, pull_number, _pull_request_job_status(phase), None)
-        if status.notified_at is None:
+        if status.notified_at is None:  # counted with the notification: once, but for a kill in between
+            count_usage(spec, status)
             await self._tell_people(name, spec, status, phase)
             await self._patch_status(name, {"notifiedAt": kube_timestamp(self.clock())})
         await self._patch_status(name, {"closedAt": kube_timestamp(self.clock())})
@@ -532,6 +534,36 @@ class DispatchReconciler:
         return await self.kube.merge_patch(
             DISPATCHES, self.namespace, name, body, subresource="status", field_manager=constants.FIELD_MANAGER
         )
+
+
+def usage_of(status: DispatchStatus) -> Usage | None:
+    """What the agent reported using, as the store keeps it."""
+    reported = status.result.usage if status.result is not None else None
+    if reported is None:
+        return None
+    return Usage(
+        input_tokens=reported.input_tokens,
+        output_tokens=reported.output_tokens,
+        cache_read_tokens=reported.cache_read_tokens,
+        cache_creation_tokens=reported.cache_creation_tokens,
+        cost_usd=reported.cost_usd,
+        model=reported.model,
+    )
+
+
+def count_usage(spec: DispatchSpec, status: DispatchStatus) -> None:
+    usage = usage_of(status)
+    if usage is None:
+        return
+    tokens = {
+        "input": usage.input_tokens,
+        "output": usage.output_tokens,
+        "cache_read": usage.cache_read_tokens,
+        "cache_creation": usage.cache_creation_tokens,
+    }
+    for kind, count in tokens.items():
+        AGENT_TOKENS.labels(spec.mapping, spec.kind, kind).inc(count)
+    AGENT_COST.labels(spec.mapping, spec.kind).inc(usage.cost_usd)
 
 
 def ending_event(phase: str, ending: Mapping[str, Any]) -> tuple[EventType, str, str]:
