@@ -55,6 +55,7 @@ from controller.sandbox.github.comment_trigger import (
     send_trigger,
     trigger_body,
 )
+from controller.sandbox.github.git_http import GitRoutes
 from controller.sandbox.github.repositories import REPO_PATH, RepositoryRoutes
 from controller.sandbox.github.state import (
     CONCLUSIONS,
@@ -92,7 +93,7 @@ REVIEW_STATES: Final = frozenset({"APPROVED", "CHANGES_REQUESTED", "COMMENTED"})
 _NOT_DISPATCHABLE: Final = WorkflowDefinition(None, None, None)
 
 
-class GitHubSandbox(RepositoryRoutes):
+class GitHubSandbox(RepositoryRoutes, GitRoutes):
     """GitHub's REST API for the Apps, installations, repositories and runs seeded through its methods."""
 
     def __init__(
@@ -489,6 +490,7 @@ class GitHubSandbox(RepositoryRoutes):
         router.add_get(f"{REPO_PATH}/installation", self._get_installation)
         self._add_repository_routes(router)
         self._add_actions_routes(router)
+        self._add_git_routes(router)
 
     def _add_actions_routes(self, router: web.UrlDispatcher) -> None:
         repo = REPO_PATH
