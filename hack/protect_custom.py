@@ -34,9 +34,10 @@ def violations(paths: Iterable[str]) -> list[str]:
 
 
 def annotation(path: str) -> str:
-    """A GitHub Actions warning on the file, shown in the pull request."""
+    """A GitHub Actions warning on the file, shown in the pull request (its properties escaped as GitHub asks)."""
+    escaped = path.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A").replace(":", "%3A").replace(",", "%2C")
     return (
-        f"::warning file={path},title=protect-custom::{path} is under custom/, which holds each deployment's "
+        f"::warning file={escaped},title=protect-custom::{escaped} is under custom/, which holds each deployment's "
         "own overrides; upstream carries only custom/README.md and .gitkeep files there"
     )
 
@@ -44,9 +45,9 @@ def annotation(path: str) -> str:
 def changed_files(base: str) -> list[str]:
     if base.startswith("-"):
         raise ValueError(f"--base {base!r} is not a git ref")
-    command = ["git", "diff", "--name-only", "--no-renames", f"{base}...HEAD"]
+    command = ["git", "diff", "--name-only", "-z", "--no-renames", f"{base}...HEAD"]  # -z: paths unquoted
     diff = subprocess.run(command, check=True, capture_output=True, text=True)  # noqa: S603 - git from PATH, a checked ref
-    return [line for line in diff.stdout.splitlines() if line]
+    return [path for path in diff.stdout.split("\0") if path]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -4,7 +4,8 @@
 delay `retrying.classify` chose (the service's own `Retry-After` first). A permanent one posts a
 Warning Event, sets `Reconciled=False` on the object and becomes `kopf.PermanentError`; the object is
 then left alone until its spec changes (a new generation) or a new term begins, so that a timer or
-a periodic refresh does not retry it forever. The next success removes the condition.
+a periodic refresh does not retry it forever. (A Dispatch's daemon that stopped this way is not
+restarted by kopf before the next term, whatever changes.) The next success removes the condition.
 """
 
 from __future__ import annotations

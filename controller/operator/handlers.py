@@ -83,7 +83,7 @@ def _register_dispatches(registry: kopf.OperatorRegistry, runtime: OperatorRunti
     at_once = asyncio.Semaphore(DISPATCH_STEPS_AT_ONCE)
 
     @kopf.on.event(*_KINDS, plural, id="wake-dispatch", registry=registry)
-    def dispatch_changed(name: str, **_: Any) -> None:
+    async def dispatch_changed(name: str, **_: Any) -> None:  # async: kopf runs plain functions in threads
         """Whatever changed (a callback, an ended session, a cancellation), its daemon looks again now."""
         runtime.dispatch_wakeups.poke(name)
 
@@ -91,7 +91,8 @@ def _register_dispatches(registry: kopf.OperatorRegistry, runtime: OperatorRunti
         *_KINDS,
         plural,
         when=_dispatch_open,
-        cancellation_timeout=runtime.dispatch_stop_seconds,
+        cancellation_backoff=runtime.dispatch_stop_seconds,  # asked to stop, it finishes its step within this
+        cancellation_timeout=1.0,  # then it is cancelled
         id="follow-dispatch",
         registry=registry,
     )

@@ -36,6 +36,12 @@ class LeaseTiming:
         return cls(duration=duration, renew_every=duration / 3, retry_every=duration * 2 / 15)
 
     @property
+    def handover_margin(self) -> float:
+        """From the moment a leader steps down (it could not renew) to the earliest another may lead:
+        the time its term has to stop, so that two replicas never act at once."""
+        return self.duration - self.renew_deadline
+
+    @property
     def renew_deadline(self) -> float:
         """A leader that could not renew for this long steps down before anyone may take over."""
         return self.duration * 2 / 3
@@ -63,6 +69,7 @@ class LeaderElector:
         self._name = name
         self.identity = identity
         self._timing = timing or LeaseTiming()
+        self.timing = self._timing
         self._monotonic = monotonic
         self._observed: tuple[str | None, str | None] | None = None
         self._observed_at = 0.0

@@ -28,9 +28,6 @@ from controller.operator.runtime import OperatorRuntime, open_operator_runtime
 
 logger = logging.getLogger("controller.operator")
 
-KOPF_STOP_SECONDS: Final = 30.0
-"""How long kopf may take to finish its handlers once the term ends, before it is cancelled."""
-
 
 class OperatorStopped(Exception):
     """The operator cannot go on (kopf failed during a term, its port is taken): the process exits with 1."""
@@ -96,8 +93,7 @@ def term_of(
                 raise error  # the elector logs it and steps down
         finally:
             LEADER.set(0)
-            await _end_term(handlers, work, stop_kopf)
-            _stop_on_signals(stopping)
+            await _end_term(handlers, work, stop_kopf, stopping, runtime.elector.timing.handover_margin)
 
     return lead
 
@@ -148,15 +144,26 @@ def _kopf_ended(handlers: asyncio.Task[None], stopping: asyncio.Event, failure: 
     stopping.set()
 
 
-async def _end_term(handlers: asyncio.Task[None], work: asyncio.Task[None], stop_kopf: asyncio.Event) -> None:
-    """Stop the periodic work at once, and kopf through its stop flag so handlers in flight finish."""
+async def _end_term(
+    handlers: asyncio.Task[None],
+    work: asyncio.Task[None],
+    stop_kopf: asyncio.Event,
+    stopping: asyncio.Event,
+    within: float,
+) -> None:
+    """Stop the periodic work at once, and kopf through its stop flag so handlers in flight finish their step.
+
+    `within` is the Lease's handover margin: past it, another replica may lead, so kopf is cancelled.
+    Our own signal handlers come back at once: kopf no longer listens for SIGTERM while it stops.
+    """
     work.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await work
     stop_kopf.set()
-    _, running = await asyncio.wait({handlers}, timeout=KOPF_STOP_SECONDS)  # kopf may end cancelled: no raise
+    _stop_on_signals(stopping)
+    _, running = await asyncio.wait({handlers}, timeout=within)  # kopf may end cancelled: no raise
     if running:
-        logger.warning("kopf did not stop within %gs; cancelling it", KOPF_STOP_SECONDS)
+        logger.warning("kopf did not stop within %gs; cancelling it", within)
         handlers.cancel()
     with contextlib.suppress(asyncio.CancelledError, Exception):
         await handlers

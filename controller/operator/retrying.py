@@ -39,7 +39,7 @@ class Verdict:
 
 def backoff(attempt: int, base: float = BACKOFF_BASE_SECONDS, ceiling: float = BACKOFF_MAX_SECONDS) -> float:
     """1, 2, 4, … seconds for attempts 1, 2, 3, …, never more than `ceiling`."""
-    return min(base * 2.0 ** max(attempt - 1, 0), ceiling)
+    return min(base * 2.0 ** min(max(attempt - 1, 0), 30), ceiling)
 
 
 def classify(error: BaseException, attempt: int) -> Verdict:

@@ -65,7 +65,6 @@ from controller.workflows import TEMPLATE_VERSION, WorkflowSync
 
 logger = logging.getLogger("controller.operator")
 
-DISPATCH_STOP_SECONDS = 10.0
 
 LEASE_NAME = "ai-implement-operator"
 
@@ -93,7 +92,8 @@ class OperatorRuntime:
     session_reconciler: SessionReconciler
     session_sync_interval: timedelta
     dispatch_stop_seconds: float
-    """How long a Dispatch's daemon may take to finish its step when the term ends, before it is cancelled."""
+    """How long a Dispatch's daemon may take to finish its step when the term ends, before it is cancelled
+    (by default half the Lease's handover margin: a term always stops before another may begin)."""
     dispatch_wakeups: Wakeups
     """Pokes the daemon following a Dispatch (kopf's event handler does, on every change)."""
     events: EventRecorder
@@ -165,7 +165,7 @@ async def open_operator_runtime(
     connection: KubeConnection | None = None,
     checkpoint: Checkpoint = no_checkpoint,
     session_sync_interval: timedelta = SYNC_INTERVAL,
-    dispatch_stop_seconds: float = DISPATCH_STOP_SECONDS,
+    dispatch_stop_seconds: float | None = None,
 ) -> AsyncIterator[OperatorRuntime]:
     """Open every dependency in order; the caller runs `runtime.elector.run(runtime.lead)`."""
     url = database_url_from_settings(settings)
@@ -203,6 +203,7 @@ async def open_operator_runtime(
             checkpoint=checkpoint,
         )
         census = SessionCensus(settings, store, kube, namespace, dispatches, sessions, mappings, clock)
+        timing = lease_timing or LeaseTiming.of(settings.leader_lease_seconds)
         yield OperatorRuntime(
             settings=settings,
             store=store,
@@ -221,13 +222,13 @@ async def open_operator_runtime(
                 namespace,
                 LEASE_NAME,
                 identity,
-                timing=lease_timing or LeaseTiming.of(settings.leader_lease_seconds),
+                timing=timing,
             ),
             clock=clock,
             runs=runs,
             session_reconciler=SessionReconciler(kube, namespace, services.backends, clock),
             session_sync_interval=session_sync_interval,
-            dispatch_stop_seconds=dispatch_stop_seconds,
+            dispatch_stop_seconds=dispatch_stop_seconds or timing.handover_margin / 2,
             dispatch_wakeups=Wakeups(),
             events=events,
             errors=ErrorBoundary(kube, namespace, events, clock),

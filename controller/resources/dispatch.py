@@ -12,7 +12,7 @@ from pydantic import ConfigDict, Field
 from controller import constants
 from controller.resources.base import CONDITIONS_SCHEMA_EXTRA, Condition, ResourceModel, StatusModel, cel
 from controller.resources.project_mapping import TEAM_KEY_PATTERN, TicketingProvider
-from controller.resources.step_log import MAX_MESSAGE_CHARS, MAX_STEPS
+from controller.resources.step_log import MAX_MESSAGE_CHARS
 
 DispatchKind = Literal["planning", "implementation", "review", "gap-fill"]
 RunnerMode = Literal["github-actions", "fly-machines", "local", "shadow"]
@@ -87,7 +87,9 @@ class Step(StatusModel):
     finished_at: datetime | None = Field(default=None, description="When the step finished.")
     elapsed_seconds: float | None = Field(default=None, ge=0, description="How long the step took so far.")
     message: str | None = Field(
-        default=None, max_length=MAX_MESSAGE_CHARS, description="The step's last output line (truncated with a marker)."
+        default=None,
+        max_length=4096,
+        description=f"The step's last output line; callbacks keep {MAX_MESSAGE_CHARS} characters (with a marker).",
     )
     output: dict[str, Any] | None = Field(
         default=None,
@@ -147,7 +149,7 @@ class DispatchStatus(StatusModel):
     runner: RunnerRef | None = Field(default=None, description="The backend resource running it.")
     steps: list[Step] = Field(
         default_factory=list,
-        max_length=MAX_STEPS,
+        max_length=200,  # what releases before the bounded step log accepted; callbacks now keep MAX_STEPS
         description="Pipeline steps reported so far.",
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
     )

@@ -17,6 +17,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
+import signal
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -187,6 +189,7 @@ async def run_agent(
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             limit=16 * 1024 * 1024,
+            start_new_session=True,  # its own process group: stopping it stops what it started
         )
     except OSError as error:
         raise AgentFailed("AgentNotFound", f"could not start the agent {command[0]!r}: {error}") from None
@@ -195,7 +198,12 @@ async def run_agent(
     try:
         async with asyncio.timeout(settings.timeout_seconds):
             await _feed(process, prompt)
-            await _read(process, transcript, on_event)
+            try:
+                await _read(process, transcript, on_event)
+            except ValueError as error:  # a line longer than the reader's limit
+                raise AgentFailed(
+                    "AgentOutputUnreadable", f"the agent wrote a line too long to read: {error}"
+                ) from None
             code = await process.wait()
     except TimeoutError:
         await _stop(process)
@@ -205,7 +213,10 @@ async def run_agent(
     finally:
         if process.returncode is None:
             await _stop(process)
-    errors = await stderr
+    try:
+        errors = await asyncio.wait_for(stderr, STOP_GRACE_SECONDS)
+    except TimeoutError:  # something the agent started still holds its stderr open
+        errors = ""
     if transcript.succeeded and code == 0:
         return transcript
     reason, message = transcript.failure()
@@ -238,12 +249,15 @@ async def _tail(stream: asyncio.StreamReader | None) -> str:
 
 
 async def _stop(process: asyncio.subprocess.Process) -> None:
-    """SIGTERM, then SIGKILL after a grace: the agent gets a moment to finish writing files."""
-    with contextlib.suppress(ProcessLookupError):
-        process.terminate()
+    """SIGTERM to its process group, then SIGKILL after a grace: the agent gets a moment to finish writing."""
+    _signal_group(process, signal.SIGTERM)
     try:
         await asyncio.wait_for(process.wait(), STOP_GRACE_SECONDS)
     except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
+        _signal_group(process, signal.SIGKILL)
         await process.wait()
+
+
+def _signal_group(process: asyncio.subprocess.Process, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signum)

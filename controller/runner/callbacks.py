@@ -65,7 +65,8 @@ class Answer:
 
 
 RETRYABLE_STATUSES: Final = frozenset({408, 425, 429, 500, 502, 503, 504})
-ALREADY_RECORDED: Final = frozenset({"result_recorded", "token_spent"})
+ALREADY_RECORDED: Final = frozenset({"result_recorded"})
+"""A 409 `token_spent` without a recorded result means the controller lost it: not done, and not retryable."""
 
 
 def verdict(purpose: Purpose, answer: Answer, attempt: int, remaining: float) -> Verdict:
@@ -82,7 +83,7 @@ def verdict(purpose: Purpose, answer: Answer, attempt: int, remaining: float) ->
         if purpose is Purpose.PROGRESS and status in (400, 413, 422):
             return Verdict(Action.DROP, reason=f"the controller refused this report ({status})")
         return Verdict(Action.FAIL, reason=f"the controller answered {status} ({answer.code or 'no code'})")
-    wait = min(BACKOFF_BASE_SECONDS * 2.0 ** max(attempt - 1, 0), BACKOFF_MAX_SECONDS)
+    wait = min(BACKOFF_BASE_SECONDS * 2.0 ** min(max(attempt - 1, 0), 30), BACKOFF_MAX_SECONDS)
     if answer.retry_after is not None and answer.retry_after >= 0:
         wait = min(answer.retry_after, BACKOFF_MAX_SECONDS)
     what = "no answer" if status is None else f"{status}"

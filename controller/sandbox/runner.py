@@ -142,6 +142,8 @@ class SandboxRunner:
         except Exception as error:  # the simulated runner must never take its sandbox down
             run.error = f"{type(error).__name__}: {error}"
             logger.warning("simulated run of %s broke: %s", run.started.dispatch_name, run.error)
+            if not run.finished:
+                self._finish(run, 1)  # as a real runner that cannot go on exits non-zero
 
     async def _play_script(self, run: SimulatedRun) -> None:
         started = run.started
@@ -192,6 +194,8 @@ class SandboxRunner:
     async def _tokens(self, run: SimulatedRun, client: CallbackClient) -> tuple[str, str] | None:
         """The callback tokens: from the environment (local), or traded for the workload's identity."""
         env = run.started.environment
+        if env.get("AI_IMPLEMENT_SHADOW") == "1":
+            return None  # a shadow reports nothing: it needs no tokens (and its primary may be over already)
         if "AI_IMPLEMENT_PROGRESS_TOKEN" in env:
             return env["AI_IMPLEMENT_PROGRESS_TOKEN"], env["AI_IMPLEMENT_RESULT_TOKEN"]
         if run.started.identity_token is None:

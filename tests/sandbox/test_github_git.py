@@ -14,7 +14,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from controller.github import GitHubClient
 from controller.httpclient import RetryPolicy
 from controller.sandbox.github import GitHubSandbox
-from controller.sandbox.github.state import TokenState
+from controller.sandbox.github.git_http import parents_first
+from controller.sandbox.github.state import CommitState, RepoState, TokenState
 from tests.sandbox.github_fixtures import OWNER, REPO, github_client, seeded_sandbox
 from tests.sandbox.support import FakeTime
 
@@ -135,3 +136,38 @@ async def test_a_read_only_token_clones_but_cannot_push(
     main = github_sandbox.repos[(OWNER, REPO)].branch_head("main")
     assert main is not None
     assert "x.txt" not in main.tree
+
+
+async def test_a_fetch_that_git_compresses_is_served(
+    github_sandbox: GitHubSandbox, github: GitHubClient, tmp_path: Path
+) -> None:
+    """With many commits the client's negotiation exceeds 1 KiB and git gzips it."""
+    repo = github_sandbox.repos[(OWNER, REPO)]
+    for number in range(60):
+        repo.commit("main", {f"log/{number}.txt": b"x\n"}, message=f"commit {number}", author={"name": "B"}, now=2.0)
+    token = await installation_token(github, github_sandbox)
+    await git(tmp_path, "clone", "-q", remote(github_sandbox, token), "web")
+    repo.commit("main", {"last.txt": b"last\n"}, message="one more", author={"name": "B"}, now=3.0)
+
+    await git(tmp_path / "web", "pull", "-q", "--ff-only")
+
+    assert (tmp_path / "web" / "last.txt").read_text() == "last\n"
+
+
+def test_commits_are_writtenparents_first_even_across_a_merge() -> None:
+    repo = RepoState(id=1, owner=OWNER, name=REPO, default_branch="main")
+
+    def commit(sha: str, *parents: str) -> None:
+        repo.commits[sha] = CommitState(sha=sha, tree={}, parents=parents, message=sha, author={}, created_at=0.0)
+
+    commit("root")
+    commit("base-1", "root")
+    commit("head-1", "root")
+    commit("head-2", "head-1")
+    commit("merge", "base-1", "head-2")
+
+    order = parents_first(repo, "merge", known={"root"})
+
+    assert sorted(order) == ["base-1", "head-1", "head-2", "merge"]
+    for sha in order:
+        assert all(parent == "root" or order.index(parent) < order.index(sha) for parent in repo.commits[sha].parents)

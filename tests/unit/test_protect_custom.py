@@ -106,3 +106,15 @@ def test_a_base_that_looks_like_an_option_is_refused(repository: Path) -> None:
     )
     assert checked.returncode == 2
     assert "is not a git ref" in checked.stderr
+
+
+def test_a_file_with_a_non_ascii_name_is_flagged_too(repository: Path) -> None:
+    """git quotes such names in its usual output; the check reads them unquoted."""
+    (repository / "custom" / "étape.py").write_text("print('à moi')\n")
+    git(repository, "add", ".")
+    git(repository, "commit", "-q", "-m", "une étape")
+
+    checked = run(repository, "--strict")
+
+    assert checked.returncode == 1
+    assert "file=custom/étape.py," in checked.stdout

@@ -17,7 +17,7 @@ NO_ANSWER = Answer(status=None, code="ConnectError")
         (PROGRESS, Answer(202), 1, Action.DONE),
         (RESULT, Answer(200), 1, Action.DONE),
         (RESULT, Answer(409, "result_recorded"), 2, Action.DONE),
-        (RESULT, Answer(409, "token_spent"), 2, Action.DONE),
+        (RESULT, Answer(409, "token_spent"), 2, Action.FAIL),  # spent, yet nothing recorded: lost, say so
         (RESULT, Answer(409, "run_ended"), 1, Action.FAIL),
         (PROGRESS, Answer(409, "run_ended"), 1, Action.FAIL),
         (CREDENTIALS, Answer(409, "not_started", retry_after=2), 1, Action.RETRY),

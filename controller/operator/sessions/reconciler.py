@@ -75,6 +75,13 @@ class SessionReconciler:
         handle = await self.backends.backend(spec.backend).status(spec.resource_id)
         previous = RunnerSessionStatus.model_validate(session.get("status") or {})
         patch = status_patch(handle, previous, self.clock())
+        ended = patch["state"] in ENDED_STATES
+        # The Dispatch is told before the ended state is written: once it is, the timer stops, and a
+        # failure to tell would never be tried again.
+        if ended and spec.shadow:
+            await self._record_shadow_outcome(spec, patch)
+        elif ended:
+            await self._runner_ended(spec.dispatch)
         await self.kube.merge_patch(
             RUNNER_SESSIONS,
             self.namespace,
@@ -83,14 +90,9 @@ class SessionReconciler:
             subresource="status",
             field_manager=constants.FIELD_MANAGER,
         )
-        if patch["state"] not in ENDED_STATES:
-            return
-        if spec.shadow:
-            await self._record_shadow_outcome(spec, patch)
+        if ended and spec.shadow:
             with contextlib.suppress(NotFoundError):
                 await self.kube.delete(RUNNER_SESSIONS, self.namespace, name)
-        else:
-            await self._runner_ended(spec.dispatch)
 
     async def destroy(self, session: Mapping[str, Any]) -> None:
         """Destroy the backend resource of a session being deleted (kopf then lifts its finalizer)."""

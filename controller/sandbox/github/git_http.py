@@ -81,16 +81,9 @@ class GitMirror:
             await git(self.path, "update-ref", ref, await self._commit(repo, sha))
 
     async def _commit(self, repo: RepoState, sha: str) -> str:
-        pending, order = [sha], []
-        while pending:
-            current = pending.pop()
-            if current in self.to_git or current in order:
-                continue
-            order.append(current)
-            pending.extend(repo.commits[current].parents)
-        for current in reversed(order):
-            if current not in self.to_git:
-                self._remember(current, await self._write_commit(repo, repo.commits[current]))
+        """The git id of a model commit, writing it and its unwritten ancestors, parents first."""
+        for current in parents_first(repo, sha, set(self.to_git)):
+            self._remember(current, await self._write_commit(repo, repo.commits[current]))
         return self.to_git[sha]
 
     async def _write_commit(self, repo: RepoState, commit: CommitState) -> str:
@@ -199,6 +192,24 @@ class GitMirror:
         self.to_model[git_sha] = model_sha
 
 
+def parents_first(repo: RepoState, tip: str, known: set[str]) -> list[str]:
+    """The commits reachable from `tip` and not `known`, each after all of its parents."""
+    order: list[str] = []
+    placed = set(known)
+    stack: list[tuple[str, bool]] = [(tip, False)]
+    while stack:
+        sha, parents_done = stack.pop()
+        if sha in placed:
+            continue
+        if parents_done:
+            placed.add(sha)
+            order.append(sha)
+            continue
+        stack.append((sha, True))
+        stack.extend((parent, False) for parent in repo.commits[sha].parents if parent not in placed)
+    return order
+
+
 def _iso(moment: float) -> str:
     return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -209,6 +220,7 @@ class GitMirrors:
     def __init__(self) -> None:
         self._root: Path | None = None
         self._mirrors: dict[str, GitMirror] = {}
+        self._creating = asyncio.Lock()
 
     @property
     def root(self) -> Path:
@@ -217,11 +229,12 @@ class GitMirrors:
         return self._root
 
     async def of(self, repo: RepoState) -> GitMirror:
-        mirror = self._mirrors.get(repo.full_name.lower())
-        if mirror is None:
-            mirror = GitMirror(self.root / repo.owner.lower() / f"{repo.name.lower()}.git")
-            await mirror.create(repo.default_branch)
-            self._mirrors[repo.full_name.lower()] = mirror
+        async with self._creating:  # two first requests must not both run `git init`
+            mirror = self._mirrors.get(repo.full_name.lower())
+            if mirror is None:
+                mirror = GitMirror(self.root / repo.owner.lower() / f"{repo.name.lower()}.git")
+                await mirror.create(repo.default_branch)
+                self._mirrors[repo.full_name.lower()] = mirror
         return mirror
 
     def close(self) -> None:
@@ -256,9 +269,8 @@ async def http_backend(mirror: GitMirror, request: web.Request, path_info: str, 
         "REMOTE_USER": user,
         "REMOTE_ADDR": "127.0.0.1",
     }
-    for header, variable in (("Content-Encoding", "HTTP_CONTENT_ENCODING"), ("Git-Protocol", "HTTP_GIT_PROTOCOL")):
-        if header in request.headers:
-            environment[variable] = request.headers[header]
+    if "Git-Protocol" in request.headers:  # not Content-Encoding: aiohttp has already decompressed the body
+        environment["HTTP_GIT_PROTOCOL"] = request.headers["Git-Protocol"]
     out = await git(mirror.path, "http-backend", stdin=body, env=environment)
     separator = b"\r\n\r\n" if b"\r\n\r\n" in out else b"\n\n"
     head, _, payload = out.partition(separator)
@@ -308,7 +320,8 @@ class GitRoutes(GitHubApi):
         writes = SERVICES[service]
         repo = self._git_repo(request, write=writes)
         mirror = await self.git_mirrors.of(repo)
-        path_info = request.path
+        suffix = request.path.split(".git/", 1)[1]
+        path_info = f"/{mirror.path.parent.name}/{mirror.path.name}/{suffix}"  # the mirror's own (lower) case
         async with mirror.lock:
             await mirror.export(repo)
             answer = await http_backend(mirror, request, path_info, "x-access-token")
