@@ -9,6 +9,7 @@ from typing import Any
 
 from controller.config import RunnerMode, load_settings
 from controller.operator.tickets.mappings import (
+    MappingDirectory,
     MappingStatusFacts,
     build_index,
     indexed_mapping,
@@ -189,3 +190,26 @@ def test_shadow_mode_is_reported_as_shadow(rsa_key_pem: str) -> None:
     patch = status(env, mapping("eng", "ENG"), facts)
     assert patch["effectiveRunnerMode"] == "shadow"
     assert next(c for c in patch["conditions"] if c["type"] == "Ready")["reason"] == "DuplicateScope"
+
+
+class CacheOf:
+    """An informer's reading side, for the directory: its items and its change callbacks."""
+
+    def __init__(self, *items: dict[str, Any]) -> None:
+        self._items = list(items)
+
+    def items(self) -> list[dict[str, Any]]:
+        return [json.loads(json.dumps(item)) for item in self._items]
+
+    def on_change(self, _callback: Any) -> None:
+        return None
+
+
+def test_a_mapping_newer_than_the_cache_is_indexed_as_kopf_hands_it_over() -> None:
+    """A duplicate scope created a moment ago is a conflict at once, even before the watch delivers it."""
+    first = mapping("eng", "ENG")
+    directory = MappingDirectory(CacheOf(first))  # type: ignore[arg-type]
+    duplicate = mapping("eng-again", "ENG")
+
+    assert "eng-again" in directory.index_with(duplicate).conflicts
+    assert directory.index_with(first) is directory.index(), "what the cache already has costs no rebuild"

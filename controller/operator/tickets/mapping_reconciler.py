@@ -49,7 +49,7 @@ class MappingReconciler:
             mapping = indexed_mapping(body)
         except (KeyError, ValidationError) as error:
             raise UnreadableResource(f"the ProjectMapping cannot be read: {error}") from error
-        conflicts = self.mappings.index().conflicts
+        conflicts = self.mappings.index_with(body).conflicts
         runner_mode = await runner_mode_in_force(self.store, self.settings)
         facts = MappingStatusFacts(runner_mode=runner_mode.mode, conflict=conflicts.get(mapping.name))
         current = body.get("status") or {}

@@ -134,6 +134,15 @@ class MappingDirectory:
             self._index = build_index(self._mappings.items())
         return self._index
 
+    def index_with(self, body: Mapping[str, Any]) -> MappingIndex:
+        """The index as it is once `body` is in it: a mapping kopf hands over may be newer than the cache."""
+        name = body.get("metadata", {}).get("name")
+        cached = next((m for m in self.index().readable if m.name == name), None)
+        if cached is not None and cached.generation >= int(body.get("metadata", {}).get("generation") or 0):
+            return self.index()
+        others = [item for item in self._mappings.items() if item.get("metadata", {}).get("name") != name]
+        return build_index([*others, body])
+
     def _forget(self, _change: ChangeType, _mapping: KubeObject) -> None:
         self._index = None
 
