@@ -129,6 +129,10 @@ class SecondaryLimitBackoff:
         self.streak = 0
 
 
+RUN_PERMISSIONS: Final[Mapping[str, str]] = {"contents": "write", "pull_requests": "write", "metadata": "read"}
+"""What a run's token may do (`repository_token`): push and open pull requests, nothing more."""
+
+
 class GitHubClient(ServiceClient):
     """Calls to the GitHub REST API (`DEFAULT_BASE_URL`, a GitHub Enterprise Server's `/api/v3`, a sandbox).
 
@@ -176,6 +180,20 @@ class GitHubClient(ServiceClient):
         """A token of that installation with at least `token_refresh_margin` seconds left (cached)."""
         installation = await self.installation(owner, repo)
         return await self._tokens.get(installation.id)
+
+    async def repository_token(self, owner: str, repo: str) -> InstallationToken:
+        """A fresh token for one repository with only what a run needs: `contents` and `pull_requests`
+        write, `metadata` read; never `workflows`, so a run cannot change a repository's workflows.
+        Not cached: each run gets its own, which lives an hour."""
+        installation = await self.installation(owner, repo)
+        response, call = await self._call(
+            "POST",
+            f"/app/installations/{installation.id}/access_tokens",
+            idempotent=False,
+            json={"repositories": [repo], "permissions": dict(RUN_PERMISSIONS)},
+            operation="create repository token",
+        )
+        return self._parse(InstallationToken, self._json_body(response), call, status=response.status_code)
 
     async def _token_for(self, owner: str, repo: str, refused: str | None) -> str:
         """A token for the repository, for the auth flow.

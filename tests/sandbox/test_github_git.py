@@ -171,3 +171,19 @@ def test_commits_are_writtenparents_first_even_across_a_merge() -> None:
     assert sorted(order) == ["base-1", "head-1", "head-2", "merge"]
     for sha in order:
         assert all(parent == "root" or order.index(parent) < order.index(sha) for parent in repo.commits[sha].parents)
+
+
+async def test_a_runs_token_covers_its_repository_with_only_what_a_run_needs(
+    github_sandbox: GitHubSandbox, github: GitHubClient, tmp_path: Path
+) -> None:
+    minted = await github.repository_token(OWNER, REPO)
+    token = minted.token.get_secret_value()
+
+    assert minted.permissions == {"contents": "write", "pull_requests": "write", "metadata": "read"}
+    assert minted.repository_selection == "selected"
+    assert "workflows" not in github_sandbox.tokens[token].permissions
+    await git(tmp_path, "clone", "-q", remote(github_sandbox, token), "web")
+    other = remote(github_sandbox, token).replace(f"/{REPO}.git", "/api.git")
+    code, said = await git(tmp_path, "clone", "-q", other, "api", check=False)
+    assert code != 0, "the token opens no other repository of the installation"
+    assert "not found" in said.lower()
