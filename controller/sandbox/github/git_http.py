@@ -301,10 +301,6 @@ class GitRoutes(GitHubApi):
             self._git_mirrors = GitMirrors()
         return self._git_mirrors
 
-    def git_url(self, owner: str, name: str) -> str:
-        """Where git clones the repository from (the sandbox must be running)."""
-        return f"{self.url}/{owner}/{name}.git"
-
     async def _git_info_refs(self, request: web.Request) -> web.Response:
         service = request.query.get("service", "")
         if service not in SERVICES:
