@@ -133,11 +133,11 @@ RUN_PERMISSIONS: Final[Mapping[str, str]] = {"contents": "write", "pull_requests
 """What a run's token may do (`repository_token`): push and open pull requests, nothing more."""
 
 
-class GitHubClient(ServiceClient):
-    """Calls to the GitHub REST API (`DEFAULT_BASE_URL`, a GitHub Enterprise Server's `/api/v3`, a sandbox).
+class GitHubRestClient(ServiceClient):
+    """Calls to the GitHub REST API (`DEFAULT_BASE_URL`, a GitHub Enterprise Server's `/api/v3`, a sandbox)
+    with one fixed credential: a runner's repository token (`Authorization: token ghs_…`).
 
-    Installation ids are cached per repository for `installation_ttl` seconds; installation tokens
-    per installation until `token_refresh_margin` seconds before they expire.
+    The controller uses `GitHubClient`, which adds the App's authentication on top.
     """
 
     service: ClassVar[str] = "GitHub"
@@ -146,90 +146,18 @@ class GitHubClient(ServiceClient):
 
     def __init__(
         self,
-        app_id: int | str,
-        private_key: str | rsa.RSAPrivateKey,
-        *,
         base_url: str = DEFAULT_BASE_URL,
+        *,
+        token: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         retry: RetryPolicy | None = None,
         timeouts: Timeouts | None = None,
-        installation_ttl: float = INSTALLATION_TTL_SECONDS,
-        token_refresh_margin: float = TOKEN_REFRESH_MARGIN_SECONDS,
     ) -> None:
-        super().__init__(base_url, authorization=None, transport=transport, retry=retry, timeouts=timeouts)
+        authorization = f"token {token}" if token else None
+        super().__init__(base_url, authorization=authorization, transport=transport, retry=retry, timeouts=timeouts)
         self._http.headers.update({"Accept": MEDIA_TYPE, "X-GitHub-Api-Version": API_VERSION})
-        clock = self._retry.clock
-        self._signer = AppJwtSigner(app_id, private_key, clock=clock)
-        self._installation_ttl = installation_ttl
-        self._token_refresh_margin = token_refresh_margin
-        self._installations: SingleFlightCache[tuple[str, str], Installation] = SingleFlightCache(
-            self._load_installation, clock=clock
-        )
-        self._tokens: SingleFlightCache[int, InstallationToken] = SingleFlightCache(self._load_token, clock=clock)
-        self._http.auth = GitHubAppAuth(self._signer, self._token_for, base_path=self._http.base_url.path)
         self._secondary = SecondaryLimitBackoff()
         self._secondary_refusal: httpx.Headers | None = None
-
-    # App authentication.
-
-    async def installation(self, owner: str, repo: str) -> Installation:
-        """The App's installation covering the repository (cached); `GitHubAppNotInstalled` when none does."""
-        return await self._installations.get(_repo_key(owner, repo))
-
-    async def installation_token(self, owner: str, repo: str) -> InstallationToken:
-        """A token of that installation with at least `token_refresh_margin` seconds left (cached)."""
-        installation = await self.installation(owner, repo)
-        return await self._tokens.get(installation.id)
-
-    async def repository_token(self, owner: str, repo: str) -> InstallationToken:
-        """A fresh token for one repository with only what a run needs: `contents` and `pull_requests`
-        write, `metadata` read; never `workflows`, so a run cannot change a repository's workflows.
-        Not cached: each run gets its own, which lives an hour."""
-        installation = await self.installation(owner, repo)
-        response, call = await self._call(
-            "POST",
-            f"/app/installations/{installation.id}/access_tokens",
-            idempotent=False,
-            json={"repositories": [repo], "permissions": dict(RUN_PERMISSIONS)},
-            operation="create repository token",
-        )
-        return self._parse(InstallationToken, self._json_body(response), call, status=response.status_code)
-
-    async def _token_for(self, owner: str, repo: str, refused: str | None) -> str:
-        """A token for the repository, for the auth flow.
-
-        After a refused token the installation is looked up again too, so that an App uninstalled
-        meanwhile surfaces as `GitHubAppNotInstalled` rather than as a failed token request.
-        """
-        if refused is not None:
-            self._installations.forget(_repo_key(owner, repo))
-        installation = await self.installation(owner, repo)
-        token = await self._tokens.get(
-            installation.id, unless=lambda cached: cached.token.get_secret_value() == refused
-        )
-        return token.token.get_secret_value()
-
-    async def _load_installation(self, key: tuple[str, str]) -> tuple[Installation, float]:
-        owner, repo = key
-        try:
-            response, call = await self._call(
-                "GET", f"{_repo_path(owner, repo)}/installation", idempotent=True, operation="find installation"
-            )
-        except GitHubNotFound as error:
-            raise GitHubAppNotInstalled(f"{owner}/{repo}", request_id=error.request_id) from None
-        installation = self._parse(Installation, self._json_body(response), call)
-        return installation, self._retry.clock() + self._installation_ttl
-
-    async def _load_token(self, installation_id: int) -> tuple[InstallationToken, float]:
-        response, call = await self._call(
-            "POST",
-            f"/app/installations/{installation_id}/access_tokens",
-            idempotent=True,
-            operation="create installation token",
-        )
-        token = self._parse(InstallationToken, self._json_body(response), call, status=response.status_code)
-        expires_locally = token.expires_at.timestamp() - self._signer.skew
-        return token, expires_locally - self._token_refresh_margin
 
     # Repositories and files.
 
@@ -544,6 +472,98 @@ class GitHubClient(ServiceClient):
     def _redact(self, text: str) -> str:
         """Besides what the client was given, any token or JWT shape: those are minted while it runs."""
         return _CREDENTIAL_PATTERN.sub(REDACTED, super()._redact(text))
+
+
+class GitHubClient(GitHubRestClient):
+    """Calls to the GitHub REST API (`DEFAULT_BASE_URL`, a GitHub Enterprise Server's `/api/v3`, a sandbox).
+
+    Installation ids are cached per repository for `installation_ttl` seconds; installation tokens
+    per installation until `token_refresh_margin` seconds before they expire.
+    """
+
+    def __init__(
+        self,
+        app_id: int | str,
+        private_key: str | rsa.RSAPrivateKey,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        transport: httpx.AsyncBaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+        timeouts: Timeouts | None = None,
+        installation_ttl: float = INSTALLATION_TTL_SECONDS,
+        token_refresh_margin: float = TOKEN_REFRESH_MARGIN_SECONDS,
+    ) -> None:
+        super().__init__(base_url, transport=transport, retry=retry, timeouts=timeouts)
+        clock = self._retry.clock
+        self._signer = AppJwtSigner(app_id, private_key, clock=clock)
+        self._installation_ttl = installation_ttl
+        self._token_refresh_margin = token_refresh_margin
+        self._installations: SingleFlightCache[tuple[str, str], Installation] = SingleFlightCache(
+            self._load_installation, clock=clock
+        )
+        self._tokens: SingleFlightCache[int, InstallationToken] = SingleFlightCache(self._load_token, clock=clock)
+        self._http.auth = GitHubAppAuth(self._signer, self._token_for, base_path=self._http.base_url.path)
+
+    # App authentication.
+
+    async def installation(self, owner: str, repo: str) -> Installation:
+        """The App's installation covering the repository (cached); `GitHubAppNotInstalled` when none does."""
+        return await self._installations.get(_repo_key(owner, repo))
+
+    async def installation_token(self, owner: str, repo: str) -> InstallationToken:
+        """A token of that installation with at least `token_refresh_margin` seconds left (cached)."""
+        installation = await self.installation(owner, repo)
+        return await self._tokens.get(installation.id)
+
+    async def repository_token(self, owner: str, repo: str) -> InstallationToken:
+        """A fresh token for one repository with only what a run needs: `contents` and `pull_requests`
+        write, `metadata` read; never `workflows`, so a run cannot change a repository's workflows.
+        Not cached: each run gets its own, which lives an hour."""
+        installation = await self.installation(owner, repo)
+        response, call = await self._call(
+            "POST",
+            f"/app/installations/{installation.id}/access_tokens",
+            idempotent=False,
+            json={"repositories": [repo], "permissions": dict(RUN_PERMISSIONS)},
+            operation="create repository token",
+        )
+        return self._parse(InstallationToken, self._json_body(response), call, status=response.status_code)
+
+    async def _token_for(self, owner: str, repo: str, refused: str | None) -> str:
+        """A token for the repository, for the auth flow.
+
+        After a refused token the installation is looked up again too, so that an App uninstalled
+        meanwhile surfaces as `GitHubAppNotInstalled` rather than as a failed token request.
+        """
+        if refused is not None:
+            self._installations.forget(_repo_key(owner, repo))
+        installation = await self.installation(owner, repo)
+        token = await self._tokens.get(
+            installation.id, unless=lambda cached: cached.token.get_secret_value() == refused
+        )
+        return token.token.get_secret_value()
+
+    async def _load_installation(self, key: tuple[str, str]) -> tuple[Installation, float]:
+        owner, repo = key
+        try:
+            response, call = await self._call(
+                "GET", f"{_repo_path(owner, repo)}/installation", idempotent=True, operation="find installation"
+            )
+        except GitHubNotFound as error:
+            raise GitHubAppNotInstalled(f"{owner}/{repo}", request_id=error.request_id) from None
+        installation = self._parse(Installation, self._json_body(response), call)
+        return installation, self._retry.clock() + self._installation_ttl
+
+    async def _load_token(self, installation_id: int) -> tuple[InstallationToken, float]:
+        response, call = await self._call(
+            "POST",
+            f"/app/installations/{installation_id}/access_tokens",
+            idempotent=True,
+            operation="create installation token",
+        )
+        token = self._parse(InstallationToken, self._json_body(response), call, status=response.status_code)
+        expires_locally = token.expires_at.timestamp() - self._signer.skew
+        return token, expires_locally - self._token_refresh_margin
 
 
 def _error_class_for(status: int, *, rate_limited: bool) -> type[GitHubError]:

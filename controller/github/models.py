@@ -54,6 +54,8 @@ class Repository(_GitHubModel):
     default_branch: str
     private: bool = False
     html_url: str = ""
+    clone_url: str = ""
+    """Where git fetches and pushes (`https://github.com/owner/repo.git`; a sandbox serves its own)."""
 
 
 class RepositoryFile(_GitHubModel):

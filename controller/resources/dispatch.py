@@ -115,6 +115,8 @@ class PullRequestStatus(StatusModel):
 RunOutcome = Literal["succeeded", "failed"]
 
 
+MAX_SUMMARY_CHARS = 16_384
+"""A run's summary (a planning run's plan) as the Dispatch keeps it; the runner cuts longer ones."""
 MAX_TOKENS = 10**12
 MAX_COST_USD = 10**6
 
@@ -138,6 +140,16 @@ class RunnerResult(StatusModel):
     pull_request_number: int | None = Field(default=None, ge=1, description="Its number.")
     error: DispatchError | None = Field(default=None, description="What failed and where, for a failed run.")
     usage: RunUsage | None = Field(default=None, description="Tokens and cost the agent reported.")
+    summary: str | None = Field(
+        default=None,
+        max_length=MAX_SUMMARY_CHARS,
+        description="What the run produced, in Markdown: a planning run's plan, which the ticket gets as a comment.",
+    )
+    work_in_progress_branch: str | None = Field(
+        default=None,
+        max_length=255,
+        description="The branch a stopped run saved its unfinished work to (ai-implement/wip/<dispatch>).",
+    )
     reported_at: datetime = Field(description="When the result arrived.")
 
 

@@ -1,6 +1,7 @@
 """The coding agent, run as a subprocess: Claude Code in non-interactive mode with stream-JSON output.
 
-`agent_command` and `agent_environment` build the call from the run's settings; `AgentTranscript`
+The provider (`controller.runner.providers.claude_code` by default) builds the call from the run's
+settings; `AgentTranscript`
 reads the stream (one JSON object per line: `system` init, `assistant` and `user` messages, and a
 final `result` with the turns, the cost and the token usage) without I/O, so it is tested on
 recorded lines; `run_agent` is the I/O: it starts the process in the checkout, feeds the prompt on
@@ -19,14 +20,15 @@ import json
 import logging
 import os
 import signal
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from controller.runner.providers import AgentProvider, AgentSettings, claude_code
+
 logger = logging.getLogger("controller.runner")
 
-DEFAULT_COMMAND: Final = ("claude",)
 STDERR_TAIL_CHARS: Final = 4000
 STOP_GRACE_SECONDS: Final = 10.0
 
@@ -39,41 +41,6 @@ class AgentFailed(Exception):
         self.reason = reason
         self.message = message
         self.transcript = transcript
-
-
-@dataclass(frozen=True)
-class AgentSettings:
-    command: Sequence[str] = DEFAULT_COMMAND
-    """The agent's executable and any leading arguments (AI_IMPLEMENT_AGENT_COMMAND)."""
-    model: str | None = None
-    max_turns: int = 50
-    timeout_seconds: float = 3600.0
-    provider: str = "anthropic"
-    """anthropic or bedrock: the mapping's model provider."""
-    aws_region: str | None = None
-
-
-def agent_command(settings: AgentSettings) -> list[str]:
-    """The argv: print mode (the prompt comes on stdin), stream-JSON, the turn limit and the model."""
-    command = [*settings.command, "-p", "--output-format", "stream-json", "--verbose"]
-    command += ["--max-turns", str(settings.max_turns), "--permission-mode", "bypassPermissions"]
-    if settings.model:
-        command += ["--model", settings.model]
-    return command
-
-
-def agent_environment(base: Mapping[str, str], settings: AgentSettings) -> dict[str, str]:
-    """The agent's environment: the run's, with one Anthropic credential, or Bedrock's switches."""
-    environment = dict(base)
-    if settings.provider == "bedrock":
-        environment["CLAUDE_CODE_USE_BEDROCK"] = "1"
-        if settings.aws_region:
-            environment["AWS_REGION"] = settings.aws_region
-        environment.pop("ANTHROPIC_API_KEY", None)
-        environment.pop("CLAUDE_CODE_OAUTH_TOKEN", None)
-    elif environment.get("CLAUDE_CODE_OAUTH_TOKEN"):
-        environment.pop("ANTHROPIC_API_KEY", None)
-    return environment
 
 
 @dataclass
@@ -177,14 +144,19 @@ async def run_agent(
     environment: Mapping[str, str],
     *,
     on_event: EventSink | None = None,
+    provider: AgentProvider = claude_code,
 ) -> AgentTranscript:
-    """Run the agent on `prompt` in `workdir` until it ends or its time is up; raises AgentFailed."""
-    command = agent_command(settings)
+    """Run the agent on `prompt` in `workdir` until it ends or its time is up; raises AgentFailed.
+
+    `provider` turns the settings into the command line and environment (custom/providers/ may
+    supply another); the output is read as Claude Code's stream-JSON whichever it is.
+    """
+    command = provider.command(settings)
     try:
         process = await asyncio.create_subprocess_exec(
             *command,
             cwd=workdir,
-            env=agent_environment(environment, settings),
+            env=provider.environment(environment, settings),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,

@@ -2,14 +2,16 @@
 
 `python -m controller.sandbox.fake_agent -p --output-format stream-json --verbose --max-turns N
 --model M` reads its prompt on stdin, as `claude -p` does. For each line of the prompt of the form
-`fake-agent: write <path> <text>` it writes that file in its working directory (one tool call
+`fake-agent: write <path> <text>` (quoted with `>` or not) it writes that file in its working directory (one tool call
 each); with no such line it writes `AI_IMPLEMENT_NOTES.md` summing up the prompt. It prints a
 `system` init event, an `assistant` event with each tool call and its `user` tool result, and a
 final `result` event with the turns, a token usage derived from the prompt's length, and its cost.
 
+A planning prompt (one asking for the plan only) gets a short plan as its result and no edit.
+
 `FAKE_AGENT_ENDING` plays the other endings: `fail` (an error result, exit 1), `max-turns` (the
-turn limit reached), `crash` (exit 2 without a result), `hang` (never ends), `garbage` (a line that
-is not JSON before a normal success).
+turn limit reached), `crash` (exit 2 without a result), `hang` (never ends, after making its
+edits), `garbage` (a line that is not JSON before a normal success).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+PLANNING_ASK = "Answer with the plan only"
+"""What the runner's planning prompt says (controller.runner.prompts): the fake agent then plans, and edits nothing."""
 INPUT_PRICE_PER_TOKEN = 3e-6
 OUTPUT_PRICE_PER_TOKEN = 15e-6
 
@@ -35,11 +39,17 @@ def edits_of(prompt: str) -> list[tuple[str, str]]:
     """The `fake-agent: write <path> <text>` lines of the prompt, or one note when there is none."""
     edits = []
     for line in prompt.splitlines():
-        words = line.strip().split(" ", 3)
+        words = line.strip().lstrip("> ").split(" ", 3)  # quoted review feedback counts too
         if len(words) >= 3 and words[:2] == ["fake-agent:", "write"]:
             edits.append((words[2], (words[3] if len(words) > 3 else "") + "\n"))
     first_line = next((line.strip() for line in prompt.splitlines() if line.strip()), "(an empty prompt)")
     return edits or [("AI_IMPLEMENT_NOTES.md", f"# Notes\n\nWorked on: {first_line}\n")]
+
+
+def plan_of(prompt: str) -> str:
+    """A planning run's answer: a short plan naming the ticket's heading."""
+    heading = next((line[3:].strip() for line in prompt.splitlines() if line.startswith("## Ticket")), "the ticket")
+    return f"## Plan for {heading.removeprefix('Ticket ')}\n\n1. Read the code it touches.\n2. Change it.\n3. Test it."
 
 
 def usage_of(prompt: str, turns: int) -> dict[str, int]:
@@ -72,9 +82,8 @@ def main() -> int:
     if ending == "crash":
         print("fake-agent: crashed on purpose", file=sys.stderr)
         return 2
-    if ending == "hang":
-        time.sleep(3600)
-    edits = edits_of(prompt)
+    planning = PLANNING_ASK in prompt
+    edits = [] if planning else edits_of(prompt)
     turns = min(len(edits) + 1, arguments.max_turns)
     for number, (path, text) in enumerate(edits[: max(arguments.max_turns - 1, 0)]):
         tool_id = f"toolu_{number:04d}"
@@ -85,7 +94,9 @@ def main() -> int:
         target.write_text(text)
         done = {"type": "tool_result", "tool_use_id": tool_id, "content": f"wrote {path}"}
         emit({"type": "user", "session_id": session, "message": {"role": "user", "content": [done]}})
-    summary = f"Made {len(edits)} change(s)."
+    if ending == "hang":  # after its edits, so that a stopped run has work in progress to save
+        time.sleep(3600)
+    summary = plan_of(prompt) if planning else f"Made {len(edits)} change(s)."
     emit(
         {
             "type": "assistant",

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from controller.runner.callbacks import CallbackClient
+from controller.callbacks.client import CallbackClient
 from controller.sandbox.runs import StartedRun
 
 logger = logging.getLogger("controller.sandbox.runner")

@@ -74,6 +74,7 @@ class DispatchLog(StoreBase):
         steps: Sequence[Mapping[str, Any]] | None = None,
         finished_at: datetime | None = None,
         usage: Usage | None = None,
+        summary: str | None = None,
     ) -> bool:
         """Follow a Dispatch's phase; an argument left None keeps what is already logged.
 
@@ -97,6 +98,8 @@ class DispatchLog(StoreBase):
                 "cost_usd": usage.cost_usd,
                 "model": usage.model,
             }
+        if summary is not None:
+            changes["summary"] = summary
         statement = update(DispatchLogRow).where(DispatchLogRow.dispatch_name == dispatch_name).values(changes)
         async with self._transaction() as session:
             return await self._rows_affected(session, statement) > 0
@@ -168,6 +171,7 @@ def _dispatch_log_entry(row: DispatchLogRow) -> DispatchLogEntry:
         steps=tuple(row.steps or ()),
         finished_at=row.finished_at,
         usage=_usage(row),
+        summary=row.summary,
     )
 
 

@@ -78,6 +78,8 @@ class DispatchLogEntry:
     finished_at: datetime | None = None
     usage: Usage | None = None
     """What the agent reported using, once the run ended with a result that said."""
+    summary: str | None = None
+    """What the run produced in words (a planning run's plan), once it ended with one."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

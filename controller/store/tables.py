@@ -105,6 +105,7 @@ class DispatchLogRow(Base):
     cache_creation_tokens: Mapped[int | None] = mapped_column(BigInteger)
     cost_usd: Mapped[float | None] = mapped_column(Float)
     model: Mapped[str | None]
+    summary: Mapped[str | None] = mapped_column(Text)
 
 
 class IssueSnapshotRow(Base):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -15,6 +16,7 @@ from controller.runners.identity import IdentityVerifier
 from controller.secrets import SecretBackend
 from controller.store import Store
 from controller.ticketing.jira import JiraClient
+from controller.ticketing.model import Provider, TicketSource
 from controller.web.admin_tokens import AdminTokens
 from controller.web.identity import IdentityCache, IdentityProbe
 from controller.web.throttle import FailureThrottle
@@ -48,6 +50,8 @@ class WebContext:
     """Verifies the OIDC tokens runs trade at /runner/credentials; None without RUNNER_CALLBACK_BASE_URL."""
     github: GitHubClient | None = None
     """The GitHub App's client (workflow sync, template status, models); None without GITHUB_APP_ID and key."""
+    tickets: Mapping[Provider, TicketSource] = field(default_factory=dict)
+    """The configured ticketing providers, for the briefs runs read (GET /runner/brief)."""
     session_reset_wait: float = 20.0
     """Seconds DELETE /api/sessions/:machineId waits for the operator before it answers 202."""
 

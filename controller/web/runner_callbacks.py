@@ -19,19 +19,29 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
+import jwt
 from aiohttp import web
 from pydantic import Field, ValidationError, field_validator
 
 from controller import constants
 from controller.clock import kube_timestamp
+from controller.github import GitHubAppNotInstalled, GitHubError
 from controller.kube import DISPATCHES, RUNNER_SESSIONS
 from controller.kube.errors import ConflictError, KubeError, NotFoundError
 from controller.metrics import RUNNER_CALLBACKS
 from controller.resources import ProjectMappingSpec
-from controller.resources.dispatch import MAX_COST_USD, MAX_TOKENS, DispatchStatus, StepStatus, is_terminal
+from controller.resources.dispatch import (
+    MAX_COST_USD,
+    MAX_SUMMARY_CHARS,
+    MAX_TOKENS,
+    DispatchStatus,
+    StepStatus,
+    is_terminal,
+)
 from controller.resources.step_log import MAX_MESSAGE_CHARS, MAX_OUTPUT_BYTES, merged_steps
 from controller.runners.credentials import claude_credentials
 from controller.runners.identity import IdentityRejected, IdentityUnavailable, RecordedRun, identity_matches
+from controller.runners.tokens import ALGORITHM as RUNNER_TOKEN_ALGORITHM
 from controller.runners.tokens import (
     InvalidRunnerToken,
     TokenClaims,
@@ -107,6 +117,18 @@ class RunResult(CamelModel):
     pull_request_number: int | None = Field(default=None, ge=1, description="Its number.")
     error: ReportedError | None = Field(default=None, description="What failed and where, for a failed run.")
     usage: ReportedUsage | None = Field(default=None, description="Tokens and cost the coding agent reported.")
+    summary: str | None = Field(
+        default=None,
+        max_length=MAX_SUMMARY_CHARS,
+        description="What the run produced, in Markdown: a planning run's plan (the ticket gets it as a comment, "
+        "the implementation run as its brief).",
+    )
+    work_in_progress_branch: str | None = Field(
+        default=None,
+        pattern=r"^ai-implement/wip/[a-z0-9][a-z0-9.-]*$",
+        max_length=255,
+        description="Where a run stopped midway (SIGTERM, maxJobMinutes) saved its work: ai-implement/wip/<dispatch>.",
+    )
 
     @field_validator("pull_request_url")
     @classmethod
@@ -125,12 +147,22 @@ class CredentialsRequest(CamelModel):
     dispatch: str = Field(min_length=1, max_length=253, description="The Dispatch name the run was started for.")
 
 
+class RunGitHubAccess(CamelModel):
+    token: str = Field(description="An installation token for this one repository: contents and pull requests only.")
+    expires_at: datetime = Field(description="When the token expires (an hour after it was minted).")
+    api_url: str = Field(description="The GitHub REST API the token is for (GITHUB_API_URL of the controller).")
+    repository: str = Field(description="owner/name: the only repository the token opens.")
+
+
 class Credentials(CamelModel):
     progress_token: str | None = Field(description="For POST /runner/progress; none for a shadow run.")
     result_token: str | None = Field(description="For POST /runner/result; none for a shadow run.")
     expires_at: datetime | None = Field(description="When both tokens expire.")
     shadow: bool = Field(description="True for a shadow run, which reports nothing.")
     environment: dict[str, str] = Field(description="Credentials the run needs (Fly Machine runs only).")
+    github: RunGitHubAccess | None = Field(
+        default=None, description="The run's GitHub access; none for a shadow run or without a GitHub App."
+    )
 
 
 def _token_secret(context: WebContext) -> str:
@@ -150,21 +182,24 @@ def _bearer(request: web.Request) -> str:
     return token.strip()
 
 
-async def _claims(request: web.Request, purpose: TokenPurpose) -> TokenClaims:
-    context = context_of(request)
+async def claims_of_request(request: web.Request, purpose: TokenPurpose) -> TokenClaims:
+    return await _claims_of_token(context_of(request), _bearer(request), purpose, purpose.value)
+
+
+async def _claims_of_token(context: WebContext, token: str, purpose: TokenPurpose, endpoint: str) -> TokenClaims:
     secret = _token_secret(context)
     try:
-        claims = verify_runner_token(secret, _bearer(request), purpose, context.clock())
+        claims = verify_runner_token(secret, token, purpose, context.clock())
     except InvalidRunnerToken as error:
-        RUNNER_CALLBACKS.labels(purpose.value, "unauthorized").inc()
+        RUNNER_CALLBACKS.labels(endpoint, "unauthorized").inc()
         raise ApiError(401, "token_invalid", str(error)) from None
     if claims.namespace != context.namespace:
-        RUNNER_CALLBACKS.labels(purpose.value, "unauthorized").inc()
+        RUNNER_CALLBACKS.labels(endpoint, "unauthorized").inc()
         raise ApiError(401, "token_invalid", "the token belongs to another controller's namespace")
     return claims
 
 
-async def _dispatch_of(context: WebContext, claims: TokenClaims, purpose: TokenPurpose) -> dict[str, Any]:
+async def dispatch_of_claims(context: WebContext, claims: TokenClaims, purpose: TokenPurpose) -> dict[str, Any]:
     """The token's Dispatch; a token for a deleted and recreated Dispatch of the same name is foreign."""
     try:
         dispatch = await context.kube.get(DISPATCHES, context.namespace, claims.dispatch_name)
@@ -202,12 +237,12 @@ async def _patch_with_retry(context: WebContext, name: str, build: Any) -> dict[
 )
 async def report_progress(request: web.Request) -> web.Response:
     context = context_of(request)
-    claims = await _claims(request, TokenPurpose.PROGRESS)
+    claims = await claims_of_request(request, TokenPurpose.PROGRESS)
     if not await context.store.is_runner_token_valid(claims.jti, context.clock()):
         RUNNER_CALLBACKS.labels("progress", "unauthorized").inc()
         raise ApiError(401, "token_invalid", "the token is unknown, revoked or expired")
     report = await read_body(request, ProgressReport)
-    dispatch = await _dispatch_of(context, claims, TokenPurpose.PROGRESS)
+    dispatch = await dispatch_of_claims(context, claims, TokenPurpose.PROGRESS)
     if is_terminal((dispatch.get("status") or {}).get("phase")):
         RUNNER_CALLBACKS.labels("progress", "rejected").inc()
         raise ApiError(409, "run_ended", f"dispatch {claims.dispatch_name} has already ended")
@@ -239,9 +274,9 @@ async def report_progress(request: web.Request) -> web.Response:
 )
 async def report_result(request: web.Request) -> web.Response:
     context = context_of(request)
-    claims = await _claims(request, TokenPurpose.RESULT)
+    claims = await claims_of_request(request, TokenPurpose.RESULT)
     result = await read_body(request, RunResult)
-    dispatch = await _dispatch_of(context, claims, TokenPurpose.RESULT)
+    dispatch = await dispatch_of_claims(context, claims, TokenPurpose.RESULT)
     status = dispatch.get("status") or {}
     if status.get("result") is not None or is_terminal(status.get("phase")):
         RUNNER_CALLBACKS.labels("result", "rejected").inc()
@@ -260,6 +295,10 @@ async def report_result(request: web.Request) -> web.Response:
         recorded["error"] = error.model_dump(by_alias=True)
     if result.usage is not None:
         recorded["usage"] = result.usage.model_dump(by_alias=True, exclude_none=True)
+    if result.summary:
+        recorded["summary"] = result.summary
+    if result.work_in_progress_branch:
+        recorded["workInProgressBranch"] = result.work_in_progress_branch
 
     def build(current: Mapping[str, Any]) -> dict[str, Any]:
         if (current.get("status") or {}).get("result") is not None:
@@ -287,12 +326,14 @@ async def report_result(request: web.Request) -> web.Response:
 async def exchange_credentials(request: web.Request) -> web.Response:
     context = context_of(request)
     secret = _token_secret(context)
+    token = _bearer(request)
+    body = await read_body(request, CredentialsRequest)
+    if _looks_like_runner_token(token):
+        return await _local_credentials(context, token, body.dispatch)
     if context.identity is None:
         raise ApiError(
             501, "exchange_disabled", "the credentials exchange needs RUNNER_CALLBACK_BASE_URL (its audience)"
         )
-    token = _bearer(request)
-    body = await read_body(request, CredentialsRequest)
     try:
         identity = await context.identity.verify(token)
     except IdentityRejected as error:
@@ -331,7 +372,70 @@ async def exchange_credentials(request: web.Request) -> web.Response:
             expires_at=tokens.result.expires_at,
             shadow=False,
             environment=environment,
+            github=await _github_access(context, str(dispatch["spec"]["mapping"])),
         )
+    )
+
+
+def _looks_like_runner_token(token: str) -> bool:
+    """A local container proves itself with the progress token it was started with (HS256), not with a
+    platform's OIDC token (RS256); a forged header only leads to the stricter check of our own tokens."""
+    try:
+        return jwt.get_unverified_header(token).get("alg") == RUNNER_TOKEN_ALGORITHM
+    except jwt.PyJWTError:
+        return False
+
+
+async def _local_credentials(context: WebContext, token: str, dispatch_name: str) -> web.Response:
+    """What a run holding its progress token (a local Docker run) still needs: its GitHub access."""
+    claims = await _claims_of_token(context, token, TokenPurpose.PROGRESS, "credentials")
+    if claims.dispatch_name != dispatch_name:
+        RUNNER_CALLBACKS.labels("credentials", "unauthorized").inc()
+        raise ApiError(401, "identity_mismatch", f"the token belongs to dispatch {claims.dispatch_name}")
+    if not await context.store.is_runner_token_valid(claims.jti, context.clock()):
+        RUNNER_CALLBACKS.labels("credentials", "unauthorized").inc()
+        raise ApiError(401, "token_invalid", "the token is unknown, revoked or expired")
+    dispatch = await dispatch_of_claims(context, claims, TokenPurpose.PROGRESS)
+    status = DispatchStatus.model_validate(dispatch.get("status") or {})
+    if is_terminal(status.phase):
+        raise ApiError(409, "run_ended", f"dispatch {dispatch_name} has already ended")
+    if status.deadline_at is None:
+        raise _not_started(dispatch_name)
+    tokens = tokens_for_dispatch(_token_secret(context), dispatch["metadata"], context.namespace, status.deadline_at)
+    RUNNER_CALLBACKS.labels("credentials", "accepted").inc()
+    return respond(
+        Credentials(
+            progress_token=tokens.progress.token,
+            result_token=tokens.result.token,
+            expires_at=tokens.result.expires_at,
+            shadow=False,
+            environment={},
+            github=await _github_access(context, str(dispatch["spec"]["mapping"])),
+        )
+    )
+
+
+async def _github_access(context: WebContext, team_key: str) -> RunGitHubAccess | None:
+    """A token for the mapping's repository alone, minted for this run (never the App's own)."""
+    mapping = _mapping_spec(context, team_key)
+    if context.github is None or mapping is None:
+        return None
+    owner, repo = mapping.source.owner, mapping.source.repo
+    try:
+        minted = await context.github.repository_token(owner, repo)
+    except GitHubAppNotInstalled:
+        raise ApiError(409, "app_not_installed", f"the GitHub App is not installed on {owner}/{repo}") from None
+    except GitHubError as error:
+        if error.status is not None and error.status < 500 and error.status != 429:
+            raise ApiError(502, "github_refused", f"GitHub refused a token for {owner}/{repo}: {error}") from None
+        raise ApiError(
+            503, "github_unavailable", f"GitHub is unavailable: {error}", headers={"Retry-After": "5"}
+        ) from None
+    return RunGitHubAccess(
+        token=minted.token.get_secret_value(),
+        expires_at=minted.expires_at,
+        api_url=context.github.base_url.rstrip("/"),
+        repository=f"{owner}/{repo}",
     )
 
 

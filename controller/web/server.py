@@ -103,6 +103,7 @@ async def open_web_context(
             ),
             clock=clock,
             jira=ticketing.jira,
+            tickets=ticketing.sources(),
             ticketing_probes=ticketing_probes(ticketing),
             stored_at_start=stored_at_start,
             identity=await _identity_verifier(settings, stack),

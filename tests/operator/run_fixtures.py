@@ -11,13 +11,15 @@ import asyncio
 import errno
 import socket
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
+from controller.github import GitHubClient
 from controller.kube import DISPATCHES, KubeClient
 from controller.kube.errors import NotFoundError
 from controller.operator.main import term_of
@@ -29,7 +31,10 @@ from controller.sandbox.chat import ChatSandbox
 from controller.sandbox.docker import DockerSandbox
 from controller.sandbox.fly import FlySandbox
 from controller.sandbox.github import GitHubSandbox
+from controller.sandbox.linear import LinearSandbox
+from controller.sandbox.process_runner import ProcessRunner
 from controller.sandbox.runner import SandboxRunner
+from controller.ticketing.linear import LinearClient
 from tests.support.api_fixtures import Api, ApiFactory
 from tests.support.cluster import Cluster
 from tests.support.waiting import eventually
@@ -49,14 +54,14 @@ GAP_FILL_SECRET = "gap-fill-trigger-secret-of-the-run-loop"
 
 
 async def _api_on_a_free_port(
-    start_api: ApiFactory, github: GitHubSandbox, fly: FlySandbox, http: httpx.AsyncClient
+    start_api: ApiFactory, sandbox: GitHubSandbox, fly: FlySandbox, http: httpx.AsyncClient, **extra: Any
 ) -> tuple[Api, str]:
     """The API on a port known before it starts (runners are told it); another process may take the
     port first, so a few are tried."""
     for _ in range(5):
         api_url = f"http://127.0.0.1:{(port := free_port())}"
         verifier = IdentityVerifier(
-            {str(github.oidc.issuer_url): "github-actions", str(fly.oidc.issuer_url): "fly-machines"},
+            {str(sandbox.oidc.issuer_url): "github-actions", str(fly.oidc.issuer_url): "fly-machines"},
             api_url,
             http=http,
         )
@@ -67,7 +72,7 @@ async def _api_on_a_free_port(
             "GAP_FILL_TRIGGER_SECRET": GAP_FILL_SECRET,
         }
         try:
-            return await start_api(environment, identity=verifier, port=port), api_url
+            return await start_api(environment, identity=verifier, port=port, **extra), api_url
         except OSError as error:
             if error.errno != errno.EADDRINUSE:
                 raise
@@ -87,6 +92,8 @@ class RunLoop:
     docker: DockerSandbox
     chat: ChatSandbox
     runner: SandboxRunner
+    processes: ProcessRunner | None
+    """The real runner's processes, in a `real_loop`."""
     api: Api
     api_url: str
     slack_url: str
@@ -155,6 +162,44 @@ async def loop(
     cluster: Cluster,
     monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[RunLoop]:
+    """The run loop with the simulated runner: each run plays a `RunScript`."""
+    async with _run_loop(start_operator, start_api, kube, namespace, rsa_key, cluster, monkeypatch) as loop:
+        yield loop
+
+
+@pytest.fixture
+async def real_loop(
+    start_operator: RuntimeFactory,
+    start_api: ApiFactory,
+    kube: KubeClient,
+    namespace: str,
+    rsa_key: Any,
+    cluster: Cluster,
+    monkeypatch: pytest.MonkeyPatch,
+    linear: LinearSandbox,
+    tmp_path: Path,
+) -> AsyncIterator[RunLoop]:
+    """The run loop with the real runner program (and the fake agent) started for every run."""
+    async with _run_loop(
+        start_operator, start_api, kube, namespace, rsa_key, cluster, monkeypatch, linear=linear, workroot=tmp_path
+    ) as loop:
+        yield loop
+
+
+@asynccontextmanager
+async def _run_loop(
+    start_operator: RuntimeFactory,
+    start_api: ApiFactory,
+    kube: KubeClient,
+    namespace: str,
+    rsa_key: Any,
+    cluster: Cluster,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    linear: LinearSandbox | None = None,
+    workroot: Path | None = None,
+) -> AsyncIterator[RunLoop]:
+    """With `workroot`, the real runner runs; the API then holds the GitHub App and Linear, as it would."""
     monkeypatch.setenv("KUBECONFIG", str(cluster.kubeconfig))  # kopf logs in from it, as in a real process
     async with AsyncExitStack() as stack:
         github = GitHubSandbox()
@@ -167,12 +212,27 @@ async def loop(
         chat = ChatSandbox(rate_limit=False)
         runner = SandboxRunner(github=github, fly=fly, docker=docker)
         stack.push_async_callback(runner.aclose)
+        processes = None
+        hook = runner.on_run_started
+        if workroot is not None:
+            processes = ProcessRunner(github=github, fly=fly, docker=docker, workroot=workroot)
+            stack.push_async_callback(processes.aclose)
+            hook = processes.on_run_started
         for sandbox in (github, fly, docker):
-            sandbox.on_run_started = runner.on_run_started
+            sandbox.on_run_started = hook
         for sandbox in (github, fly, docker, chat):
             await stack.enter_async_context(sandbox.running())
         http = await stack.enter_async_context(httpx.AsyncClient())
-        api, api_url = await _api_on_a_free_port(start_api, github, fly, http)
+        extra: dict[str, Any] = {}
+        if workroot is not None:
+            extra["github"] = await stack.enter_async_context(GitHubClient(APP_ID, rsa_key, base_url=str(github.url)))
+        if linear is not None:
+            from tests.operator.conftest import LINEAR_KEY
+
+            extra["tickets"] = {
+                "linear": await stack.enter_async_context(LinearClient(LINEAR_KEY, endpoint=f"{linear.url}/graphql"))
+            }
+        api, api_url = await _api_on_a_free_port(start_api, github, fly, http, **extra)
         github.set_app_webhook(APP_ID, f"{api_url}/api/github/webhook", WEBHOOK_SECRET)
         loop = RunLoop(
             github=github,
@@ -180,6 +240,7 @@ async def loop(
             docker=docker,
             chat=chat,
             runner=runner,
+            processes=processes,
             api=api,
             api_url=api_url,
             slack_url=chat.add_slack_hook(),

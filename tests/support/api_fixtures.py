@@ -19,6 +19,7 @@ from controller.kube import PROJECT_MAPPINGS, Informer, KubeClient, KubeConnecti
 from controller.runners.identity import IdentityVerifier
 from controller.secrets import KubernetesSecretBackend, SecretBackend
 from controller.store import Store
+from controller.ticketing.model import Provider, TicketSource
 from controller.web.admin_tokens import AdminTokens
 from controller.web.app import init_app
 from controller.web.context import WebContext
@@ -64,6 +65,7 @@ async def start_api(kube: KubeClient, namespace: str, store: Store, clock: FakeC
             identity: IdentityVerifier | None = None,
             port: int | None = None,
             github: GitHubClient | None = None,
+            tickets: dict[Provider, TicketSource] | None = None,
             kube_connection: KubeConnection | None = None,
         ) -> Api:
             """`kube_connection` points the app at another API server, one that may never answer."""
@@ -91,6 +93,7 @@ async def start_api(kube: KubeClient, namespace: str, store: Store, clock: FakeC
                 stored_at_start=stored_at_start or {},
                 identity=identity,
                 github=github,
+                tickets=tickets or {},
             )
             client: TestClient[Any, Any] = await stack.enter_async_context(
                 TestClient(TestServer(init_app(context), port=port))

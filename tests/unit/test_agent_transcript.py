@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
-from controller.runner.agent import AgentSettings, AgentTranscript, agent_command, agent_environment
+from controller.runner.agent import AgentSettings, AgentTranscript
+from controller.runner.providers.claude_code import command as agent_command
+from controller.runner.providers.claude_code import environment as agent_environment
 
 
 def lines(*events: dict[str, object]) -> list[str]:

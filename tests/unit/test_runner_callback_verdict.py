@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from controller.runner.callbacks import BACKOFF_MAX_SECONDS, PROGRESS_ATTEMPTS, Action, Answer, Purpose, verdict
+from controller.callbacks.client import BACKOFF_MAX_SECONDS, PROGRESS_ATTEMPTS, Action, Answer, Purpose, verdict
 
 CREDENTIALS, PROGRESS, RESULT = Purpose.CREDENTIALS, Purpose.PROGRESS, Purpose.RESULT
 NO_ANSWER = Answer(status=None, code="ConnectError")

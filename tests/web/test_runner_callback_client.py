@@ -10,8 +10,8 @@ from datetime import timedelta
 import httpx
 import pytest
 
+from controller.callbacks.client import CallbackClient, CallbackRefused
 from controller.kube import DISPATCHES, KubeClient
-from controller.runner.callbacks import CallbackClient, CallbackRefused
 from controller.runners.tokens import RunnerTokenPair
 from tests.support.api_fixtures import ApiFactory
 from tests.support.clock import FakeClock

@@ -32,13 +32,22 @@ def closing_comment(
     error_message: str | None,
     steps: Sequence[Mapping[str, Any]],
     run_url: str | None,
+    summary: str | None = None,
+    saved_branch: str | None = None,
 ) -> str:
-    """The comment a ticket gets when its run ends: the PR, or what failed and where."""
+    """The comment a ticket gets when its run ends: the PR or the plan, or what failed and where.
+
+    A run stopped midway names the branch its work in progress was saved to, so nothing is lost.
+    """
     run = f"AI-Implement's {KIND_WORDS.get(kind, kind)} run ({dispatch_name})"
     where = f"\nRun: {run_url}" if run_url else ""
+    if saved_branch:
+        where += f"\nWork in progress saved to branch `{saved_branch}`."
     if phase == "Succeeded":
         if pull_request_url:
             return f"{run} finished and opened a pull request: {pull_request_url}{where}"
+        if summary and kind == "planning":
+            return f"{run} finished. The plan:\n\n{summary}\n{where}".rstrip()
         return f"{run} finished.{where}"
     step = failed_step(steps)
     at = f" in step `{step}`" if step else ""

@@ -420,6 +420,7 @@ class DispatchReconciler:
             steps=steps,
             finished_at=status.finished_at,
             usage=usage_of(status),
+            summary=status.result.summary if status.result is not None else None,
         )
         pull_url, pull_number = _pull_request_of(spec, status)
         if pull_url is not None and pull_number is not None:
@@ -498,6 +499,8 @@ class DispatchReconciler:
             error_message=error.message if error else None,
             steps=[step.model_dump(by_alias=True) for step in status.steps],
             run_url=status.runner.url if status.runner else None,
+            summary=status.result.summary if status.result is not None else None,
+            saved_branch=status.result.work_in_progress_branch if status.result is not None else None,
         )
         await updater.comment(spec.issue, text, f"{dispatch['metadata']['uid']}:closing")
 

@@ -265,6 +265,7 @@ class RepoState:
             "owner": user_json(self.owner, 1_000 + self.id, kind="Organization"),
             "html_url": self.html_url,
             "url": f"{api_url}/repos/{self.full_name}",
+            "clone_url": f"{api_url}/{self.full_name}.git",
             "default_branch": self.default_branch,
             "archived": False,
             "disabled": False,

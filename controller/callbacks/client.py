@@ -3,8 +3,8 @@
 A run must ride out a controller that is restarting, changing leader or briefly unreachable, so
 each call has its own patience (`verdict`, pure and table-tested):
 
-- credentials: retried (the Dispatch may still be starting: 409 `not_started`; the API may be down)
-  until the run's deadline; refused (401, 410, 501) ends the run at once;
+- credentials and the brief: retried (the Dispatch may still be starting: 409 `not_started`; the API
+  may be down) until the run's deadline; refused (401, 410, 501) ends the run at once;
 - progress: a heartbeat and a log line, so it is retried a few times with backoff and then dropped
   (the run goes on; the next report carries the state anyway);
 - result: retried until it is accepted or the deadline passes. A 409 saying the result is already
@@ -35,6 +35,7 @@ TIMEOUT_SECONDS: Final = 15.0
 
 class Purpose(StrEnum):
     CREDENTIALS = "credentials"
+    BRIEF = "brief"
     PROGRESS = "progress"
     RESULT = "result"
 
@@ -99,12 +100,22 @@ class CallbackRefused(Exception):
 
 
 @dataclass(frozen=True)
+class GitHubAccess:
+    """The run's own GitHub token: one repository, contents and pull requests only."""
+
+    token: str = field(repr=False)
+    api_url: str
+    repository: str
+
+
+@dataclass(frozen=True)
 class Credentials:
     progress_token: str
     result_token: str
     shadow: bool = False
     environment: Mapping[str, str] = field(default_factory=dict)
     """What the controller hands the run besides its tokens (model credentials)."""
+    github: GitHubAccess | None = None
 
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -143,7 +154,15 @@ class CallbackClient:
             result_token=result if isinstance(result, str) else "",
             shadow=shadow,
             environment={str(key): str(value) for key, value in environment.items()},
+            github=_github_access(body.get("github")),
         )
+
+    async def brief(self, progress_token: str) -> dict[str, Any]:
+        """What the run works on (GET /runner/brief): the ticket, the approved plan, the review feedback."""
+        body = await self._call(Purpose.BRIEF, progress_token, None)
+        if not body or not isinstance(body.get("ticket"), dict):
+            raise CallbackRefused("the controller answered a brief without its ticket")
+        return body
 
     async def progress(self, token: str, step: Mapping[str, Any] | None) -> bool:
         """Report one step (None: a heartbeat); False when it had to be dropped."""
@@ -154,7 +173,7 @@ class CallbackClient:
         """Report the outcome; returns once the controller has it, raises once it never will."""
         await self._call(Purpose.RESULT, token, dict(result))
 
-    async def _call(self, purpose: Purpose, token: str, body: Mapping[str, Any]) -> dict[str, Any] | None:
+    async def _call(self, purpose: Purpose, token: str, body: Mapping[str, Any] | None) -> dict[str, Any] | None:
         attempt = 0
         while True:
             attempt += 1
@@ -172,12 +191,13 @@ class CallbackClient:
             await self._sleep(decided.delay)
 
     async def _attempt(
-        self, purpose: Purpose, token: str, body: Mapping[str, Any]
+        self, purpose: Purpose, token: str, body: Mapping[str, Any] | None
     ) -> tuple[Answer, dict[str, Any] | None]:
         try:
-            response = await self._http.post(
+            response = await self._http.request(
+                "GET" if body is None else "POST",
                 f"{self.base_url}/runner/{purpose}",
-                json=dict(body),
+                json=None if body is None else dict(body),
                 headers={"Authorization": f"Bearer {token}"},
                 timeout=TIMEOUT_SECONDS,
             )
@@ -186,6 +206,15 @@ class CallbackClient:
         payload = _json_object(response)
         code = (payload.get("error") or {}).get("code") if isinstance(payload.get("error"), dict) else None
         return Answer(response.status_code, code, _retry_after(response.headers.get("Retry-After"))), payload
+
+
+def _github_access(value: Any) -> GitHubAccess | None:
+    if value is None:
+        return None
+    fields = ("token", "apiUrl", "repository")
+    if not isinstance(value, dict) or not all(isinstance(value.get(name), str) and value[name] for name in fields):
+        raise CallbackRefused("the credentials exchange answered a `github` entry without token, apiUrl and repository")
+    return GitHubAccess(token=value["token"], api_url=value["apiUrl"], repository=value["repository"])
 
 
 def _json_object(response: httpx.Response) -> dict[str, Any]:
