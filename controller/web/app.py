@@ -20,6 +20,7 @@ from controller.web import (
     orchestrator_settings,
     pulls,
     reaper,
+    runner_brief,
     runner_callbacks,
     runner_mode,
     secrets,
@@ -50,6 +51,7 @@ ROUTERS: tuple[ApiRouter, ...] = (
     sessions.router,
     reaper.router,
     runner_callbacks.router,
+    runner_brief.router,
     workflows.router,
 )
 
