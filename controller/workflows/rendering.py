@@ -36,7 +36,7 @@ import yaml
 
 from controller.resources import ProjectMappingSpec, effective_max_iterations
 
-TEMPLATE_VERSION: Final = 2
+TEMPLATE_VERSION: Final = 3
 """Raise it whenever a template changes: every synced repository then reads as stale."""
 MARKER_PREFIX: Final = "# ai-implement-template:"
 _MARKER: Final = re.compile(r"^# ai-implement-template: v(?P<version>\d+) sha=(?P<sha>[0-9a-f]{12})[ \t]*\r?$", re.M)

@@ -34,7 +34,7 @@ from controller.workflows import (
 )
 
 RUNNERS_DOC = Path(__file__).parents[2] / "docs" / "runners.md"
-CREDENTIALS_STEP = "Trade the run's identity for its callback tokens"
+RUN_STEP = "Run the pipeline"
 BASE: dict[str, Any] = {
     "teamKey": "ENG",
     "ticketing": {"provider": "linear"},
@@ -66,7 +66,7 @@ def steps(document: dict[Any, Any], job: str = "run") -> dict[str, dict[str, Any
 
 
 def documented_workflow() -> dict[Any, Any]:
-    """The workflow written out in docs/runners.md ("How a run obtains its callback tokens")."""
+    """The workflow written out in docs/runners.md ("How a run obtains its credentials")."""
     text = RUNNERS_DOC.read_text()
     block = re.search(r"```yaml\n(  on:\n.*?)```", text, re.S)
     assert block is not None, "docs/runners.md no longer shows the workflow's inputs and credentials step"
@@ -83,13 +83,22 @@ def test_the_runner_workflow_follows_the_documented_contract(spec: ProjectMappin
     documented = documented_workflow()
     assert rendered[True]["workflow_dispatch"]["inputs"] == documented[True]["workflow_dispatch"]["inputs"]
     assert rendered["run-name"] == documented["run-name"] == "${{ inputs.dispatch }} in ${{ inputs.namespace }}"
-    assert rendered["permissions"] == documented["permissions"]
-    assert rendered["permissions"]["id-token"] == "write"
-    documented_step = steps(documented)[CREDENTIALS_STEP]
-    assert steps(rendered)[CREDENTIALS_STEP] == documented_step
-    assert documented_step["env"]["CALLBACK_URL"] == "${{ inputs.callback_base_url }}"
-    assert '"$CALLBACK_URL/runner/credentials"' in documented_step["run"]
-    assert "${{" not in documented_step["run"], "inputs reach the script through env, never as text"
+    assert rendered["permissions"] == documented["permissions"] == {"contents": "read", "id-token": "write"}
+    for name in ("Export the run's settings", RUN_STEP):
+        documented_step, rendered_step = steps(documented)[name], steps(rendered)[name]
+        assert rendered_step["run"] == documented_step["run"]
+        assert documented_step["env"].items() <= rendered_step["env"].items()
+        assert "${{" not in documented_step["run"], "inputs reach the script through env, never as text"
+    assert steps(rendered)[RUN_STEP]["env"]["AI_IMPLEMENT_CALLBACK_URL"] == "${{ inputs.callback_base_url }}"
+
+
+@pytest.mark.parametrize("spec", [ANTHROPIC, BEDROCK], ids=["anthropic", "bedrock"])
+def test_no_run_holds_the_apps_private_key_or_its_full_permissions(spec: ProjectMappingSpec) -> None:
+    text = render_templates(spec)[RUNNER_WORKFLOW_PATH]
+    assert "create-github-app-token" not in text
+    assert "PRIVATE_KEY" not in text
+    assert "secrets.AI_IMPLEMENT_APP_ID" not in text
+    assert "write" not in str(workflow(spec)["permissions"].get("contents"))
 
 
 def test_github_can_dispatch_the_rendered_workflow_with_every_input() -> None:
@@ -103,7 +112,7 @@ def test_github_can_dispatch_the_rendered_workflow_with_every_input() -> None:
 def test_the_run_exports_its_settings_then_runs_the_pipeline_in_the_session_image() -> None:
     document = workflow()
     names = list(steps(document))
-    assert names.index(CREDENTIALS_STEP) < names.index("Export the run's settings") < names.index("Run the pipeline")
+    assert names.index("Export the run's settings") < names.index(RUN_STEP)
     export = steps(document)["Export the run's settings"]
     assert export["env"] == {"AI_IMPLEMENT_SETTINGS": "${{ inputs.environment }}"}
     assert "GITHUB_ENV" in export["run"]
