@@ -57,11 +57,26 @@ def _check_config(args: argparse.Namespace) -> int:
     found = _kubernetes_connection()
     kubernetes = [found] if isinstance(found, ConfigProblem) else []
     try:
-        text, code = render_config_check(load_settings(env_file=args.env_file), more_errors=kubernetes)
+        settings = load_settings(env_file=args.env_file)
     except ConfigurationError as error:
         text, code = render_config_check(error, more_errors=kubernetes)
+    else:
+        more_errors = [*kubernetes, *_custom_file_problems(settings.custom_dir)]
+        text, code = render_config_check(settings, more_errors=more_errors)
     sys.stdout.write(text)
     return code
+
+
+def _custom_file_problems(custom_dir: Path) -> list[ConfigProblem]:
+    """What is wrong under CUSTOM_DIR, one problem per bad file, each naming the file and its fault."""
+    from controller.config import ConfigProblem
+    from controller.pipelines import load_catalog
+
+    try:
+        catalog = load_catalog(custom_dir)
+    except OSError as error:
+        return [ConfigProblem("CUSTOM_DIR", f"CUSTOM_DIR={custom_dir} cannot be read: {error}")]
+    return [ConfigProblem("CUSTOM_DIR", problem) for problem in catalog.problems()]
 
 
 def _upgrade_database(args: argparse.Namespace) -> int:

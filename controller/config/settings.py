@@ -397,6 +397,17 @@ class Settings(BaseSettings):
         description="Lowest severity written to the log: DEBUG, INFO, WARNING or ERROR (any letter case).",
         json_schema_extra={"section": Section.SERVICE},
     )
+    custom_dir: Path = Field(
+        default=Path("custom"),
+        description=(
+            "Directory of this installation's customizations: `pipelines/<name>.yml`, `steps/<id>.py` and "
+            "`providers/<id>.py` in it override the built-in pipeline, step or agent provider of the same "
+            "name, or add new ones. A relative path is read from the working directory (the container image "
+            "keeps it at `/app/custom`); a missing directory means the built-ins only. A bad file is "
+            "reported, with its fault, by `config check`, GET /api/pipelines-steps and GET /api/customizations."
+        ),
+        json_schema_extra={"section": Section.SERVICE},
+    )
 
     notify_type: NotifyType = Field(
         default=NotifyType.SLACK,

@@ -10,6 +10,7 @@ from controller.metrics import API_REQUEST_SECONDS, API_REQUESTS
 from controller.web import (
     auth,
     config_status,
+    customizations,
     gap_fill,
     github_webhook,
     health,
@@ -53,6 +54,7 @@ ROUTERS: tuple[ApiRouter, ...] = (
     runner_callbacks.router,
     runner_brief.router,
     workflows.router,
+    customizations.router,
 )
 
 OPENAPI = web.AppKey("openapi", dict)

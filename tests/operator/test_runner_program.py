@@ -83,6 +83,10 @@ async def test_an_implementation_run_pushes_a_real_commit_and_opens_its_pull_req
     assert usage["outputTokens"] > 0
     [comment] = linear.comments_on("ENG-1")
     assert status["pullRequest"]["url"] in comment.body
+    run_tokens = [token for token in real_loop.github.tokens.values() if "workflows" not in token.permissions]
+    assert [(token.repositories, token.permissions) for token in run_tokens] == [
+        (frozenset({"eng"}), {"contents": "write", "pull_requests": "write", "metadata": "read"})
+    ], "the run worked with a token of its one repository, without the workflows permission"
 
 
 async def test_a_planning_run_posts_its_plan_and_the_implementation_works_from_it(

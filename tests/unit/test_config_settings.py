@@ -76,6 +76,7 @@ OUR_VARIABLES = {
     "REAPER_GRACE_MINUTES",
     "OPERATOR_PORT",
     "LEADER_LEASE_SECONDS",
+    "CUSTOM_DIR",
 }
 SECRET_VARIABLES = {
     "GITHUB_APP_PRIVATE_KEY",
@@ -143,6 +144,7 @@ def test_every_variable_has_its_documented_default() -> None:
         "ai_implement_env": None,
         "kubernetes_service_host": None,
         "log_level": LogLevel.INFO,
+        "custom_dir": Path("custom"),
         "notify_type": NotifyType.SLACK,
         "notify_webhook_url": None,
         "runner_mode": RunnerMode.DEFAULT,

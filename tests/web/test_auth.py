@@ -17,6 +17,8 @@ ADMIN_PATHS = [
     ("GET", "/api/settings"),
     ("GET", "/api/global-secrets"),
     ("GET", "/api/admin/config-status"),
+    ("GET", "/api/pipelines-steps"),
+    ("GET", "/api/customizations"),
     ("GET", "/api/openapi.json"),
     ("GET", "/api/no-such-route"),
     ("GET", "/admin"),

@@ -535,3 +535,82 @@ async def test_a_rotated_key_is_fetched_again_but_not_more_than_once_a_minute(
         refetched = await exchange_status()
 
     assert (first, too_soon, refetched) == (200, 401, 200)
+
+
+# A local container proves itself with its progress token; every run reads its brief with it.
+
+
+async def test_a_local_run_shows_its_progress_token_and_gets_its_credentials(
+    callbacks: Api, tokens: RunnerTokenPair
+) -> None:
+    response = await callbacks.client.post(
+        "/runner/credentials", json={"dispatch": NAME}, headers=bearer(tokens.progress.token)
+    )
+
+    assert response.status == 200, await response.text()
+    body = await response.json()
+    assert (body["progressToken"], body["resultToken"]) == (tokens.progress.token, tokens.result.token)
+    assert body["github"] is None, "no GitHub App here: the run is told, and fails in its checkout step"
+
+
+@pytest.mark.parametrize("case", ["other-dispatch", "result-token"])
+async def test_a_local_proof_that_is_not_this_runs_progress_token_is_401(
+    callbacks: Api, tokens: RunnerTokenPair, case: str
+) -> None:
+    proof, dispatch = tokens.progress.token, NAME
+    if case == "other-dispatch":
+        dispatch = "eng-2-implementation-1"
+    else:
+        proof = tokens.result.token
+
+    response = await callbacks.client.post("/runner/credentials", json={"dispatch": dispatch}, headers=bearer(proof))
+
+    assert response.status == 401, await response.text()
+
+
+async def test_a_local_proof_the_ledger_does_not_know_is_401(
+    callbacks: Api, dispatch: dict[str, Any], namespace: str, clock: FakeClock
+) -> None:
+    unrecorded = tokens_for_dispatch(SECRET, dispatch["metadata"], namespace, clock.now + timedelta(minutes=90))
+
+    response = await callbacks.client.post(
+        "/runner/credentials", json={"dispatch": NAME}, headers=bearer(unrecorded.progress.token)
+    )
+
+    assert response.status == 401, await response.text()
+
+
+async def test_the_brief_carries_the_ticket_and_the_plan_of_its_planning_run(
+    callbacks: Api, tokens: RunnerTokenPair, store: Store, clock: FakeClock
+) -> None:
+    await store.append_dispatch_log(
+        now=clock.now,
+        issue_id="uuid-1",
+        identifier="ENG-1",
+        title="Dark mode",
+        team_key="ENG",
+        repo=REPO,
+        kind="planning",
+        iteration=1,
+        runner_mode="github-actions",
+        session_image="runner:1",
+        status="running",
+        dispatch_name="eng-1-planning-1",
+    )
+    await store.update_dispatch_status("eng-1-planning-1", "succeeded", summary="## Plan\n\n1. Do it.")
+
+    response = await callbacks.client.get("/runner/brief", headers=bearer(tokens.progress.token))
+
+    assert response.status == 200, await response.text()
+    body = await response.json()
+    assert body["ticket"]["identifier"] == "ENG-1"
+    assert body["ticket"]["description"] is None
+    assert body["warnings"] == ["linear is not configured on the controller: the description is missing"]
+    assert body["plan"] == "## Plan\n\n1. Do it."
+    assert (body["kind"], body["feedback"], body["pullRequest"]) == ("implementation", [], None)
+
+
+async def test_the_brief_takes_only_the_progress_token(callbacks: Api, tokens: RunnerTokenPair) -> None:
+    for headers in ({}, bearer(tokens.result.token), bearer("forged")):
+        response = await callbacks.client.get("/runner/brief", headers=headers)
+        assert response.status == 401, await response.text()
