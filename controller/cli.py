@@ -157,6 +157,13 @@ def _print_crds(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_runner(args: argparse.Namespace) -> int:
+    from controller.runner.main import main as run_session
+
+    del args
+    return run_session()
+
+
 def _with_env_file(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--env-file", default=".env", help="dotenv file read under the environment (default .env)")
     return parser
@@ -177,6 +184,13 @@ def _build_parser() -> argparse.ArgumentParser:
         commands.add_parser("operator", help="reconcile resources; on the elected replica, poll tickets and dispatch")
     )
     operator.set_defaults(handler=_run_operator)
+
+    runner = commands.add_parser(
+        "runner",
+        help="run one session's pipeline (inside a runner; also installed as ai-implement-runner): the run is "
+        "described by AI_IMPLEMENT_* variables, see docs/runners.md",
+    )
+    runner.set_defaults(handler=_run_runner)
 
     dev = commands.add_parser(
         "dev",

@@ -174,3 +174,11 @@ def test_an_operator_port_in_use_is_one_error_line_and_exit_1(tmp_path: Path, rs
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1
     assert errors[0].startswith(f"error: cannot serve /metrics on OPERATOR_PORT={port}: ")
+
+
+def test_the_runner_subcommand_names_every_missing_variable_and_exits_2() -> None:
+    result = _run("runner", env={"PYTHONPATH": str(Path(__file__).parents[2])})
+
+    assert result.returncode == 2
+    for variable in ("AI_IMPLEMENT_DISPATCH", "AI_IMPLEMENT_KIND", "AI_IMPLEMENT_REPO", "AI_IMPLEMENT_CALLBACK_URL"):
+        assert f"{variable} is not set" in result.stderr

@@ -12,6 +12,7 @@ import pytest
 
 from controller.callbacks.client import CallbackClient, CallbackRefused
 from controller.kube import DISPATCHES, KubeClient
+from controller.runner.main import run_session
 from controller.runners.tokens import RunnerTokenPair
 from tests.support.api_fixtures import ApiFactory
 from tests.support.clock import FakeClock
@@ -100,3 +101,23 @@ async def test_a_run_that_ended_is_told_so_and_stops_reporting(
 
     with pytest.raises(CallbackRefused, match="409"):
         await client.progress(tokens.progress.token, None)
+
+
+async def test_a_runner_whose_environment_is_unusable_still_reports_why(
+    start_api: ApiFactory, tokens: RunnerTokenPair, kube: KubeClient, namespace: str
+) -> None:
+    api = await start_api(ENV)
+    environment = {
+        "AI_IMPLEMENT_DISPATCH": NAME,
+        "AI_IMPLEMENT_CALLBACK_URL": str(api.client.make_url("/")).rstrip("/"),
+        "AI_IMPLEMENT_PROGRESS_TOKEN": tokens.progress.token,
+        "AI_IMPLEMENT_RESULT_TOKEN": tokens.result.token,
+        "AI_IMPLEMENT_KIND": "deploy",
+    }
+
+    assert await run_session(environment) == 2
+
+    result = (await status_of(kube, namespace))["result"]
+    assert (result["outcome"], result["error"]["reason"]) == ("failed", "BadRunEnvironment")
+    assert "AI_IMPLEMENT_KIND='deploy' is not one of" in result["error"]["message"]
+    assert "AI_IMPLEMENT_REPO is not set" in result["error"]["message"]
