@@ -60,10 +60,17 @@ kind-up: ## Create a kind cluster (needs Docker and kind) and install the CRDs.
 	kind create cluster --config manifests/kind/cluster.yaml
 	kubectl apply -f crds/
 
+.PHONY: image
+image: ## Build the controller image ai-implement:dev (needs Docker).
+	docker build --target controller -t ai-implement:dev .
+
+.PHONY: runner-image
+runner-image: ## Build the session image ai-implement-runner:dev: the runner, git and Claude Code (needs Docker).
+	docker build --target runner -t ai-implement-runner:dev .
+
 .PHONY: kind-deploy
-kind-deploy: ## Build the image, load it into the kind cluster and deploy manifests/base (needs Docker).
-	docker build -t ai-implement:dev .
-	kind load docker-image ai-implement:dev --name ai-implement
+kind-deploy: image runner-image ## Build both images, load them into the kind cluster and deploy manifests/base (needs Docker).
+	kind load docker-image ai-implement:dev ai-implement-runner:dev --name ai-implement
 	kubectl apply -f crds/
 	kubectl apply -k manifests/base
 	kubectl -n ai-implement set image deployment/ai-implement operator=ai-implement:dev api=ai-implement:dev

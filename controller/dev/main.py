@@ -1,8 +1,9 @@
 """`ai-implement dev`: the whole product on one machine, without credentials.
 
 A local kube-apiserver and etcd (with the CRDs), SQLite, the Linear, Jira,
-GitHub, Fly, Docker and chat sandboxes seeded with sample tickets and repositories, the simulated
-runner, the API with the admin UI, and the operator, all configured through the same settings a
+GitHub, Fly, Docker and chat sandboxes seeded with sample tickets and repositories, the real runner
+program (`controller.sandbox.process_runner`, with the fake agent) for every run the backends start,
+the API with the admin UI, and the operator, all configured through the same settings a
 deployment uses (the sandboxes' URLs in place of the services', every webhook signed with a
 secret made for this run). Once it runs, `controller.dev.story` plays a person's part: it labels
 tickets, reviews a pull request and asks for a gap-fill run. Ctrl-C stops everything and
@@ -59,7 +60,7 @@ from controller.sandbox.fly import FlySandbox
 from controller.sandbox.github import GitHubSandbox
 from controller.sandbox.jira import JiraSandbox
 from controller.sandbox.linear import LinearSandbox
-from controller.sandbox.runner import SandboxRunner
+from controller.sandbox.process_runner import ProcessRunner
 from controller.web.server import create_app
 
 logger = logging.getLogger("controller.dev")
@@ -76,7 +77,7 @@ class Sandboxes:
     fly: FlySandbox
     docker: DockerSandbox
     chat: ChatSandbox
-    runner: SandboxRunner
+    runner: ProcessRunner
     app_key: rsa.RSAPrivateKey
     webhooks: WebhookSecrets
     story_tickets: tuple[str, str]
@@ -153,7 +154,7 @@ def dev_settings(sandboxes: Sandboxes, *, port: int, work_dir: Path, admin_code:
 
 
 @asynccontextmanager
-async def running_sandboxes(api_url: str) -> AsyncIterator[Sandboxes]:
+async def running_sandboxes(api_url: str, work_dir: Path) -> AsyncIterator[Sandboxes]:
     """Every sandbox seeded and serving; their webhooks go to `api_url` as soon as something changes."""
     async with AsyncExitStack() as stack:
         linear = LinearSandbox(deliver_webhooks_in_background=True)
@@ -161,7 +162,7 @@ async def running_sandboxes(api_url: str) -> AsyncIterator[Sandboxes]:
         github, fly = GitHubSandbox(deliver_webhooks_in_background=True), FlySandbox()
         docker, chat = DockerSandbox(), ChatSandbox(rate_limit=False)
         docker.add_image(LOCAL_IMAGE)
-        runner = SandboxRunner(github=github, fly=fly, docker=docker)
+        runner = ProcessRunner(github=github, fly=fly, docker=docker, workroot=work_dir / "runs")
         stack.push_async_callback(runner.aclose)
         for backend in (github, fly, docker):
             backend.on_run_started = runner.on_run_started
@@ -232,7 +233,7 @@ def banner(settings: Settings, admin_code: str, kubeconfig: Path, sandboxes: San
 async def run_dev(*, port: int, work_dir: Path, admin_code: str | None, kubeconfig: Path) -> None:
     code = admin_code or secrets.token_urlsafe(12)
     async with AsyncExitStack() as stack:
-        sandboxes = await stack.enter_async_context(running_sandboxes(api_url_of(port)))
+        sandboxes = await stack.enter_async_context(running_sandboxes(api_url_of(port), work_dir))
         settings = dev_settings(sandboxes, port=port, work_dir=work_dir, admin_code=code)
         await serve_api(settings, stack)
         print(banner(settings, code, kubeconfig, sandboxes), flush=True)

@@ -22,7 +22,8 @@ DEFAULT_AGENT_COMMAND: Final = ("claude",)
 DEFAULT_MAX_JOB_MINUTES: Final = 90
 DEFAULT_STOP_GRACE_SECONDS: Final = 30.0
 """How long the runner takes to save work in progress once it is told to stop."""
-REPO_PATTERN_PARTS: Final = 2
+DEFAULT_HEARTBEAT_SECONDS: Final = 20.0
+"""How often a run says it is alive while a step works: well inside RUNNER_PROGRESS_TIMEOUT_MINUTES."""
 
 
 class JobError(ValueError):
@@ -57,6 +58,7 @@ class RunJob:
     custom_dir: Path | None
     workdir: Path | None
     stop_grace_seconds: float
+    heartbeat_seconds: float
 
     @property
     def full_repo(self) -> str:
@@ -123,6 +125,7 @@ def read_job(environment: Mapping[str, str] | None = None) -> RunJob:
         custom_dir=Path(env["AI_IMPLEMENT_CUSTOM_DIR"]) if env.get("AI_IMPLEMENT_CUSTOM_DIR") else None,
         workdir=Path(env["AI_IMPLEMENT_WORKDIR"]) if env.get("AI_IMPLEMENT_WORKDIR") else None,
         stop_grace_seconds=reader.number("AI_IMPLEMENT_STOP_GRACE_SECONDS", DEFAULT_STOP_GRACE_SECONDS),
+        heartbeat_seconds=max(reader.number("AI_IMPLEMENT_HEARTBEAT_SECONDS", DEFAULT_HEARTBEAT_SECONDS), 1.0),
     )
     if problems:
         raise JobError("the run's environment is not usable: " + "; ".join(problems))

@@ -187,6 +187,7 @@ class Session:
         )
         running = run_steps(context, steps, functions, self._progress)
         work: asyncio.Future[PipelineOutcome] = asyncio.ensure_future(running)
+        heartbeat = asyncio.ensure_future(self._beat_while(work))
         try:
             await asyncio.wait({work, stopped}, return_when=asyncio.FIRST_COMPLETED)
             if work.done():
@@ -196,9 +197,17 @@ class Session:
                 await work
             raise stopped.result()
         finally:
+            heartbeat.cancel()
             timer.cancel()
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(signum)
+
+    async def _beat_while(self, work: asyncio.Future[PipelineOutcome]) -> None:
+        """A heartbeat while a long step (the agent) works: the controller's stall timeout is for silent runs."""
+        while not work.done():
+            await asyncio.sleep(self.job.heartbeat_seconds)
+            if not work.done():
+                await self._progress(None)
 
     async def _save_work(self, context: StepContext) -> str | None:
         """Commit and push what the agent did so far to ai-implement/wip/<dispatch>; the branch, if pushed."""
@@ -222,7 +231,7 @@ class Session:
         logger.info("saved the work in progress to %s", branch)
         return branch
 
-    async def _progress(self, step: Mapping[str, Any]) -> None:
+    async def _progress(self, step: Mapping[str, Any] | None) -> None:
         with contextlib.suppress(CallbackRefused):
             await self.callbacks.progress(self.credentials.progress_token, step)
 

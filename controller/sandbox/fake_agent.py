@@ -11,7 +11,8 @@ A planning prompt (one asking for the plan only) gets a short plan as its result
 
 `FAKE_AGENT_ENDING` plays the other endings: `fail` (an error result, exit 1), `max-turns` (the
 turn limit reached), `crash` (exit 2 without a result), `hang` (never ends, after making its
-edits), `garbage` (a line that is not JSON before a normal success).
+edits), `garbage` (a line that is not JSON before a normal success). `FAKE_AGENT_SECONDS` makes it work
+that long before it answers.
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ def main() -> int:
         emit({"type": "user", "session_id": session, "message": {"role": "user", "content": [done]}})
     if ending == "hang":  # after its edits, so that a stopped run has work in progress to save
         time.sleep(3600)
+    time.sleep(float(os.environ.get("FAKE_AGENT_SECONDS") or 0))
     summary = plan_of(prompt) if planning else f"Made {len(edits)} change(s)."
     emit(
         {

@@ -79,8 +79,8 @@ class ProcessRunner:
         self.workroot = workroot or Path(tempfile.mkdtemp(prefix="ai-implement-runs-"))
         self.environment = dict(environment or {})
         """Added to every run's environment (AI_IMPLEMENT_CUSTOM_DIR, AI_IMPLEMENT_STOP_GRACE_SECONDS …)."""
-        self.agent_endings: dict[str, str] = {}
-        """Per ticket identifier: the fake agent's FAKE_AGENT_ENDING for its runs."""
+        self.ticket_environment: dict[str, dict[str, str]] = {}
+        """Per ticket identifier: added to its runs' environment (the fake agent's FAKE_AGENT_ENDING …)."""
         self.processes: list[RunnerProcess] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._identity_tokens: dict[str, StartedRun] = {}
@@ -164,7 +164,6 @@ class ProcessRunner:
         elif started.backend == "fly-machines":
             given["AI_IMPLEMENT_FLY_API_SOCKET"] = await self._fly_socket(started)
         ticket = given.get("AI_IMPLEMENT_ISSUE", "")
-        ending = self.agent_endings.get(ticket)
         return {
             **base,
             **given,
@@ -173,8 +172,8 @@ class ProcessRunner:
             "GIT_CONFIG_GLOBAL": os.devnull,
             "AI_IMPLEMENT_WORKDIR": str(workdir / "checkout"),
             "AI_IMPLEMENT_AGENT_COMMAND": shlex.join(self.agent_command),
-            **({"FAKE_AGENT_ENDING": ending} if ending else {}),
             **self.environment,
+            **self.ticket_environment.get(ticket, {}),
         }
 
     async def _actions_identity(self, started: StartedRun) -> dict[str, str]:

@@ -126,7 +126,8 @@ async def test_sigterm_in_the_middle_of_implementation_saves_the_work_to_a_wip_b
     real_loop: RunLoop, linear: LinearSandbox
 ) -> None:
     assert real_loop.processes is not None
-    real_loop.processes.agent_endings["ENG-1"] = "hang"  # the agent edits, then keeps working
+    # the agent edits, then keeps working
+    real_loop.processes.ticket_environment["ENG-1"] = {"FAKE_AGENT_ENDING": "hang"}
     await implementation_run(real_loop, linear, execution_mode="local")
     process = await _process_of(real_loop, "eng-1-implementation-1")
 
