@@ -20,7 +20,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Final
 
 from controller.kube import DISPATCHES, KubeClient
@@ -143,12 +143,12 @@ class DevStory:
             for number in sorted(state.pulls):
                 pull = state.pulls[number]
                 if pull.state == "open" and DISPATCH_MARKER in (pull.body or ""):
-                    await self._announce_pull_request(owner, repo, number, pull.body or "")
+                    await self._announce_pull_request(owner, repo, number, pull.body or "", pull.created_at)
                     return number
             await asyncio.sleep(0.5)
         raise StoryStopped(f"no run opened a pull request on {owner}/{repo} within {PULL_REQUEST_WAIT_SECONDS:.0f} s")
 
-    async def _announce_pull_request(self, owner: str, repo: str, number: int, body: str) -> None:
+    async def _announce_pull_request(self, owner: str, repo: str, number: int, body: str, opened_at: float) -> None:
         """Which run opened it, with a real commit on a real branch, and how long after its Dispatch was created."""
         name = body.split(DISPATCH_MARKER, 1)[1].split()[0].rstrip("->").strip()
         try:
@@ -157,7 +157,7 @@ class DevStory:
             self._tell(f"{owner}/{repo}#{number} was opened by {name}")
             return
         created = datetime.fromisoformat(str(dispatch["metadata"]["creationTimestamp"]).replace("Z", "+00:00"))
-        seconds = (datetime.now(UTC) - created).total_seconds()
+        seconds = opened_at - created.timestamp()
         self._tell(
             f"{owner}/{repo}#{number} opened by {name} {seconds:.1f} s after the Dispatch was created; "
             "its branch holds the commit the runner pushed"

@@ -199,8 +199,8 @@ class Session:
         finally:
             heartbeat.cancel()
             timer.cancel()
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                loop.remove_signal_handler(signum)
+            for signum in (signal.SIGTERM, signal.SIGINT):  # the result is on its way: it is finished first
+                loop.add_signal_handler(signum, logger.info, "asked to stop while reporting; reporting first")
 
     async def _beat_while(self, work: asyncio.Future[PipelineOutcome]) -> None:
         """A heartbeat while a long step (the agent) works: the controller's stall timeout is for silent runs."""
