@@ -462,8 +462,10 @@ class Settings(BaseSettings):
     session_image: str = Field(
         default="ghcr.io/builddownai/ai-implement-runner:latest",
         description=(
-            "Default container image for Fly Machine sessions. A repository's `.ai-implement/image.yml` "
-            "takes precedence."
+            "Default session image of Fly Machine and GitHub Actions runs: an image with the runner "
+            "(`ai-implement-runner`), git and the coding agent, built with `make runner-image` (Dockerfile target "
+            "`runner`). A mapping's runner.sessionImage, and a repository's `.ai-implement/image.yml`, take "
+            "precedence."
         ),
         json_schema_extra={"section": Section.RUNNER_MODE},
     )
@@ -471,7 +473,8 @@ class Settings(BaseSettings):
         default=None,
         description=(
             "Container image for local Docker runs (RUNNER_MODE=local, or a mapping with executionMode "
-            "`local`). Required for such runs."
+            "`local`), built on the Docker host with `make runner-image` (`ai-implement-runner:dev`). Required for "
+            "such runs."
         ),
         json_schema_extra={"section": Section.RUNNER_MODE},
     )
