@@ -521,6 +521,16 @@ class Settings(BaseSettings):
         ),
         json_schema_extra={"section": Section.RUNNER_CALLBACKS},
     )
+    runner_stop_grace_seconds: int = Field(
+        default=60,
+        description=(
+            "Seconds the controller waits, after it ended a run itself (timed out, or its session destroyed "
+            "from the Sessions panel or by the reaper), for the runner to report the work in progress it saved "
+            "to ai-implement/wip/<dispatch> before it comments on the ticket; a result that arrives sooner ends "
+            "the wait. 0 comments at once. A whole number from 0 to 600."
+        ),
+        json_schema_extra={"section": Section.RUNNER_CALLBACKS},
+    )
     github_oidc_issuer: str = Field(
         default="https://token.actions.githubusercontent.com",
         description=(
@@ -741,6 +751,12 @@ class Settings(BaseSettings):
     def _progress_timeout_is_positive(cls, value: object) -> int:
         expected = "give the minutes as a positive whole number, e.g. 20 (the default)"
         return _parse_integer("RUNNER_PROGRESS_TIMEOUT_MINUTES", value, minimum=1, maximum=None, expected=expected)
+
+    @field_validator("runner_stop_grace_seconds", mode="before")
+    @classmethod
+    def _stop_grace_is_bounded(cls, value: object) -> int:
+        expected = "give the seconds as a whole number from 0 to 600, e.g. 60 (the default)"
+        return _parse_integer("RUNNER_STOP_GRACE_SECONDS", value, minimum=0, maximum=600, expected=expected)
 
     @field_validator("docker_host", mode="before")
     @classmethod

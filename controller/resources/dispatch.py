@@ -20,6 +20,8 @@ DispatchPhase = Literal[
     "Pending", "Starting", "Running", "Succeeded", "Failed", "ReviewFailed", "Cancelled", "TimedOut"
 ]
 TERMINAL_PHASES: frozenset[str] = frozenset({"Succeeded", "Failed", "ReviewFailed", "Cancelled", "TimedOut"})
+STOPPED_BY_THE_CONTROLLER: frozenset[str] = frozenset({"Cancelled", "TimedOut"})
+"""Phases the controller writes while the runner may still be saving its work (it reports it after them)."""
 StepStatus = Literal["pending", "running", "succeeded", "failed", "skipped"]
 
 

@@ -230,13 +230,16 @@ class ProcessRunner:
         return str(path)
 
     def _backend_ended(self, started: StartedRun) -> bool:
-        with contextlib.suppress(Exception):
+        """Whether the platform ended the run: a run cancelled, a machine stopped or destroyed, a container gone."""
+        try:
             if started.backend == "github-actions" and self.github is not None:
                 return bool(self.github.run(int(started.run_id)).status == "completed")
             if started.backend == "fly-machines" and self.fly is not None:
                 return self.fly.machine(started.run_id).state not in ("starting", "started")
             if started.backend == "local" and self.docker is not None:
                 return not self.docker.container(started.run_id).running
+        except (LookupError, ValueError):  # removed altogether
+            return True
         return False
 
     def _end_backend_run(self, started: StartedRun, exit_code: int) -> None:

@@ -34,6 +34,7 @@ from controller.resources.dispatch import (
     MAX_COST_USD,
     MAX_SUMMARY_CHARS,
     MAX_TOKENS,
+    STOPPED_BY_THE_CONTROLLER,
     DispatchStatus,
     StepStatus,
     is_terminal,
@@ -278,7 +279,7 @@ async def report_result(request: web.Request) -> web.Response:
     result = await read_body(request, RunResult)
     dispatch = await dispatch_of_claims(context, claims, TokenPurpose.RESULT)
     status = dispatch.get("status") or {}
-    if status.get("result") is not None or is_terminal(status.get("phase")):
+    if status.get("result") is not None or not _takes_a_result(status):
         RUNNER_CALLBACKS.labels("result", "rejected").inc()
         raise ApiError(409, "result_recorded", f"dispatch {claims.dispatch_name} already has its result")
     if not await context.store.consume_runner_token(claims.jti, context.clock()):
@@ -301,7 +302,8 @@ async def report_result(request: web.Request) -> web.Response:
         recorded["workInProgressBranch"] = result.work_in_progress_branch
 
     def build(current: Mapping[str, Any]) -> dict[str, Any]:
-        if (current.get("status") or {}).get("result") is not None:
+        status = current.get("status") or {}
+        if status.get("result") is not None or not _takes_a_result(status):
             raise ApiError(409, "result_recorded", f"dispatch {claims.dispatch_name} already has its result")
         return {"result": recorded, "lastProgressAt": kube_timestamp(context.clock())}
 
@@ -313,6 +315,15 @@ async def report_result(request: web.Request) -> web.Response:
         raise
     RUNNER_CALLBACKS.labels("result", "accepted").inc()
     return respond(ResultAccepted(accepted=True, outcome=result.outcome))
+
+
+def _takes_a_result(status: Mapping[str, Any]) -> bool:
+    """A running run; or one the controller ended (timed out, session destroyed) that is not closed out yet,
+    whose runner reports the work it saved on its way out (the phase stays what the controller wrote)."""
+    phase = status.get("phase")
+    if not is_terminal(phase):
+        return True
+    return phase in STOPPED_BY_THE_CONTROLLER and not status.get("closedAt")
 
 
 @router.route(

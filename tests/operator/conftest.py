@@ -96,6 +96,7 @@ async def start_operator(
                 "AI_IMPLEMENT_NAMESPACE": namespace,
                 "RUNNER_CALLBACK_BASE_URL": "https://ai-implement.example.com",
                 "RUNNER_TOKEN_SECRET": "operator-tests-runner-token-secret-0123456789",
+                "RUNNER_STOP_GRACE_SECONDS": "0",  # no runner saves work here: a stopped run closes out at once
                 **store_environment(migrated_database_url, tmp_path),
                 **(env or {}),
             }

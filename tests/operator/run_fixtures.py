@@ -117,6 +117,7 @@ class RunLoop:
             "LOCAL_RUNNER_IMAGE": LOCAL_IMAGE,
             "LOCAL_RUNNER_ORCHESTRATOR_URL": self.api_url,
             "ANTHROPIC_API_KEY": ANTHROPIC_KEY,
+            "RUNNER_STOP_GRACE_SECONDS": "0",  # the simulated runner saves no work: close out at once
             **extra,
         }
 

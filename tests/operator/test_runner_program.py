@@ -17,11 +17,13 @@ from typing import Any
 
 import pytest
 
+from controller.kube import DISPATCHES
 from controller.operator.reviews.feedback import BATCH_WINDOW
 from controller.operator.runtime import OperatorRuntime
 from controller.sandbox import LinearSandbox
 from tests.operator.conftest import apply_mapping, cached
 from tests.operator.run_fixtures import GAP_FILL_SECRET, OWNER, RunLoop
+from tests.operator.test_sessions import census, requested_and_carried_out
 from tests.support.clock import FakeClock
 from tests.support.waiting import eventually
 
@@ -146,6 +148,38 @@ async def test_sigterm_in_the_middle_of_implementation_saves_the_work_to_a_wip_b
     assert status["error"]["reason"] == "Stopped"
     assert ("implement", "failed") in steps_of(status)
     [comment] = linear.comments_on("ENG-1")
+    assert wip in comment.body
+
+
+async def test_a_session_destroyed_from_the_sessions_panel_saves_the_work_and_the_ticket_links_it(
+    real_loop: RunLoop, linear: LinearSandbox
+) -> None:
+    assert real_loop.processes is not None
+    real_loop.processes.ticket_environment["ENG-1"] = {"FAKE_AGENT_ENDING": "hang"}
+    runtime = await implementation_run(real_loop, linear, execution_mode="local", RUNNER_STOP_GRACE_SECONDS="60")
+    process = await _process_of(real_loop, "eng-1-implementation-1")
+
+    async def edited() -> bool:
+        return (process.workdir / "checkout" / "src" / "theme.css").exists()
+
+    await eventually(edited, within=60)
+    await census(runtime)
+    headers = await real_loop.api.login()
+    rows = (await (await real_loop.api.client.get("/api/sessions", headers=headers)).json())["sessions"]
+    [machine_id] = [row["machineId"] for row in rows if row["dispatch"] == "eng-1-implementation-1"]
+    await requested_and_carried_out(real_loop, runtime, machine_id)
+
+    try:
+        status = await real_loop.until_closed("eng-1-implementation-1", within=90)
+    except TimeoutError:
+        dispatch = await real_loop.kube.get(DISPATCHES, real_loop.namespace, "eng-1-implementation-1")
+        raise AssertionError((dispatch.get("status"), _output(real_loop))) from None
+    wip = "ai-implement/wip/eng-1-implementation-1"
+    assert (status["phase"], status["error"]["reason"]) == ("Cancelled", "SessionDestroyed")
+    assert status["result"]["workInProgressBranch"] == wip
+    assert real_loop.github.file_text(OWNER, "eng", "src/theme.css", ref=wip) == "body { background: black }\n"
+    [comment] = linear.comments_on("ENG-1")
+    assert "was cancelled" in comment.body
     assert wip in comment.body
 
 

@@ -97,3 +97,34 @@ def test_a_quiet_run_is_looked_at_again_at_its_nearest_deadline() -> None:
 def test_the_timeout_messages_say_which_limit_ran_out() -> None:
     assert "maxJobMinutes (90 min)" in str(next_step(running(last_progress_at=DEADLINE), DEADLINE, TIMEOUT).message)
     assert "20 min" in str(next_step(running(), T0 + TIMEOUT, TIMEOUT).message)
+
+
+GRACE = timedelta(seconds=60)
+STOPPED = T0 + timedelta(minutes=30)
+
+
+@pytest.mark.parametrize(
+    ("changes", "now", "action"),
+    [
+        ({"phase": "Cancelled"}, STOPPED, Action.STOP),
+        ({"phase": "TimedOut"}, STOPPED + timedelta(seconds=59), Action.STOP),
+        ({"phase": "TimedOut"}, STOPPED + GRACE, Action.CLOSE_OUT),
+        ({"phase": "Cancelled", "result_outcome": "failed"}, STOPPED, Action.CLOSE_OUT),
+        ({"phase": "Cancelled", "runner_ended_at": STOPPED}, STOPPED, Action.CLOSE_OUT),
+        ({"phase": "Failed"}, STOPPED, Action.CLOSE_OUT),
+        ({"phase": "Cancelled", "started_at": None}, STOPPED, Action.CLOSE_OUT),
+        ({"phase": "Cancelled", "closed": True}, STOPPED, Action.NOTHING),
+    ],
+    ids=["cancelled", "timed-out", "grace-over", "result-came", "runner-gone", "failed", "never-started", "closed"],
+)
+def test_a_run_the_controller_stopped_waits_for_the_work_its_runner_saves(
+    changes: dict[str, object], now: datetime, action: Action
+) -> None:
+    facts = running(finished_at=STOPPED, **changes)
+
+    step = next_step(facts, now, TIMEOUT, GRACE)
+
+    assert step.action is action
+    if action is Action.STOP:
+        assert step.recheck_after == STOPPED + GRACE - now
+    assert next_step(facts, now, TIMEOUT).action is not Action.STOP, "no grace: close out at once"

@@ -356,11 +356,16 @@ async def test_a_refused_result_body_does_not_spend_the_token(
     assert (refused.status, accepted.status) == (422, 200)
 
 
+@pytest.mark.parametrize(
+    "ended",
+    [{"phase": "Failed"}, {"phase": "Succeeded"}, {"phase": "TimedOut", "closedAt": "2026-01-01T00:00:00Z"}],
+    ids=["failed", "succeeded", "timed-out-and-closed"],
+)
 async def test_a_run_that_ended_takes_no_more_callbacks(
-    callbacks: Api, store: Store, kube: KubeClient, namespace: str, clock: FakeClock
+    callbacks: Api, store: Store, kube: KubeClient, namespace: str, clock: FakeClock, ended: dict[str, str]
 ) -> None:
-    ended = await create_dispatch(kube, namespace, clock, phase="TimedOut")
-    tokens = await record(store, ended, namespace, clock)
+    dispatch = await create_dispatch(kube, namespace, clock, **ended)
+    tokens = await record(store, dispatch, namespace, clock)
 
     progress = await callbacks.client.post("/runner/progress", json={}, headers=bearer(tokens.progress.token))
     result = await callbacks.client.post(
@@ -369,6 +374,33 @@ async def test_a_run_that_ended_takes_no_more_callbacks(
 
     assert (progress.status, result.status) == (409, 409)
     assert await store.consume_runner_token(tokens.result.jti, clock.now) is True
+
+
+@pytest.mark.parametrize("phase", ["TimedOut", "Cancelled"])
+async def test_a_run_the_controller_stopped_still_reports_the_work_it_saved(
+    callbacks: Api, store: Store, kube: KubeClient, namespace: str, clock: FakeClock, phase: str
+) -> None:
+    dispatch = await create_dispatch(kube, namespace, clock, phase=phase)
+    tokens = await record(store, dispatch, namespace, clock)
+    saved = {
+        "outcome": "failed",
+        "error": {"reason": "Stopped", "message": "step `implement`: the run was stopped (SIGTERM)"},
+        "workInProgressBranch": f"ai-implement/wip/{NAME}",
+    }
+
+    result = await callbacks.client.post("/runner/result", json=saved, headers=bearer(tokens.result.token))
+
+    assert result.status == 200, await result.text()
+    status = await status_of(kube, namespace)
+    assert (status["phase"], status["result"]["workInProgressBranch"]) == (phase, f"ai-implement/wip/{NAME}")
+
+
+async def test_a_work_in_progress_branch_must_be_the_runs_own_kind(callbacks: Api, tokens: RunnerTokenPair) -> None:
+    body = {"outcome": "failed", "workInProgressBranch": "main"}
+
+    result = await callbacks.client.post("/runner/result", json=body, headers=bearer(tokens.result.token))
+
+    assert result.status == 422
 
 
 # Credentials exchange --------------------------------------------------------------------------

@@ -110,7 +110,7 @@ class DispatchReconciler:
         if dispatch["metadata"].get("deletionTimestamp"):
             return None
         status = DispatchStatus.model_validate(dispatch.get("status") or {})
-        step = next_step(self._facts(status), self.clock(), self._progress_timeout)
+        step = next_step(self._facts(status), self.clock(), self._progress_timeout, self._stop_grace)
         if step.action is Action.START:
             await self._start(dispatch, status)
             return timedelta(0)
@@ -118,6 +118,9 @@ class DispatchReconciler:
             with contextlib.suppress(ConflictError):  # a result arrived meanwhile: decide again from it
                 await self._finish(dispatch, status, step)
             return timedelta(0)
+        if step.action is Action.STOP:
+            await self._delete_session(name)  # the runner is told to stop; it saves its work and reports
+            return step.recheck_after
         if step.action is Action.CLOSE_OUT:
             await self._close_out(dispatch, status)
             return None
@@ -129,6 +132,10 @@ class DispatchReconciler:
     def _progress_timeout(self) -> timedelta:
         return timedelta(minutes=self.settings.runner_progress_timeout_minutes)
 
+    @property
+    def _stop_grace(self) -> timedelta:
+        return timedelta(seconds=self.settings.runner_stop_grace_seconds)
+
     @staticmethod
     def _facts(status: DispatchStatus) -> RunFacts:
         return RunFacts(
@@ -138,6 +145,7 @@ class DispatchReconciler:
             last_progress_at=status.last_progress_at,
             result_outcome=status.result.outcome if status.result else None,
             runner_ended_at=status.runner_ended_at,
+            finished_at=status.finished_at,
             closed=status.closed_at is not None,
         )
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from controller.resources.dispatch import TERMINAL_PHASES
+from controller.resources.dispatch import STOPPED_BY_THE_CONTROLLER, TERMINAL_PHASES
 
 RUNNER_EXIT_GRACE = timedelta(minutes=2)
 """How long a result may trail the end of its runner (the callback can be in flight) before it fails."""
@@ -21,6 +21,8 @@ RUNNER_EXIT_GRACE = timedelta(minutes=2)
 class Action(StrEnum):
     START = "start"
     FINISH = "finish"
+    STOP = "stop"
+    """Stop the runner (delete its session) and wait for the work it saves, then close out."""
     CLOSE_OUT = "close-out"
     WAIT = "wait"
     NOTHING = "nothing"
@@ -36,6 +38,7 @@ class RunFacts:
     last_progress_at: datetime | None = None
     result_outcome: str | None = None
     runner_ended_at: datetime | None = None
+    finished_at: datetime | None = None
     closed: bool = False
 
 
@@ -48,10 +51,17 @@ class NextStep:
     recheck_after: timedelta | None = None
 
 
-def next_step(facts: RunFacts, now: datetime, progress_timeout: timedelta) -> NextStep:
+def next_step(
+    facts: RunFacts, now: datetime, progress_timeout: timedelta, stop_grace: timedelta = timedelta(0)
+) -> NextStep:
     """The one thing to do now for a Dispatch in this state."""
     if facts.phase in TERMINAL_PHASES:
-        return NextStep(action=Action.NOTHING) if facts.closed else NextStep(action=Action.CLOSE_OUT)
+        if facts.closed:
+            return NextStep(action=Action.NOTHING)
+        saved_by = _saved_work_expected_until(facts, stop_grace)
+        if saved_by is not None and now < saved_by:
+            return NextStep(action=Action.STOP, recheck_after=saved_by - now)
+        return NextStep(action=Action.CLOSE_OUT)
     if facts.phase != "Running" or facts.started_at is None:
         if facts.deadline_at is not None and now >= facts.deadline_at:
             return NextStep(
@@ -62,6 +72,15 @@ def next_step(facts: RunFacts, now: datetime, progress_timeout: timedelta) -> Ne
             )
         return NextStep(action=Action.START)
     return _running(facts, now, progress_timeout)
+
+
+def _saved_work_expected_until(facts: RunFacts, stop_grace: timedelta) -> datetime | None:
+    """A run the controller ended while its runner worked may still report the work it saves on SIGTERM."""
+    if facts.phase not in STOPPED_BY_THE_CONTROLLER or facts.result_outcome is not None:
+        return None
+    if facts.started_at is None or facts.finished_at is None or facts.runner_ended_at is not None:
+        return None
+    return facts.finished_at + stop_grace
 
 
 def _running(facts: RunFacts, now: datetime, progress_timeout: timedelta) -> NextStep:
