@@ -91,10 +91,12 @@ async def test_an_implementation_run_pushes_a_real_commit_and_opens_its_pull_req
     ], "the run worked with a token of its one repository, without the workflows permission"
 
 
+@pytest.mark.parametrize("execution_mode", ["github-actions", "fly-machines", "local"])
 async def test_a_planning_run_posts_its_plan_and_the_implementation_works_from_it(
-    real_loop: RunLoop, linear: LinearSandbox
+    real_loop: RunLoop, linear: LinearSandbox, execution_mode: str
 ) -> None:
-    await implementation_run(real_loop, linear, planning=True)
+    # the implementation is dispatched by the poll after the planning run: poll every second
+    await implementation_run(real_loop, linear, planning=True, execution_mode=execution_mode, POLL_INTERVAL_MS="1000")
 
     status = await real_loop.until_closed("eng-1-planning-1", within=90)
 
@@ -103,9 +105,13 @@ async def test_a_planning_run_posts_its_plan_and_the_implementation_works_from_i
     assert status["result"]["summary"].startswith("## Plan for ENG-1: Add dark mode")
     [comment] = linear.comments_on("ENG-1")
     assert "## Plan for ENG-1: Add dark mode" in comment.body
-    [entry] = await real_loop.api.context.store.dispatch_log_for_issues([linear.issue("ENG-1").id])
+    logged = await real_loop.api.context.store.dispatch_log_for_issues([linear.issue("ENG-1").id])
+    [entry] = [entry for entry in logged if entry.kind == "planning"]
     assert entry.summary == status["result"]["summary"]
-    assert not real_loop.github.repo(OWNER, "eng").pulls, "a planning run opens no pull request"
+    assert "pullRequest" not in status, "a planning run opens no pull request"
+    implementation = await real_loop.until_closed("eng-1-implementation-1", within=90)
+    gathered = next(step for step in implementation["steps"] if step["name"] == "gather-ticket")
+    assert gathered["output"]["plan"] is True, "the implementation run's brief carried the approved plan"
 
 
 async def test_a_failing_check_is_reported_with_its_step_and_output(real_loop: RunLoop, linear: LinearSandbox) -> None:
