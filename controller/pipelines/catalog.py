@@ -49,8 +49,28 @@ def module_id(path: Path) -> str:
     return path.stem.replace("_", "-")
 
 
+class _Resolved:
+    """A built-in file and the custom file that overrides it, for pipelines, steps and providers alike."""
+
+    builtin_path: Path | None
+    custom_path: Path | None
+
+    @property
+    def path(self) -> Path:
+        """The file in use: the custom one when there is one."""
+        chosen = self.custom_path or self.builtin_path
+        assert chosen is not None
+        return chosen
+
+    @property
+    def status(self) -> Status:
+        if self.custom_path is None:
+            return "builtin"
+        return "override" if self.builtin_path is not None else "additive"
+
+
 @dataclass(frozen=True, slots=True)
-class Module:
+class Module(_Resolved):
     """A step or an agent provider, wherever it comes from."""
 
     id: str
@@ -58,40 +78,15 @@ class Module:
     custom_path: Path | None
     problem: str | None = None
 
-    @property
-    def path(self) -> Path:
-        """The file that runs: the custom one when there is one."""
-        chosen = self.custom_path or self.builtin_path
-        assert chosen is not None
-        return chosen
-
-    @property
-    def status(self) -> Status:
-        if self.custom_path is None:
-            return "builtin"
-        return "override" if self.builtin_path is not None else "additive"
-
 
 @dataclass(frozen=True, slots=True)
-class Pipeline:
+class Pipeline(_Resolved):
     name: str
     description: str
     steps: tuple[str, ...]
     builtin_path: Path | None
     custom_path: Path | None
     problem: str | None = None
-
-    @property
-    def path(self) -> Path:
-        chosen = self.custom_path or self.builtin_path
-        assert chosen is not None
-        return chosen
-
-    @property
-    def status(self) -> Status:
-        if self.custom_path is None:
-            return "builtin"
-        return "override" if self.builtin_path is not None else "additive"
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ import asyncio
 import logging
 import shlex
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -28,6 +28,7 @@ from controller.runner.agent import AgentFailed, AgentTranscript
 from controller.runner.git import Git
 from controller.runner.job import RunJob
 from controller.runner.prompts import PromptFile
+from controller.store.records import Usage
 
 OUTPUT_TAIL_CHARS: Final = 4000
 
@@ -59,38 +60,38 @@ class CommandResult:
 
 
 @dataclass
-class Usage:
+class UsageTally:
     """What the agent used over every call of this run, as /runner/result takes it."""
 
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_read_tokens: int = 0
-    cache_creation_tokens: int = 0
-    cost_usd: float = 0.0
-    model: str | None = None
-    calls: int = 0
+    total: Usage | None = None
 
     def add(self, reported: Mapping[str, Any] | None) -> None:
+        """Add one call's usage (AgentTranscript.usage()); the run's model is the last one named."""
         if not reported:
             return
-        self.calls += 1
-        self.input_tokens += int(reported.get("inputTokens", 0))
-        self.output_tokens += int(reported.get("outputTokens", 0))
-        self.cache_read_tokens += int(reported.get("cacheReadTokens", 0))
-        self.cache_creation_tokens += int(reported.get("cacheCreationTokens", 0))
-        self.cost_usd = round(self.cost_usd + float(reported.get("costUsd", 0.0)), 6)
-        self.model = reported.get("model") or self.model
+        usage = Usage(
+            input_tokens=int(reported.get("inputTokens", 0)),
+            output_tokens=int(reported.get("outputTokens", 0)),
+            cache_read_tokens=int(reported.get("cacheReadTokens", 0)),
+            cache_creation_tokens=int(reported.get("cacheCreationTokens", 0)),
+            cost_usd=float(reported.get("costUsd", 0.0)),
+            model=reported.get("model"),
+        )
+        if self.total is not None:
+            usage = replace(self.total + usage, model=usage.model or self.total.model)
+        self.total = usage
 
     def as_report(self) -> dict[str, Any] | None:
-        if self.calls == 0:
+        if self.total is None:
             return None
+        total = self.total
         return {
-            "inputTokens": self.input_tokens,
-            "outputTokens": self.output_tokens,
-            "cacheReadTokens": self.cache_read_tokens,
-            "cacheCreationTokens": self.cache_creation_tokens,
-            "costUsd": self.cost_usd,
-            **({"model": self.model} if self.model else {}),
+            "inputTokens": total.input_tokens,
+            "outputTokens": total.output_tokens,
+            "cacheReadTokens": total.cache_read_tokens,
+            "cacheCreationTokens": total.cache_creation_tokens,
+            "costUsd": total.cost_usd,
+            **({"model": total.model} if total.model else {}),
         }
 
 
@@ -127,7 +128,7 @@ class StepContext:
     pushed: bool = False
     current_step: str | None = None
     """The step running now (what a stop interrupts)."""
-    usage: Usage = field(default_factory=Usage)
+    usage: UsageTally = field(default_factory=UsageTally)
     extras: dict[str, Any] = field(default_factory=dict)
     """Anything custom steps want to hand to later steps."""
 

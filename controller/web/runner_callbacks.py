@@ -336,7 +336,7 @@ def _takes_a_result(status: Mapping[str, Any]) -> bool:
 )
 async def exchange_credentials(request: web.Request) -> web.Response:
     context = context_of(request)
-    secret = _token_secret(context)
+    _token_secret(context)  # 501 before anything else while callbacks are off
     token = _bearer(request)
     body = await read_body(request, CredentialsRequest)
     if _looks_like_runner_token(token):
@@ -372,19 +372,23 @@ async def exchange_credentials(request: web.Request) -> web.Response:
         return respond(
             Credentials(progress_token=None, result_token=None, expires_at=None, shadow=True, environment={})
         )
-    tokens = tokens_for_dispatch(secret, dispatch["metadata"], context.namespace, status.deadline_at)
     environment = {}
     if identity.platform == "fly-machines":
         environment = await _fly_run_environment(context, str(dispatch["spec"]["mapping"]))
-    return respond(
-        Credentials(
-            progress_token=tokens.progress.token,
-            result_token=tokens.result.token,
-            expires_at=tokens.result.expires_at,
-            shadow=False,
-            environment=environment,
-            github=await _github_access(context, str(dispatch["spec"]["mapping"])),
-        )
+    return respond(await _run_credentials(context, dispatch, status.deadline_at, environment))
+
+
+async def _run_credentials(
+    context: WebContext, dispatch: Mapping[str, Any], deadline: datetime, environment: dict[str, str]
+) -> Credentials:
+    tokens = tokens_for_dispatch(_token_secret(context), dispatch["metadata"], context.namespace, deadline)
+    return Credentials(
+        progress_token=tokens.progress.token,
+        result_token=tokens.result.token,
+        expires_at=tokens.result.expires_at,
+        shadow=False,
+        environment=environment,
+        github=await _github_access(context, str(dispatch["spec"]["mapping"])),
     )
 
 
@@ -412,18 +416,8 @@ async def _local_credentials(context: WebContext, token: str, dispatch_name: str
         raise ApiError(409, "run_ended", f"dispatch {dispatch_name} has already ended")
     if status.deadline_at is None:
         raise _not_started(dispatch_name)
-    tokens = tokens_for_dispatch(_token_secret(context), dispatch["metadata"], context.namespace, status.deadline_at)
     RUNNER_CALLBACKS.labels("credentials", "accepted").inc()
-    return respond(
-        Credentials(
-            progress_token=tokens.progress.token,
-            result_token=tokens.result.token,
-            expires_at=tokens.result.expires_at,
-            shadow=False,
-            environment={},
-            github=await _github_access(context, str(dispatch["spec"]["mapping"])),
-        )
-    )
+    return respond(await _run_credentials(context, dispatch, status.deadline_at, {}))
 
 
 async def _github_access(context: WebContext, team_key: str) -> RunGitHubAccess | None:

@@ -8,6 +8,7 @@ import pytest
 
 from controller.runner.job import DEFAULT_AGENT_COMMAND, JobError, read_job
 from controller.runner.prompts import PromptFileError, compose_prompt, read_prompt_file, turn_limit
+from controller.runner.step import UsageTally
 
 ENVIRONMENT = {
     "AI_IMPLEMENT_DISPATCH": "eng-1-implementation-1",
@@ -114,3 +115,20 @@ def test_the_prompt_carries_the_ticket_the_plan_and_quoted_feedback() -> None:
     assert "(The ticket has no description: work from its title.)" in prompt
     assert "## The approved plan\n\n1. Do it." in prompt
     assert "- ada wrote (https://github.com/c/1):\n  > Rename it.\n  > And test it." in prompt
+
+
+def test_a_runs_usage_is_the_sum_of_its_agent_calls_and_names_the_last_model() -> None:
+    tally = UsageTally()
+    assert tally.as_report() is None
+    tally.add({"inputTokens": 10, "outputTokens": 5, "costUsd": 0.25, "model": "claude-opus-4-1"})
+    tally.add({"inputTokens": 1, "cacheReadTokens": 7, "costUsd": 0.125, "model": "claude-sonnet-4-5"})
+    tally.add(None)
+
+    assert tally.as_report() == {
+        "inputTokens": 11,
+        "outputTokens": 5,
+        "cacheReadTokens": 7,
+        "cacheCreationTokens": 0,
+        "costUsd": 0.375,
+        "model": "claude-sonnet-4-5",
+    }
