@@ -21,7 +21,7 @@ $(INSTALLED): pyproject.toml
 install: $(INSTALLED) system-deps control-plane-binaries ## Install Python packages, system packages and the control-plane binaries (idempotent).
 
 .PHONY: system-deps
-system-deps: ## Install the Debian packages the tests need (PostgreSQL, libfaketime), when missing.
+system-deps: ## Install the Debian packages the tests need (PostgreSQL, libfaketime, Chromium), when missing.
 	@bash hack/install-system-deps.sh
 
 .PHONY: control-plane-binaries
@@ -44,7 +44,7 @@ crds: $(INSTALLED) ## Regenerate crds/ from the models in controller/resources.
 lint: $(INSTALLED) ## ruff, mypy --strict on controller/, and the import layering contract.
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy controller
+	$(BIN)/mypy controller webui
 	$(BIN)/lint-imports
 
 .PHONY: test
@@ -54,6 +54,14 @@ test: install lint test-far-future ## Everything CI runs: install, lint, the dat
 .PHONY: test-far-future
 test-far-future: install ## The tests that need no API server, 400 days ahead (libfaketime): none may depend on the date.
 	faketime -f '+400d' $(BIN)/pytest -m "not controlplane" -q
+
+.PHONY: assets
+assets: ## Vendor the admin UI's front-end assets (htmx; axe-core for the tests) from npm at pinned versions.
+	bash hack/vendor-assets.sh
+
+.PHONY: screenshots
+screenshots: install ## Take docs/images/*.png, a picture of every admin panel, from a fresh `ai-implement dev`.
+	SCREENSHOT_DIR=docs/images $(BIN)/pytest -q tests/browser -k screenshots
 
 .PHONY: kind-up
 kind-up: ## Create a kind cluster (needs Docker and kind) and install the CRDs.

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests need (PostgreSQL server, libfaketime), once.
+# Installs the Debian packages the tests need (PostgreSQL server, libfaketime, Chromium for the
+# admin UI's browser tests), once.
 # Idempotent: does nothing when everything is already there.
 set -euo pipefail
 
 missing=()
 compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null || missing+=(postgresql)
 command -v faketime >/dev/null || missing+=(faketime)
+command -v chromium >/dev/null || missing+=(chromium fonts-dejavu-core)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

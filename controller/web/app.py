@@ -19,6 +19,7 @@ from controller.web import (
     jobs,
     mappings,
     orchestrator_settings,
+    overview,
     pulls,
     reaper,
     runner_brief,
@@ -33,6 +34,7 @@ from controller.web.context import CONTEXT, WebContext
 from controller.web.errors import Handler, error_middleware
 from controller.web.openapi import openapi_document
 from controller.web.routing import Access, ApiRouter, Endpoint, add_endpoints, endpoint_of
+from webui import add_admin_ui
 
 ROUTERS: tuple[ApiRouter, ...] = (
     health.router,
@@ -55,6 +57,7 @@ ROUTERS: tuple[ApiRouter, ...] = (
     runner_brief.router,
     workflows.router,
     customizations.router,
+    overview.router,
 )
 
 OPENAPI = web.AppKey("openapi", dict)
@@ -65,7 +68,8 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
     """Count and time every request by route template, never by raw path."""
     started = time.perf_counter()
     endpoint = endpoint_of(request)
-    route = endpoint.path if endpoint is not None else "unmatched"
+    resource = request.match_info.route.resource
+    route = endpoint.path if endpoint is not None else (resource.canonical if resource is not None else "unmatched")
     response = await handler(request)
     API_REQUEST_SECONDS.labels(route, request.method).observe(time.perf_counter() - started)
     API_REQUESTS.labels(route, request.method, str(response.status)).inc()
@@ -82,6 +86,7 @@ def build_app() -> web.Application:
     endpoints = [*all_endpoints(), OPENAPI_ENDPOINT]
     app[OPENAPI] = openapi_document(endpoints)
     add_endpoints(app, endpoints)
+    add_admin_ui(app)
     return app
 
 

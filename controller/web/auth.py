@@ -15,7 +15,7 @@ from controller.web.routing import Access, ApiRouter, endpoint_of, read_body, re
 
 router = ApiRouter(tag="auth")
 
-_ADMIN_PREFIXES = ("/api/", "/admin")
+_ADMIN_PREFIXES = ("/api/",)
 
 
 class AuthRequest(BaseModel):
@@ -72,7 +72,9 @@ def _access_for(request: web.Request) -> Access:
     endpoint = endpoint_of(request)
     if endpoint is not None:
         return endpoint.access
-    is_admin_path = request.path == "/admin" or request.path.startswith(_ADMIN_PREFIXES)
+    if request.path == "/admin" or request.path.startswith("/admin/"):
+        return Access.UI
+    is_admin_path = request.path.startswith(_ADMIN_PREFIXES)
     if not is_admin_path:
         return Access.PUBLIC
     if isinstance(request.match_info.http_exception, web.HTTPMethodNotAllowed):
@@ -84,6 +86,8 @@ def _access_for(request: web.Request) -> Access:
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """404 for the whole admin surface while ADMIN_ACCESS_CODE is unset, 401 without a valid token."""
     access = _access_for(request)
+    if access is Access.UI and context_of(request).admin_tokens is None:
+        raise ApiError(404, "not_found", "not found")
     if access in (Access.ADMIN, Access.LOGIN):
         tokens = context_of(request).admin_tokens
         if tokens is None:

@@ -14,7 +14,7 @@ from pydantic import Field
 from controller.config import Settings
 from controller.web.context import WebContext, context_of
 from controller.web.identity import CheckStatus, IdentityCache, IdentityProbe
-from controller.web.mappings import MappingView, cached_mappings
+from controller.web.mappings import MappingView, mappings_of
 from controller.web.models import CamelModel
 from controller.web.routing import ApiRouter, respond
 
@@ -140,12 +140,16 @@ def _secret_check(
     responses={200: ConfigStatus},
 )
 async def config_status(request: web.Request) -> web.Response:
-    context = context_of(request)
+    return respond(await environment_checks(context_of(request)))
+
+
+async def environment_checks(context: WebContext) -> ConfigStatus:
+    """Every check, the JSON API's and the Overview panel's alike."""
     kubernetes = await _kubernetes_check(context)
-    mappings = cached_mappings(request) if context.mappings.synced else []
+    mappings = mappings_of(context) if context.mappings.synced else []
     ticketing = await _ticketing_checks(mappings, context.ticketing_probes, context.identity_cache)
     others = configuration_checks(context.settings, mappings, context.clock())
-    return respond(ConfigStatus(checks=[kubernetes, *ticketing, *others]))
+    return ConfigStatus(checks=[kubernetes, *ticketing, *others])
 
 
 async def _kubernetes_check(context: WebContext) -> StatusCheck:

@@ -71,7 +71,12 @@ def mapping_view(body: dict[str, Any]) -> MappingView:
 
 def cached_mappings(request: web.Request) -> list[MappingView]:
     """Every mapping from the informer's cache; an object the models cannot read is logged and left out."""
-    informer = context_of(request).mappings
+    return mappings_of(context_of(request))
+
+
+def mappings_of(context: WebContext) -> list[MappingView]:
+    """`cached_mappings` for callers without a request (the admin UI's pages)."""
+    informer = context.mappings
     if not informer.synced:
         raise ApiError(
             503,

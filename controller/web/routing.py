@@ -31,6 +31,8 @@ class Access(StrEnum):
     """The handler checks its own secret (webhooks, callbacks, triggers); never the admin token."""
     PUBLIC = "public"
     """Anyone, always (health, readiness, metrics)."""
+    UI = "ui"
+    """The admin UI under /admin: 404 while ADMIN_ACCESS_CODE is unset; its pages check the session cookie."""
 
 
 @dataclass(frozen=True)

@@ -21,12 +21,11 @@ ADMIN_PATHS = [
     ("GET", "/api/customizations"),
     ("GET", "/api/openapi.json"),
     ("GET", "/api/no-such-route"),
-    ("GET", "/admin"),
-    ("GET", "/admin/anything"),
 ]
+UI_PATHS = [("GET", "/admin"), ("GET", "/admin/overview"), ("GET", "/admin/sign-in"), ("GET", "/admin/anything")]
 
 
-@pytest.mark.parametrize(("method", "path"), [*ADMIN_PATHS, ("POST", "/api/auth")])
+@pytest.mark.parametrize(("method", "path"), [*ADMIN_PATHS, *UI_PATHS, ("POST", "/api/auth")])
 async def test_everything_admin_is_404_while_the_access_code_is_unset(
     start_api: ApiFactory, method: str, path: str
 ) -> None:
@@ -161,3 +160,17 @@ async def test_without_trusted_proxies_the_forwarded_header_is_ignored(api: Api)
         forged = {"X-Forwarded-For": f"192.0.2.{number}"}
         await api.client.post("/api/auth", json={"code": "guess"}, headers=forged)
     assert (await api.client.post("/api/auth", json={"code": ACCESS_CODE})).status == 429
+
+
+@pytest.mark.parametrize("path", ["/admin", "/admin/overview", "/admin/overview/live"])
+async def test_the_admin_ui_without_a_session_sends_people_to_sign_in(api: Api, path: str) -> None:
+    response = await api.client.get(path, allow_redirects=False)
+
+    assert response.status == 303
+    assert response.headers["Location"].startswith("/admin/sign-in")
+
+
+async def test_a_bearer_token_is_not_a_session_of_the_admin_ui(api: Api) -> None:
+    response = await api.client.get("/admin/overview", headers=await api.login(), allow_redirects=False)
+
+    assert (response.status, response.headers["Location"]) == (303, "/admin/sign-in?next=/admin/overview")
