@@ -84,7 +84,7 @@ class TrendBucket(CamelModel):
 class Overview(CamelModel):
     running: list[RunningJob] = Field(description="Running jobs, longest first.")
     running_error: str | None = Field(description="Why the running jobs could not be listed, if they could not.")
-    failed_last_24h: list[FailedJob] = Field(description="Failed jobs created in the last 24 hours, newest first.")
+    failed_jobs: list[FailedJob] = Field(description="Failed jobs created in the last 24 hours, newest first.")
     capacity: Capacity
     projects_at_cap: list[str] = Field(description="Team keys of the mappings at their cap.")
     stale_templates: list[StaleTemplate]
@@ -109,7 +109,7 @@ async def overview_of(context: WebContext) -> Overview:
     return Overview(
         running=running,
         running_error=running_error,
-        failed_last_24h=_failed(log, now),
+        failed_jobs=_failed(log, now),
         capacity=capacity,
         projects_at_cap=[project.team_key for project in capacity.projects if project.at_cap],
         stale_templates=_stale_templates(mappings),
