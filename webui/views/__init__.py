@@ -1,12 +1,17 @@
-"""One module per sidebar panel (or group of small ones); each registers its panel and its routes."""
+"""One module per sidebar panel (or a few small ones); each registers its panel and adds its routes.
+
+Every module of this package is a view: `add_routes` imports them all, so a new panel is one new file.
+"""
 
 from __future__ import annotations
 
-from aiohttp import web
+import importlib
+import pkgutil
 
-from webui.views import overview
+from aiohttp import web
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
-    for module in (overview,):
+    for found in sorted(pkgutil.iter_modules(__path__), key=lambda module: module.name):
+        module = importlib.import_module(f"{__name__}.{found.name}")
         module.add_routes(router)

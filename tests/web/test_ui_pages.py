@@ -1,0 +1,31 @@
+"""The admin UI's pages through the app: what each shows, what it escapes, what each action does."""
+
+from __future__ import annotations
+
+from tests.support.api_fixtures import Api
+from tests.support.ui import sign_in
+
+
+async def test_the_overview_page_and_its_live_part(api: Api) -> None:
+    ui = await sign_in(api)
+
+    page = await ui.page("/admin/overview")
+
+    assert "<h1>Overview</h1>" in page
+    assert "Environment checks" in page
+    assert 'hx-get="/admin/overview/live"' in page
+    live = await ui.page("/admin/overview/live")
+    assert live.lstrip().startswith('<div id="overview-live"'), "the live part alone, for htmx to swap"
+
+
+async def test_an_action_without_the_csrf_token_or_from_another_site_is_refused(api: Api) -> None:
+    ui = await sign_in(api)
+
+    missing = await api.client.post("/admin/sign-out", headers={"Origin": ui.origin}, allow_redirects=False)
+    foreign = await api.client.post(
+        "/admin/sign-out", headers={**ui.headers(), "Origin": "https://evil.example"}, allow_redirects=False
+    )
+    accepted = await api.client.post("/admin/sign-out", headers=ui.headers(), allow_redirects=False)
+
+    assert (missing.status, foreign.status, accepted.status) == (403, 403, 303)
+    assert (await api.client.get("/admin/overview", allow_redirects=False)).status == 303, "signed out"
