@@ -20,6 +20,7 @@ from controller.web import (
     mappings,
     orchestrator_settings,
     overview,
+    runners,
     pulls,
     reaper,
     runner_brief,
@@ -58,6 +59,7 @@ ROUTERS: tuple[ApiRouter, ...] = (
     workflows.router,
     customizations.router,
     overview.router,
+    runners.router,
 )
 
 OPENAPI = web.AppKey("openapi", dict)

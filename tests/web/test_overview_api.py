@@ -6,8 +6,9 @@ from datetime import timedelta
 
 from controller.kube import PROJECT_MAPPINGS, KubeClient
 from controller.store import Store
-from tests.support.api_fixtures import Api
+from tests.support.api_fixtures import Api, ApiFactory
 from tests.support.clock import FakeClock
+from tests.support.ui import sign_in
 from tests.support.waiting import eventually
 from tests.web.test_mappings import LINEAR_MAPPING
 
@@ -57,3 +58,26 @@ async def test_the_overview_counts_failures_capacity_and_the_hourly_trend(
 
 async def test_the_overview_is_an_admin_endpoint(api: Api) -> None:
     assert (await api.client.get("/api/overview")).status == 401
+
+
+async def test_the_runners_panel_shows_each_projects_configured_and_effective_mode(start_api: ApiFactory) -> None:
+    api = await start_api({"RUNNER_MODE": "local", "LOCAL_RUNNER_IMAGE": "runner:1"})
+    headers = await api.login()
+    assert (await api.client.post("/api/mappings", json=LINEAR_MAPPING, headers=headers)).status == 201
+
+    async def listed() -> bool:
+        body = await (await api.client.get("/api/runners", headers=headers)).json()
+        return bool(body["projects"])
+
+    await eventually(listed)
+    body = await (await api.client.get("/api/runners", headers=headers)).json()
+
+    assert body["runnerMode"] == {"mode": "local", "source": "environment", "envLocked": True}
+    assert body["projects"] == [
+        {"teamKey": "ENG", "configured": "github-actions", "effective": "local", "inProgress": 0, "cap": 1}
+    ]
+    assert (body["liveSessions"], body["liveFlySessions"], body["topSessions"], body["reapedRecently"]) == (0, 0, [], 0)
+    ui = await sign_in(api)
+    page = await ui.page("/admin/runners")
+    assert "env-var lock" in page
+    assert "env override wins" in page
