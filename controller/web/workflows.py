@@ -21,7 +21,7 @@ from controller.resources.project_mapping import TemplateState
 from controller.web.audit import record_change
 from controller.web.context import WebContext, context_of
 from controller.web.errors import ApiError, not_found
-from controller.web.mappings import MappingView, cached_mappings, team_key_of
+from controller.web.mappings import MappingView, cached_mappings, mappings_of, team_key_of
 from controller.web.models import CamelModel
 from controller.web.routing import ApiRouter, respond
 from controller.web.runner_mode import resolved_runner_mode
@@ -277,8 +277,12 @@ def _row_view(row: ModelsRow) -> ModelsRowView:
     responses={200: ModelsPanel},
 )
 async def models_panel(request: web.Request) -> web.Response:
-    context = context_of(request)
-    mappings = cached_mappings(request)
+    return respond(await models_of(context_of(request)))
+
+
+async def models_of(context: WebContext) -> ModelsPanel:
+    """The Models & providers panel, for the JSON API and the admin UI alike."""
+    mappings = mappings_of(context)
     mode = (await resolved_runner_mode(context)).mode
     rows = await asyncio.gather(
         *(
@@ -287,14 +291,12 @@ async def models_panel(request: web.Request) -> web.Response:
         )
     )
     kpis = models_kpis(rows)
-    return respond(
-        ModelsPanel(
-            kpis=ModelsKpiView(
-                projects=kpis.projects,
-                anthropic=kpis.anthropic,
-                bedrock=kpis.bedrock,
-                bedrock_regions=kpis.bedrock_regions,
-            ),
-            rows=[_row_view(row) for row in rows],
-        )
+    return ModelsPanel(
+        kpis=ModelsKpiView(
+            projects=kpis.projects,
+            anthropic=kpis.anthropic,
+            bedrock=kpis.bedrock,
+            bedrock_regions=kpis.bedrock_regions,
+        ),
+        rows=[_row_view(row) for row in rows],
     )

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from markupsafe import escape
+
+from controller.web.workflows import GITHUB_NOT_CONFIGURED
 from tests.support.api_fixtures import Api
 from tests.support.ui import sign_in
+from tests.support.waiting import eventually
 
 
 async def test_the_overview_page_and_its_live_part(api: Api) -> None:
@@ -29,3 +33,24 @@ async def test_an_action_without_the_csrf_token_or_from_another_site_is_refused(
 
     assert (missing.status, foreign.status, accepted.status) == (403, 403, 303)
     assert (await api.client.get("/admin/overview", allow_redirects=False)).status == 303, "signed out"
+
+
+async def test_the_models_panel_says_why_a_model_id_is_missing(api: Api) -> None:
+    ui = await sign_in(api)
+    mapping = {
+        "teamKey": "ENG",
+        "ticketing": {"provider": "linear"},
+        "source": {"owner": "acme", "repo": "webapp", "defaultBranch": "main"},
+        "provider": {"name": "bedrock", "awsRegion": "eu-west-1"},
+    }
+    assert (await api.client.post("/api/mappings", json=mapping, headers=await api.login())).status == 201
+
+    async def listed() -> bool:
+        return "<code>acme/webapp</code>" in await ui.page("/admin/models")
+
+    await eventually(listed)
+    page = await ui.page("/admin/models")
+
+    assert "<h1>Models &amp; providers</h1>" in page
+    assert "eu-west-1" in page
+    assert str(escape(GITHUB_NOT_CONFIGURED)) in page, "the reason a model id is missing, in the panel"
