@@ -18,7 +18,7 @@ from controller.resources import ProjectMappingSpec, ProjectMappingStatus, mappi
 from controller.resources.base import refuse_booleans
 from controller.resources.project_mapping import TEAM_KEY_PATTERN
 from controller.secrets import SecretBackendError, team_secret_names
-from controller.web.audit import record_change
+from controller.web.audit import actor_of, record_change_by
 from controller.web.context import WebContext, context_of
 from controller.web.errors import ApiError, not_found
 from controller.web.models import CamelModel, PartialUpdate
@@ -117,8 +117,13 @@ async def list_mappings(request: web.Request) -> web.Response:
     responses={200: MappingView, 201: MappingView, 502: None},
 )
 async def apply_mapping(request: web.Request) -> web.Response:
-    context = context_of(request)
     spec = await read_body(request, ProjectMappingSpec)
+    view, created = await apply_mapping_spec(context_of(request), spec, actor_of(request))
+    return respond(view, status=201 if created else 200)
+
+
+async def apply_mapping_spec(context: WebContext, spec: ProjectMappingSpec, actor: str) -> tuple[MappingView, bool]:
+    """Create or update a mapping (server-side apply); the view, and whether it was created."""
     name = mapping_name_for(spec.team_key)
     existed = context.mappings.get(name, context.namespace) is not None
     body = {
@@ -128,8 +133,8 @@ async def apply_mapping(request: web.Request) -> web.Response:
         "spec": spec.model_dump(mode="json", by_alias=True, exclude_unset=True, exclude_none=True),
     }
     applied = await context.kube.apply(PROJECT_MAPPINGS, context.namespace, body, API_FIELD_MANAGER, force=True)
-    await record_change(request, "mapping.apply", spec.team_key, {"created": not existed})
-    return respond(mapping_view(applied), status=200 if existed else 201)
+    await record_change_by(context, actor, "mapping.apply", spec.team_key, {"created": not existed})
+    return mapping_view(applied), not existed
 
 
 @router.route(
@@ -140,9 +145,12 @@ async def apply_mapping(request: web.Request) -> web.Response:
     responses={200: MappingView, 502: None},
 )
 async def patch_mapping(request: web.Request) -> web.Response:
-    context = context_of(request)
-    team_key = team_key_of(request)
     patch = await read_body(request, MappingPatch)
+    return respond(await patch_mapping_of(context_of(request), team_key_of(request), patch, actor_of(request)))
+
+
+async def patch_mapping_of(context: WebContext, team_key: str, patch: MappingPatch, actor: str) -> MappingView:
+    """Change the cap or the paused state, and nothing else."""
     spec_patch: dict[str, Any] = {}
     if patch.max_in_progress_ai_issues is not None:
         spec_patch["capacity"] = {"maxInProgressAiIssues": patch.max_in_progress_ai_issues}
@@ -155,8 +163,10 @@ async def patch_mapping(request: web.Request) -> web.Response:
         {"spec": spec_patch},
         field_manager=API_FIELD_MANAGER,
     )
-    await record_change(request, "mapping.patch", team_key, patch.model_dump(by_alias=True, exclude_none=True))
-    return respond(mapping_view(patched))
+    await record_change_by(
+        context, actor, "mapping.patch", team_key, patch.model_dump(by_alias=True, exclude_none=True)
+    )
+    return mapping_view(patched)
 
 
 @router.route(
@@ -167,13 +177,16 @@ async def patch_mapping(request: web.Request) -> web.Response:
     responses={204: None, 502: None},
 )
 async def delete_mapping(request: web.Request) -> web.Response:
-    context = context_of(request)
-    team_key = team_key_of(request)
-    team_keys = [view.team_key for view in cached_mappings(request)]
+    await delete_mapping_of(context_of(request), team_key_of(request), actor_of(request))
+    return web.Response(status=204)
+
+
+async def delete_mapping_of(context: WebContext, team_key: str, actor: str) -> None:
+    """Delete the mapping and its per-team secrets (which would otherwise read as global ones)."""
+    team_keys = [view.team_key for view in mappings_of(context)]
     await context.kube.delete(PROJECT_MAPPINGS, context.namespace, mapping_name_for(team_key))
     removed = await delete_team_secrets(context, team_key, team_keys)
-    await record_change(request, "mapping.delete", team_key, {"deletedSecrets": list(removed)})
-    return web.Response(status=204)
+    await record_change_by(context, actor, "mapping.delete", team_key, {"deletedSecrets": list(removed)})
 
 
 async def delete_team_secrets(context: WebContext, team_key: str, team_keys: list[str]) -> list[str]:

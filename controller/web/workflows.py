@@ -18,7 +18,7 @@ from controller.config import effective_execution_mode
 from controller.github import GitHubClient, GitHubError
 from controller.resources import ProjectMappingSpec
 from controller.resources.project_mapping import TemplateState
-from controller.web.audit import record_change
+from controller.web.audit import actor_of, record_change_by
 from controller.web.context import WebContext, context_of
 from controller.web.errors import ApiError, not_found
 from controller.web.mappings import MappingView, cached_mappings, mappings_of, team_key_of
@@ -142,9 +142,12 @@ def _github_failed(error: GitHubError) -> ApiError:
     responses={200: SyncWorkflowsResult, 422: None, 502: None},
 )
 async def sync_workflows(request: web.Request) -> web.Response:
-    context = context_of(request)
-    team_key = team_key_of(request)
-    mapping = next((view for view in cached_mappings(request) if view.team_key == team_key), None)
+    return respond(await sync_workflows_of(context_of(request), team_key_of(request), actor_of(request)))
+
+
+async def sync_workflows_of(context: WebContext, team_key: str, actor: str) -> SyncWorkflowsResult:
+    """Open or update the pull request that brings the repository's workflows and prompts up to date."""
+    mapping = next((view for view in mappings_of(context) if view.team_key == team_key), None)
     if mapping is None:
         raise not_found(f"no mapping for team key {team_key}")
     github = _github_or_503(context)
@@ -154,24 +157,23 @@ async def sync_workflows(request: web.Request) -> web.Response:
         raise ApiError(422, "mapping_not_syncable", str(error)) from None
     except GitHubError as error:
         raise _github_failed(error) from None
-    await record_change(
-        request,
+    await record_change_by(
+        context,
+        actor,
         "mapping.sync-workflows",
         team_key,
         {"outcome": result.outcome, "pullRequest": result.number, "changedFiles": list(result.changed_files)},
     )
-    return respond(
-        SyncWorkflowsResult(
-            team_key=team_key,
-            repo=result.repo,
-            outcome=result.outcome,
-            created=result.created,
-            pull_request_number=result.number,
-            pull_request_url=result.pull_request_url,
-            branch=result.branch,
-            changed_files=list(result.changed_files),
-            template_version=TEMPLATE_VERSION,
-        )
+    return SyncWorkflowsResult(
+        team_key=team_key,
+        repo=result.repo,
+        outcome=result.outcome,
+        created=result.created,
+        pull_request_number=result.number,
+        pull_request_url=result.pull_request_url,
+        branch=result.branch,
+        changed_files=list(result.changed_files),
+        template_version=TEMPLATE_VERSION,
     )
 
 
