@@ -9,6 +9,7 @@ header htmx sends, or a form field), derived from the session token so that noth
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from cryptography.fernet import Fernet, InvalidToken
 
 from controller.web.context import context_of
 
@@ -34,6 +36,20 @@ class Session:
     @property
     def csrf(self) -> str:
         return hmac.new(self.token.encode(), b"ai-implement-csrf-v1", hashlib.sha256).hexdigest()
+
+    def seal(self, value: str) -> str:
+        """A value the page carries without showing it (a secret typed in the stepper): only this session opens it."""
+        return self._fernet().encrypt(value.encode()).decode()
+
+    def unseal(self, sealed: str) -> str | None:
+        try:
+            return self._fernet().decrypt(sealed.encode(), ttl=SESSION_SECONDS).decode()
+        except InvalidToken:
+            return None
+
+    def _fernet(self) -> Fernet:
+        key = hmac.new(self.token.encode(), b"ai-implement-sealed-form-values-v1", hashlib.sha256).digest()
+        return Fernet(base64.urlsafe_b64encode(key))
 
 
 class CrossSiteRefused(Exception):

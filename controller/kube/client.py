@@ -158,11 +158,13 @@ class KubeClient:
         *,
         force: bool = False,
         subresource: str | None = None,
+        dry_run: bool = False,
     ) -> KubeObject:
         """Server-side apply: create the object or update the fields `field_manager` owns.
 
         Without `force`, setting a field another manager owns to another value raises `ConflictError`
         rather than taking it over; `force` takes it over, as a controller asserting its own fields does.
+        `dry_run` has the API server validate (schema, CEL rules) and answer, and persist nothing.
         """
         typed = _typed_body(body, resource)
         name = typed.get("metadata", {}).get("name")
@@ -171,6 +173,8 @@ class KubeClient:
                 f"server-side apply needs metadata.name in the body, got metadata {typed.get('metadata')!r}"
             )
         params = {"fieldManager": field_manager} | ({"force": "true"} if force else {})
+        if dry_run:
+            params["dryRun"] = "All"
         return await self._request(
             "PATCH",
             self._url(resource, namespace, str(name), subresource),

@@ -122,8 +122,14 @@ async def apply_mapping(request: web.Request) -> web.Response:
     return respond(view, status=201 if created else 200)
 
 
-async def apply_mapping_spec(context: WebContext, spec: ProjectMappingSpec, actor: str) -> tuple[MappingView, bool]:
-    """Create or update a mapping (server-side apply); the view, and whether it was created."""
+async def apply_mapping_spec(
+    context: WebContext, spec: ProjectMappingSpec, actor: str, *, dry_run: bool = False
+) -> tuple[MappingView, bool]:
+    """Create or update a mapping (server-side apply); the view, and whether it was created.
+
+    `dry_run` has the API server check it with every rule of the CRD (the admin UI's stepper does, step
+    by step) and changes nothing, audit trail included.
+    """
     name = mapping_name_for(spec.team_key)
     existed = context.mappings.get(name, context.namespace) is not None
     body = {
@@ -132,8 +138,11 @@ async def apply_mapping_spec(context: WebContext, spec: ProjectMappingSpec, acto
         "metadata": {"name": name, "namespace": context.namespace},
         "spec": spec.model_dump(mode="json", by_alias=True, exclude_unset=True, exclude_none=True),
     }
-    applied = await context.kube.apply(PROJECT_MAPPINGS, context.namespace, body, API_FIELD_MANAGER, force=True)
-    await record_change_by(context, actor, "mapping.apply", spec.team_key, {"created": not existed})
+    applied = await context.kube.apply(
+        PROJECT_MAPPINGS, context.namespace, body, API_FIELD_MANAGER, force=True, dry_run=dry_run
+    )
+    if not dry_run:
+        await record_change_by(context, actor, "mapping.apply", spec.team_key, {"created": not existed})
     return mapping_view(applied), not existed
 
 

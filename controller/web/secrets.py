@@ -17,7 +17,7 @@ from controller.secrets import (
     stored_team_secret_name,
     team_secret_names,
 )
-from controller.web.audit import record_change
+from controller.web.audit import actor_of, record_change, record_change_by
 from controller.web.context import WebContext, context_of
 from controller.web.errors import ApiError, ErrorDetail, not_found
 from controller.web.mappings import cached_mappings, team_key_of
@@ -78,13 +78,31 @@ async def _stored(context: WebContext) -> dict[str, datetime | None]:
 
 
 async def _write(request: web.Request, scope: str, name: str, stored_as: str, value: SecretStr) -> web.Response:
-    context = context_of(request)
+    written = await write_secret(context_of(request), scope, name, stored_as, value, actor_of(request))
+    return respond(written, status=201)
+
+
+async def write_secret(
+    context: WebContext, scope: str, name: str, stored_as: str, value: SecretStr, actor: str
+) -> SecretWritten:
+    """Store one secret's value (never read back) and record who did, without the value."""
     try:
         await context.secrets.set_secret(stored_as, value.get_secret_value())
     except SecretBackendError as error:
         raise _unavailable(error) from None
-    await record_change(request, "secret.set", stored_as, {"scope": scope})
-    return respond(SecretWritten(name=name, stored_as=stored_as, backend=context.secrets.kind), status=201)
+    await record_change_by(context, actor, "secret.set", stored_as, {"scope": scope})
+    return SecretWritten(name=name, stored_as=stored_as, backend=context.secrets.kind)
+
+
+async def set_team_secret_of(
+    context: WebContext, team_key: str, name: str, value: SecretStr, team_keys: list[str], actor: str
+) -> SecretWritten:
+    """A per-team secret, stored under the team's prefix (`team_keys` rule out a prefix another team owns)."""
+    try:
+        stored_as = stored_team_secret_name(team_key, name, team_keys)
+    except SecretNameError as error:
+        raise _name_rejected(error) from None
+    return await write_secret(context, f"team:{team_key}", name, stored_as, value, actor)
 
 
 async def _delete(request: web.Request, scope: str, stored_as: str) -> web.Response:
