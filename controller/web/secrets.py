@@ -17,10 +17,10 @@ from controller.secrets import (
     stored_team_secret_name,
     team_secret_names,
 )
-from controller.web.audit import actor_of, record_change, record_change_by
+from controller.web.audit import actor_of, record_change_by
 from controller.web.context import WebContext, context_of
 from controller.web.errors import ApiError, ErrorDetail, not_found
-from controller.web.mappings import cached_mappings, team_key_of
+from controller.web.mappings import mappings_of, team_key_of
 from controller.web.models import CamelModel
 from controller.web.routing import ApiRouter, path_param, read_body, respond
 
@@ -59,7 +59,11 @@ class SecretWritten(CamelModel):
 
 
 def _team_keys(request: web.Request) -> list[str]:
-    return [view.team_key for view in cached_mappings(request)]
+    return _team_keys_of(context_of(request))
+
+
+def _team_keys_of(context: WebContext) -> list[str]:
+    return [view.team_key for view in mappings_of(context)]
 
 
 def _name_rejected(error: SecretNameError) -> ApiError:
@@ -75,11 +79,6 @@ async def _stored(context: WebContext) -> dict[str, datetime | None]:
         return {info.name: info.updated_at for info in await context.secrets.list_secrets()}
     except SecretBackendError as error:
         raise _unavailable(error) from None
-
-
-async def _write(request: web.Request, scope: str, name: str, stored_as: str, value: SecretStr) -> web.Response:
-    written = await write_secret(context_of(request), scope, name, stored_as, value, actor_of(request))
-    return respond(written, status=201)
 
 
 async def write_secret(
@@ -105,16 +104,14 @@ async def set_team_secret_of(
     return await write_secret(context, f"team:{team_key}", name, stored_as, value, actor)
 
 
-async def _delete(request: web.Request, scope: str, stored_as: str) -> web.Response:
-    context = context_of(request)
+async def delete_secret(context: WebContext, scope: str, stored_as: str, actor: str) -> None:
     try:
         deleted = await context.secrets.delete_secret(stored_as)
     except SecretBackendError as error:
         raise _unavailable(error) from None
     if not deleted:
         raise not_found(f"there is no secret {stored_as}")
-    await record_change(request, "secret.delete", stored_as, {"scope": scope})
-    return web.Response(status=204)
+    await record_change_by(context, actor, "secret.delete", stored_as, {"scope": scope})
 
 
 def _known_team(request: web.Request) -> str:
@@ -126,11 +123,15 @@ def _known_team(request: web.Request) -> str:
 
 @router.route("GET", "/api/global-secrets", summary="List global Fly secrets", responses={200: SecretList, 502: None})
 async def list_global_secrets(request: web.Request) -> web.Response:
-    context = context_of(request)
+    return respond(await global_secrets_of(context_of(request)))
+
+
+async def global_secrets_of(context: WebContext) -> SecretList:
+    """Names and change times of the global secrets; values never leave the backend."""
     stored = await _stored(context)
-    names = global_secret_names(stored, _team_keys(request))
+    names = global_secret_names(stored, _team_keys_of(context))
     entries = [SecretEntry(name=name, updated_at=stored[name]) for name in names]
-    return respond(SecretList(backend=context.secrets.kind, secrets=entries))
+    return SecretList(backend=context.secrets.kind, secrets=entries)
 
 
 @router.route(
@@ -143,11 +144,15 @@ async def list_global_secrets(request: web.Request) -> web.Response:
 )
 async def set_global_secret(request: web.Request) -> web.Response:
     body = await read_body(request, SecretWrite)
+    return respond(await set_global_secret_of(context_of(request), body, actor_of(request)), status=201)
+
+
+async def set_global_secret_of(context: WebContext, body: SecretWrite, actor: str) -> SecretWritten:
     try:
-        check_global_secret_name(body.name, _team_keys(request))
+        check_global_secret_name(body.name, _team_keys_of(context))
     except SecretNameError as error:
         raise _name_rejected(error) from None
-    return await _write(request, "global", body.name, body.name, body.value)
+    return await write_secret(context, "global", body.name, body.name, body.value, actor)
 
 
 @router.route(
@@ -157,12 +162,16 @@ async def set_global_secret(request: web.Request) -> web.Response:
     responses={204: None, 422: None, 502: None},
 )
 async def delete_global_secret(request: web.Request) -> web.Response:
-    name = path_param(request, "name")
+    await delete_global_secret_of(context_of(request), path_param(request, "name"), actor_of(request))
+    return web.Response(status=204)
+
+
+async def delete_global_secret_of(context: WebContext, name: str, actor: str) -> None:
     try:
-        check_global_secret_name(name, _team_keys(request))
+        check_global_secret_name(name, _team_keys_of(context))
     except SecretNameError as error:
         raise _name_rejected(error) from None
-    return await _delete(request, "global", name)
+    await delete_secret(context, "global", name, actor)
 
 
 @router.route(
@@ -172,12 +181,15 @@ async def delete_global_secret(request: web.Request) -> web.Response:
     responses={200: SecretList, 502: None},
 )
 async def list_team_secrets(request: web.Request) -> web.Response:
-    context = context_of(request)
-    team_key = _known_team(request)
+    return respond(await team_secrets_of(context_of(request), _known_team(request)))
+
+
+async def team_secrets_of(context: WebContext, team_key: str) -> SecretList:
+    """Names (without the team prefix) and change times of one team's secrets."""
     stored = await _stored(context)
-    names = team_secret_names(stored, team_key, _team_keys(request))
+    names = team_secret_names(stored, team_key, _team_keys_of(context))
     entries = [SecretEntry(name=name, updated_at=stored[f"{team_key}_{name}"]) for name in names]
-    return respond(SecretList(backend=context.secrets.kind, secrets=entries))
+    return SecretList(backend=context.secrets.kind, secrets=entries)
 
 
 @router.route(
@@ -191,11 +203,11 @@ async def list_team_secrets(request: web.Request) -> web.Response:
 async def set_team_secret(request: web.Request) -> web.Response:
     team_key = _known_team(request)
     body = await read_body(request, SecretWrite)
-    try:
-        stored_as = stored_team_secret_name(team_key, body.name, _team_keys(request))
-    except SecretNameError as error:
-        raise _name_rejected(error) from None
-    return await _write(request, f"team:{team_key}", body.name, stored_as, body.value)
+    context = context_of(request)
+    written = await set_team_secret_of(
+        context, team_key, body.name, body.value, _team_keys_of(context), actor_of(request)
+    )
+    return respond(written, status=201)
 
 
 @router.route(
@@ -206,9 +218,13 @@ async def set_team_secret(request: web.Request) -> web.Response:
 )
 async def delete_team_secret(request: web.Request) -> web.Response:
     team_key = _known_team(request)
-    name = path_param(request, "name")
+    await delete_team_secret_of(context_of(request), team_key, path_param(request, "name"), actor_of(request))
+    return web.Response(status=204)
+
+
+async def delete_team_secret_of(context: WebContext, team_key: str, name: str, actor: str) -> None:
     try:
-        stored_as = stored_team_secret_name(team_key, name, _team_keys(request))
+        stored_as = stored_team_secret_name(team_key, name, _team_keys_of(context))
     except SecretNameError as error:
         raise _name_rejected(error) from None
-    return await _delete(request, f"team:{team_key}", stored_as)
+    await delete_secret(context, f"team:{team_key}", stored_as, actor)

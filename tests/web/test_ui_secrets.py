@@ -1,0 +1,60 @@
+"""The Secrets panel through the app: set and delete global and team secrets; values never come back."""
+
+from __future__ import annotations
+
+from tests.support.api_fixtures import Api
+from tests.support.ui import sign_in
+from tests.support.waiting import eventually
+from tests.web.test_mappings import LINEAR_MAPPING
+
+VALUE = "s3cr3t-value-never-shown"
+
+
+async def test_a_global_secret_is_set_listed_without_its_value_and_deleted(api: Api) -> None:
+    ui = await sign_in(api)
+
+    stored = await api.client.post(
+        "/admin/secrets/global", data={"name": "NPM_TOKEN", "value": VALUE}, headers=ui.headers()
+    )
+    stored_text = await stored.text()
+    page = await ui.page("/admin/secrets")
+
+    assert "NPM_TOKEN is stored." in stored_text
+    assert VALUE not in stored_text
+    assert VALUE not in page
+    assert "<code>NPM_TOKEN</code>" in page
+    listed = await (await api.client.get("/api/global-secrets", headers=await api.login())).json()
+    assert [entry["name"] for entry in listed["secrets"]] == ["NPM_TOKEN"]
+    deleted = await api.client.post("/admin/secrets/global/NPM_TOKEN/delete", headers=ui.headers())
+    assert "NPM_TOKEN is deleted." in await deleted.text()
+    listed = await (await api.client.get("/api/global-secrets", headers=await api.login())).json()
+    assert listed["secrets"] == []
+
+
+async def test_a_refused_name_is_said_beside_the_field_and_the_value_is_not_echoed(api: Api) -> None:
+    ui = await sign_in(api)
+
+    refused = await api.client.post(
+        "/admin/secrets/global", data={"name": "1bad", "value": VALUE}, headers=ui.headers()
+    )
+
+    text = await refused.text()
+    assert 'aria-invalid="true"' in text
+    assert 'role="alert"' in text
+    assert VALUE not in text
+    assert 'value="1bad"' in text, "the name stays for correcting it; the value does not"
+
+
+async def test_a_team_secret_is_stored_under_the_teams_prefix(api: Api) -> None:
+    ui = await sign_in(api)
+    assert (await api.client.post("/api/mappings", json=LINEAR_MAPPING, headers=await api.login())).status == 201
+
+    async def team_listed() -> bool:
+        return 'id="secrets-ENG"' in await ui.page("/admin/secrets")
+
+    await eventually(team_listed)
+    await api.client.post("/admin/secrets/ENG", data={"name": "DEPLOY_KEY", "value": VALUE}, headers=ui.headers())
+
+    team = await (await api.client.get("/api/mappings/ENG/secrets", headers=await api.login())).json()
+    assert [entry["name"] for entry in team["secrets"]] == ["DEPLOY_KEY"]
+    assert VALUE not in await ui.page("/admin/secrets")
