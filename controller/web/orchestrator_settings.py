@@ -9,7 +9,7 @@ from pydantic import Field
 
 from controller import constants
 from controller.config.overrides import ValueSource, resolve_restart_bound_setting
-from controller.web.audit import actor_of, record_change
+from controller.web.audit import actor_of, record_change_by
 from controller.web.context import WebContext, context_of
 from controller.web.models import CamelModel, PartialUpdate
 from controller.web.routing import ApiRouter, read_body, respond
@@ -79,14 +79,15 @@ async def _setting_view(context: WebContext, key: str, variable: str, default: s
     )
 
 
-async def _settings_view(context: WebContext) -> OrchestratorSettings:
+async def settings_of(context: WebContext) -> OrchestratorSettings:
+    """The restart-bound settings as the Settings panel and GET /api/settings show them."""
     app, region = [await _setting_view(context, *setting) for setting in _SETTINGS]
     return OrchestratorSettings(fly_sessions_app=app, fly_sessions_region=region)
 
 
 @router.route("GET", "/api/settings", summary="Get orchestrator settings", responses={200: OrchestratorSettings})
 async def get_settings(request: web.Request) -> web.Response:
-    return respond(await _settings_view(context_of(request)))
+    return respond(await settings_of(context_of(request)))
 
 
 @router.route(
@@ -99,14 +100,20 @@ async def get_settings(request: web.Request) -> web.Response:
     responses={200: OrchestratorSettings},
 )
 async def update_settings(request: web.Request) -> web.Response:
-    context = context_of(request)
     change = await read_body(request, OrchestratorSettingsChange)
+    return respond(await update_settings_of(context_of(request), change, actor_of(request)))
+
+
+async def update_settings_of(
+    context: WebContext, change: OrchestratorSettingsChange, actor: str
+) -> OrchestratorSettings:
+    """Store the values given; they take effect at the next start, unless an environment variable wins."""
     values = {
         constants.SETTING_FLY_SESSIONS_APP: change.fly_sessions_app,
         constants.SETTING_FLY_SESSIONS_REGION: change.fly_sessions_region,
     }
     given = {key: value for key, value in values.items() if value is not None}
     for key, value in given.items():
-        await context.store.set_setting(key, value, actor_of(request), context.clock())
-    await record_change(request, "settings.update", "settings", dict(given))
-    return respond(await _settings_view(context))
+        await context.store.set_setting(key, value, actor, context.clock())
+    await record_change_by(context, actor, "settings.update", "settings", dict(given))
+    return await settings_of(context)

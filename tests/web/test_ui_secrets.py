@@ -58,3 +58,18 @@ async def test_a_team_secret_is_stored_under_the_teams_prefix(api: Api) -> None:
     team = await (await api.client.get("/api/mappings/ENG/secrets", headers=await api.login())).json()
     assert [entry["name"] for entry in team["secrets"]] == ["DEPLOY_KEY"]
     assert VALUE not in await ui.page("/admin/secrets")
+
+
+async def test_settings_are_stored_with_their_flags_and_a_bad_value_is_said_beside_it(api: Api) -> None:
+    ui = await sign_in(api)
+
+    refused = await api.client.post("/admin/settings", data={"flySessionsRegion": "Frankfurt"}, headers=ui.headers())
+    stored = await api.client.post("/admin/settings", data={"flySessionsApp": "acme-sessions"}, headers=ui.headers())
+
+    refused_text = await refused.text()
+    assert 'id="e-flySessionsRegion"' in refused_text
+    assert "Stored." in await stored.text()
+    settings = await (await api.client.get("/api/settings", headers=await api.login())).json()
+    assert settings["flySessionsApp"]["stored"] == "acme-sessions"
+    assert settings["flySessionsApp"]["restartRequired"] is True
+    assert "restart needed" in await ui.page("/admin/settings")
