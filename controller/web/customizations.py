@@ -17,7 +17,7 @@ from pydantic import Field
 
 from controller.pipelines import Catalog, Module, Pipeline, load_catalog
 from controller.pipelines.catalog import PACKAGE_ROOT
-from controller.web.context import context_of
+from controller.web.context import WebContext, context_of
 from controller.web.models import CamelModel
 from controller.web.routing import ApiRouter, respond
 
@@ -182,9 +182,14 @@ def customizations(catalog: Catalog, custom_dir: Path, problems: list[str]) -> C
     responses={200: PipelinesAndSteps},
 )
 async def get_pipelines_and_steps(request: web.Request) -> web.Response:
-    custom_dir = context_of(request).settings.custom_dir
+    return respond(await pipelines_steps_of(context_of(request)))
+
+
+async def pipelines_steps_of(context: WebContext) -> PipelinesAndSteps:
+    """Read afresh, for the JSON API and the Pipelines & steps panel alike."""
+    custom_dir = context.settings.custom_dir
     catalog, problems = await read_catalog(custom_dir)
-    return respond(pipelines_and_steps(catalog, custom_dir, problems))
+    return pipelines_and_steps(catalog, custom_dir, problems)
 
 
 @router.route(
@@ -194,6 +199,11 @@ async def get_pipelines_and_steps(request: web.Request) -> web.Response:
     responses={200: Customizations},
 )
 async def get_customizations(request: web.Request) -> web.Response:
-    custom_dir = context_of(request).settings.custom_dir
+    return respond(await customizations_of(context_of(request)))
+
+
+async def customizations_of(context: WebContext) -> Customizations:
+    """Read afresh, for the JSON API and the Customizations panel alike."""
+    custom_dir = context.settings.custom_dir
     catalog, problems = await read_catalog(custom_dir)
-    return respond(customizations(catalog, custom_dir, problems))
+    return customizations(catalog, custom_dir, problems)

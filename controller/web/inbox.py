@@ -13,10 +13,10 @@ from aiohttp import web
 from pydantic import Field
 
 from controller.store import DEDUP_WINDOW, DecisionReason, IssueSnapshot
-from controller.web.audit import record_change
-from controller.web.context import context_of
+from controller.web.audit import actor_of, record_change_by
+from controller.web.context import WebContext, context_of
 from controller.web.errors import not_found
-from controller.web.mappings import cached_mappings
+from controller.web.mappings import mappings_of
 from controller.web.models import CamelModel
 from controller.web.routing import ApiRouter, path_param, respond
 
@@ -106,7 +106,12 @@ def _row(snapshot: IssueSnapshot) -> IssueRow:
     "GET", "/api/issues", summary="List AI-Implement issues across all project mappings", responses={200: IssueInbox}
 )
 async def list_issues(request: web.Request) -> web.Response:
-    snapshots = await context_of(request).store.list_issue_snapshots()
+    return respond(await issue_inbox_of(context_of(request)))
+
+
+async def issue_inbox_of(context: WebContext) -> IssueInbox:
+    """The inbox, for the JSON API and the Issues panel alike; ApiError 503 while mappings are not listed."""
+    snapshots = await context.store.list_issue_snapshots()
     by_team: dict[str, Counter[str]] = {}
     for snapshot in snapshots:
         counts = by_team.setdefault(snapshot.team_key, Counter())
@@ -121,9 +126,9 @@ async def list_issues(request: web.Request) -> web.Response:
             ready=by_team.get(view.team_key, Counter())["ready"],
             planning_pending=by_team.get(view.team_key, Counter())["planning-pending"],
         )
-        for view in cached_mappings(request)
+        for view in mappings_of(context)
     ]
-    return respond(IssueInbox(issues=[_row(s) for s in snapshots], mappings=loads))
+    return IssueInbox(issues=[_row(s) for s in snapshots], mappings=loads)
 
 
 @router.route(
@@ -133,7 +138,12 @@ async def list_issues(request: web.Request) -> web.Response:
     responses={200: Blockers},
 )
 async def list_blockers(request: web.Request) -> web.Response:
-    blocked = [s for s in await context_of(request).store.list_issue_snapshots() if s.blocked_reason is not None]
+    return respond(await blockers_of(context_of(request)))
+
+
+async def blockers_of(context: WebContext) -> Blockers:
+    """The blocked tickets and their counts, for the JSON API and the Blockers panel alike."""
+    blocked = [s for s in await context.store.list_issue_snapshots() if s.blocked_reason is not None]
     reasons = Counter(s.blocked_reason or "" for s in blocked)
     kpis = BlockerKpis(
         total=len(blocked),
@@ -148,12 +158,16 @@ async def list_blockers(request: web.Request) -> web.Response:
         )
         for s in blocked
     ]
-    return respond(Blockers(kpis=kpis, blockers=rows))
+    return Blockers(kpis=kpis, blockers=rows)
 
 
 @router.route("GET", "/api/dedup", summary="List issues in the 24-hour dedup window", responses={200: DedupWindowList})
 async def list_dedup(request: web.Request) -> web.Response:
-    context = context_of(request)
+    return respond(await dedup_window_of(context_of(request)))
+
+
+async def dedup_window_of(context: WebContext) -> DedupWindowList:
+    """Every ticket in the dedup window now, for the JSON API and the Audit log panel alike."""
     entries = await context.store.list_dedup_window(context.clock())
     rows = [
         DedupRow(
@@ -167,7 +181,7 @@ async def list_dedup(request: web.Request) -> web.Response:
         )
         for e in entries
     ]
-    return respond(DedupWindowList(entries=rows))
+    return DedupWindowList(entries=rows)
 
 
 @router.route(
@@ -178,10 +192,13 @@ async def list_dedup(request: web.Request) -> web.Response:
     responses={204: None},
 )
 async def remove_dedup(request: web.Request) -> web.Response:
-    context = context_of(request)
-    issue_id = path_param(request, "issueId")
+    await remove_from_dedup(context_of(request), path_param(request, "issueId"), actor_of(request))
+    return web.Response(status=204)
+
+
+async def remove_from_dedup(context: WebContext, issue_id: str, actor: str) -> None:
+    """Let the next poll dispatch the ticket again; 404 when it is not in the window (any more)."""
     inside = await context.store.is_within_dedup_window(issue_id, context.clock())
     if not inside or not await context.store.remove_dedup(issue_id):
         raise not_found(f"issue {issue_id} is not in the dedup window")
-    await record_change(request, "dedup.remove", issue_id)
-    return web.Response(status=204)
+    await record_change_by(context, actor, "dedup.remove", issue_id)

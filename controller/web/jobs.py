@@ -19,7 +19,7 @@ from controller.kube import DISPATCHES
 from controller.kube.errors import NotFoundError
 from controller.resources.dispatch import DispatchStatus, RunUsage, log_status_of_phase
 from controller.store import DispatchLogEntry, Usage
-from controller.web.context import context_of
+from controller.web.context import WebContext, context_of
 from controller.web.errors import not_found
 from controller.web.models import CamelModel
 from controller.web.routing import ApiRouter, path_param, respond
@@ -195,8 +195,13 @@ def job_of(entries: list[DispatchLogEntry]) -> Job:
     responses={200: DispatchLog},
 )
 async def dispatch_log(request: web.Request) -> web.Response:
-    entries = await context_of(request).store.recent_dispatch_log()
-    return respond(DispatchLog(jobs=[job_of(job) for job in group_jobs(entries)], entries=len(entries)))
+    return respond(await dispatch_log_of(context_of(request)))
+
+
+async def dispatch_log_of(context: WebContext) -> DispatchLog:
+    """The log as jobs, for the JSON API and the Pipelines panel alike."""
+    entries = await context.store.recent_dispatch_log()
+    return DispatchLog(jobs=[job_of(job) for job in group_jobs(entries)], entries=len(entries))
 
 
 @router.route(
@@ -206,8 +211,11 @@ async def dispatch_log(request: web.Request) -> web.Response:
     responses={200: JobSteps, 404: None},
 )
 async def job_steps(request: web.Request) -> web.Response:
-    context = context_of(request)
-    job_id = path_param(request, "jobId")
+    return respond(await job_steps_of(context_of(request), path_param(request, "jobId")))
+
+
+async def job_steps_of(context: WebContext, job_id: str) -> JobSteps:
+    """One dispatch's steps, live while its Dispatch exists, else as logged; ApiError 404 when neither has it."""
     try:
         dispatch = await context.kube.get(DISPATCHES, context.namespace, job_id)
     except NotFoundError:
@@ -218,10 +226,10 @@ async def job_steps(request: web.Request) -> web.Response:
         phase = log_status_of_phase(str(status.get("phase") or "Pending"))
         result = DispatchStatus.model_validate(status).result
         usage = UsageOut.of_run(result.usage if result is not None else None)
-        return respond(JobSteps(job_id=job_id, status=phase, source="live", steps=steps, usage=usage))
+        return JobSteps(job_id=job_id, status=phase, source="live", steps=steps, usage=usage)
     logged = await context.store.dispatch_log_entry(job_id)
     if logged is None:
         raise not_found(f"there is no job {job_id!r}: neither a Dispatch nor a dispatch-log entry has that name")
     steps = [JobStep.model_validate(step) for step in logged.steps]
     usage = UsageOut.of(logged.usage)
-    return respond(JobSteps(job_id=job_id, status=logged.status, source="log", steps=steps, usage=usage))
+    return JobSteps(job_id=job_id, status=logged.status, source="log", steps=steps, usage=usage)

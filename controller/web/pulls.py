@@ -8,7 +8,7 @@ from aiohttp import web
 from pydantic import Field
 
 from controller.store import TrackedPullRequest, Usage
-from controller.web.context import context_of
+from controller.web.context import WebContext, context_of
 from controller.web.jobs import UsageOut
 from controller.web.models import CamelModel
 from controller.web.routing import ApiRouter, respond
@@ -66,8 +66,12 @@ def pull_row(pull: TrackedPullRequest, now: datetime, usage: Usage | None = None
 
 @router.route("GET", "/api/pulls", summary="Bot-opened pull requests being tracked", responses={200: PullList})
 async def list_pulls(request: web.Request) -> web.Response:
-    context = context_of(request)
+    return respond(await pulls_of(context_of(request)))
+
+
+async def pulls_of(context: WebContext) -> PullList:
+    """The tracked pull requests with their usage, for the JSON API and the Pull requests panel alike."""
     now = context.clock()
     pulls = await context.store.tracked_pull_requests()
     usage = await context.store.usage_of_pull_requests(pull.url for pull in pulls)
-    return respond(PullList(pulls=[pull_row(pull, now, usage.get(pull.url)) for pull in pulls]))
+    return PullList(pulls=[pull_row(pull, now, usage.get(pull.url)) for pull in pulls])

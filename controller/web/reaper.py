@@ -8,7 +8,7 @@ from aiohttp import web
 from pydantic import Field
 
 from controller.store import ReaperAction, ReaperBackend, ReaperOutcome, ReaperRule
-from controller.web.context import context_of
+from controller.web.context import WebContext, context_of
 from controller.web.errors import ApiError
 from controller.web.models import CamelModel
 from controller.web.routing import ApiRouter, QueryParameter, reject_unknown_query, respond
@@ -66,30 +66,32 @@ class ReaperActionList(CamelModel):
 )
 async def reaper_summary(request: web.Request) -> web.Response:
     reject_unknown_query(request)
-    context = context_of(request)
+    return respond(await reaper_summary_of(context_of(request)))
+
+
+async def reaper_summary_of(context: WebContext) -> ReaperSummary:
+    """The last 24 hours of the reaper and its settings, for the JSON API and the Reaper panel alike."""
     settings = context.settings
     counts = await context.store.reaper_counts_since(context.clock() - SUMMARY_WINDOW)
     sweep = await context.store.last_reaper_sweep()
     by_backend = counts.destroyed_by_backend
-    return respond(
-        ReaperSummary(
-            window_hours=int(SUMMARY_WINDOW.total_seconds() // 3600),
-            destroyed=DestroyedTotals(
-                total=sum(by_backend.values()),
-                machines=by_backend["fly"] + by_backend["local"],
-                jobs=by_backend["github-actions"],
-                by_rule=dict(counts.destroyed_by_rule),
-            ),
-            dry_run=counts.dry_run,
-            dry_run_by_rule=dict(counts.dry_run_by_rule),
-            failed=counts.by_outcome["failed"],
-            last_sweep_at=sweep.finished_at if sweep else None,
-            last_sweep_error=sweep.error if sweep else None,
-            dry_run_mode=settings.reaper_dry_run,
-            interval_seconds=settings.reaper_interval_seconds,
-            grace_minutes=settings.reaper_grace_minutes,
-            alert_threshold=settings.reaper_alert_threshold,
-        )
+    return ReaperSummary(
+        window_hours=int(SUMMARY_WINDOW.total_seconds() // 3600),
+        destroyed=DestroyedTotals(
+            total=sum(by_backend.values()),
+            machines=by_backend["fly"] + by_backend["local"],
+            jobs=by_backend["github-actions"],
+            by_rule=dict(counts.destroyed_by_rule),
+        ),
+        dry_run=counts.dry_run,
+        dry_run_by_rule=dict(counts.dry_run_by_rule),
+        failed=counts.by_outcome["failed"],
+        last_sweep_at=sweep.finished_at if sweep else None,
+        last_sweep_error=sweep.error if sweep else None,
+        dry_run_mode=settings.reaper_dry_run,
+        interval_seconds=settings.reaper_interval_seconds,
+        grace_minutes=settings.reaper_grace_minutes,
+        alert_threshold=settings.reaper_alert_threshold,
     )
 
 
@@ -106,11 +108,14 @@ async def reaper_summary(request: web.Request) -> web.Response:
     responses={200: ReaperActionList, 422: None},
 )
 async def reaper_recent(request: web.Request) -> web.Response:
-    context = context_of(request)
     reject_unknown_query(request)
-    limit = _limit(request.query.get("limit"))
+    return respond(await reaper_actions_of(context_of(request), _limit(request.query.get("limit"))))
+
+
+async def reaper_actions_of(context: WebContext, limit: int = DEFAULT_RECENT) -> ReaperActionList:
+    """The reaper's latest actions, newest first, with the rule that matched and why."""
     actions = await context.store.recent_reaper_actions(limit)
-    return respond(ReaperActionList(actions=[action_row(action) for action in actions]))
+    return ReaperActionList(actions=[action_row(action) for action in actions])
 
 
 def _limit(text: str | None) -> int:

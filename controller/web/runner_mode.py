@@ -17,7 +17,7 @@ from controller.config.overrides import (
     resolve_runner_mode,
 )
 from controller.store import SettingValue, runner_mode_in_force
-from controller.web.audit import actor_of, record_change
+from controller.web.audit import actor_of, record_change_by
 from controller.web.context import WebContext, context_of
 from controller.web.errors import ApiError
 from controller.web.models import CamelModel
@@ -89,7 +89,8 @@ def _as_runner_mode(value: str | None) -> RunnerMode | None:
     return RunnerMode(value) if value in set(RunnerMode) else None
 
 
-async def current_runner_mode_view(context: WebContext) -> RunnerModeView:
+async def runner_mode_of(context: WebContext) -> RunnerModeView:
+    """The mode in force and where it comes from, for the JSON API and the Reaper panel alike."""
     inputs = await _runner_mode_inputs(context)
     return RunnerModeView(
         mode=inputs.resolved.mode,
@@ -105,7 +106,7 @@ async def current_runner_mode_view(context: WebContext) -> RunnerModeView:
 
 @router.route("GET", "/api/runner-mode", summary="Get the current runner mode", responses={200: RunnerModeView})
 async def get_runner_mode(request: web.Request) -> web.Response:
-    return respond(await current_runner_mode_view(context_of(request)))
+    return respond(await runner_mode_of(context_of(request)))
 
 
 @router.route(
@@ -118,8 +119,12 @@ async def get_runner_mode(request: web.Request) -> web.Response:
     responses={200: RunnerModeChangeResult},
 )
 async def set_runner_mode(request: web.Request) -> web.Response:
-    context = context_of(request)
     change = await read_body(request, RunnerModeChange)
+    return respond(await change_runner_mode(context_of(request), change, actor_of(request)))
+
+
+async def change_runner_mode(context: WebContext, change: RunnerModeChange, actor: str) -> RunnerModeChangeResult:
+    """Store a new mode and say whether it applies; ApiError 422 for a mode this controller cannot run."""
     accepted = _accepted_modes(context, await _fly_app(context))
     if change.mode not in accepted:
         needs = (
@@ -133,11 +138,9 @@ async def set_runner_mode(request: web.Request) -> web.Response:
             f"runner mode {change.mode.value} needs {needs}; this controller accepts "
             f"{', '.join(mode.value for mode in accepted)}",
         )
-    await context.store.set_setting(
-        constants.SETTING_RUNNER_MODE, change.mode.value, actor_of(request), context.clock()
-    )
-    await record_change(request, "runner-mode.set", "runnerMode", {"mode": change.mode.value})
-    view = await current_runner_mode_view(context)
+    await context.store.set_setting(constants.SETTING_RUNNER_MODE, change.mode.value, actor, context.clock())
+    await record_change_by(context, actor, "runner-mode.set", "runnerMode", {"mode": change.mode.value})
+    view = await runner_mode_of(context)
     if view.env_locked:
         message = (
             f"stored {change.mode.value}, but RUNNER_MODE={view.mode.value} is set in the environment and wins: "
@@ -145,4 +148,4 @@ async def set_runner_mode(request: web.Request) -> web.Response:
         )
     else:
         message = f"runner mode is now {change.mode.value}"
-    return respond(RunnerModeChangeResult(**view.model_dump(), applied=not view.env_locked, message=message))
+    return RunnerModeChangeResult(**view.model_dump(), applied=not view.env_locked, message=message)

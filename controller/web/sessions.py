@@ -17,7 +17,7 @@ from pydantic import Field, JsonValue
 
 from controller.kube import RUNNER_SESSIONS
 from controller.store import LiveSession, SessionReset
-from controller.web.audit import actor_of, record_change
+from controller.web.audit import actor_of, record_change_by
 from controller.web.context import WebContext, context_of
 from controller.web.errors import ApiError, not_found
 from controller.web.models import CamelModel
@@ -129,9 +129,12 @@ def _backend_filter(request: web.Request) -> Backend | None:
     responses={200: SessionList, 422: None},
 )
 async def list_sessions(request: web.Request) -> web.Response:
-    context = context_of(request)
     reject_unknown_query(request)
-    backend = _backend_filter(request)
+    return respond(await sessions_of(context_of(request), _backend_filter(request)))
+
+
+async def sessions_of(context: WebContext, backend: Backend | None = None) -> SessionList:
+    """The live sessions and how each census went, for the JSON API and the Sessions panel alike."""
     now = context.clock()
     pending = {(reset.backend, reset.resource_id) for reset in await context.store.pending_session_resets(limit=1000)}
     rows = [
@@ -149,7 +152,7 @@ async def list_sessions(request: web.Request) -> web.Response:
         for state in await context.store.census_states()
         if backend is None or state.backend == backend
     ]
-    return respond(SessionList(sessions=rows, census=census))
+    return SessionList(sessions=rows, census=census)
 
 
 @router.route(
@@ -170,19 +173,31 @@ async def destroy_session(request: web.Request) -> web.Response:
     context = context_of(request)
     reject_unknown_query(request)
     machine_id = path_param(request, "machineId").strip()
-    backend = await _backend_of(context, machine_id, _backend_filter(request))
-    reset = await context.store.request_session_reset(
-        backend=backend, resource_id=machine_id, requested_by=actor_of(request), now=context.clock()
+    answer = await destroy_and_reset(
+        context, machine_id, _backend_filter(request), actor_of(request), wait=context.session_reset_wait
     )
-    await record_change(request, "session.destroy", machine_id, {"backend": backend, "request": reset.id})
-    finished = await _wait_for(context, reset)
-    answer = _answer(finished)
-    if finished.state == "pending":
+    if answer.state == "pending":
         return respond(answer, status=202)
-    if finished.state == "reset":
+    if answer.state == "reset":
         return respond(answer)
-    code = "already_destroyed" if finished.state == "already-destroyed" else "reset_failed"
-    raise ApiError(409, code, finished.message or f"the reset of {machine_id} {finished.state}")
+    code = "already_destroyed" if answer.state == "already-destroyed" else "reset_failed"
+    raise ApiError(409, code, answer.message)
+
+
+async def destroy_and_reset(
+    context: WebContext, machine_id: str, backend: Backend | None, actor: str, *, wait: float
+) -> SessionResetAnswer:
+    """Ask the operator to destroy a session and reset its ticket, then wait up to `wait` seconds for it.
+
+    The admin UI waits not at all and shows the request's progress instead; the JSON API waits a
+    little, so that a script usually gets the outcome in one call.
+    """
+    found = await _backend_of(context, machine_id, backend)
+    reset = await context.store.request_session_reset(
+        backend=found, resource_id=machine_id, requested_by=actor, now=context.clock()
+    )
+    await record_change_by(context, actor, "session.destroy", machine_id, {"backend": found, "request": reset.id})
+    return _answer(await _wait_for(context, reset, wait))
 
 
 @router.route(
@@ -194,14 +209,16 @@ async def destroy_session(request: web.Request) -> web.Response:
 )
 async def read_session_reset(request: web.Request) -> web.Response:
     reject_unknown_query(request)
-    context = context_of(request)
-    text = path_param(request, "requestId")
-    reset = (
-        await context.store.session_reset(int(text)) if text.isascii() and text.isdigit() and len(text) < 19 else None
-    )
+    return respond(await session_reset_of(context_of(request), path_param(request, "requestId")))
+
+
+async def session_reset_of(context: WebContext, request_id: str) -> SessionResetAnswer:
+    """What became of a destroy-and-reset request; 404 for an id that is not one."""
+    readable = request_id.isascii() and request_id.isdigit() and len(request_id) < 19
+    reset = await context.store.session_reset(int(request_id)) if readable else None
     if reset is None:
-        raise not_found(f"there is no destroy-and-reset request {text}")
-    return respond(_answer(reset))
+        raise not_found(f"there is no destroy-and-reset request {request_id}")
+    return _answer(reset)
 
 
 async def _backend_of(context: WebContext, machine_id: str, wanted: Backend | None) -> Backend:
@@ -225,9 +242,9 @@ async def _backend_of(context: WebContext, machine_id: str, wanted: Backend | No
     )
 
 
-async def _wait_for(context: WebContext, reset: SessionReset) -> SessionReset:
+async def _wait_for(context: WebContext, reset: SessionReset, wait: float) -> SessionReset:
     """The request once the operator finished it, or as it stands when the wait runs out."""
-    deadline = asyncio.get_running_loop().time() + context.session_reset_wait
+    deadline = asyncio.get_running_loop().time() + wait
     current = reset
     while current.state == "pending" and asyncio.get_running_loop().time() < deadline:
         await asyncio.sleep(POLL_SECONDS)
@@ -236,7 +253,12 @@ async def _wait_for(context: WebContext, reset: SessionReset) -> SessionReset:
 
 
 def _answer(reset: SessionReset) -> SessionResetAnswer:
-    message = reset.message or f"waiting for the operator; GET /api/sessions/resets/{reset.id} tells when it is done"
+    if reset.message:
+        message = reset.message
+    elif reset.state == "pending":
+        message = f"waiting for the operator; GET /api/sessions/resets/{reset.id} tells when it is done"
+    else:
+        message = f"the reset of {reset.resource_id} {reset.state}"
     return SessionResetAnswer(
         request_id=reset.id,
         machine_id=reset.resource_id,
