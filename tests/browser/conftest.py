@@ -131,6 +131,8 @@ def ui(browser: Browser, dev_stack: DevStack) -> Iterator[Watched]:
             watched.problems.append(f"console {message.type}: {message.text}")
 
     def failed(request: Request) -> None:
+        if request.failure == "net::ERR_ABORTED":  # the page moved on before it arrived: not a failure
+            return
         watched.problems.append(f"request failed: {request.method} {request.url} ({request.failure})")
 
     page.on("console", console)

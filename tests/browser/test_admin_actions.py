@@ -1,0 +1,136 @@
+"""The admin UI's actions clicked and typed as an operator would, each checked through the JSON API."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import ADMIN_CODE, DevStack, Watched
+
+pytestmark = pytest.mark.controlplane  # `ai-implement dev` runs its own kube-apiserver and etcd
+
+
+def api(dev_stack: DevStack, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    token = httpx.post(f"{dev_stack.base}/api/auth", json={"code": ADMIN_CODE}, timeout=10).json()["token"]
+    return httpx.request(
+        method, f"{dev_stack.base}{path}", headers={"Authorization": f"Bearer {token}"}, timeout=30, **kwargs
+    )
+
+
+def next_step(ui: Watched, fields: dict[str, str], *, step: int) -> None:
+    """Type each field, then press Enter in the last one: the keyboard alone moves the stepper on."""
+    page = ui.page
+    last = None
+    for name, value in fields.items():
+        control = page.locator(f"#f-{name}")
+        if control.evaluate("element => element.tagName") == "SELECT":
+            control.select_option(value)
+        else:
+            control.fill(value)
+        last = control
+    if last is not None and last.evaluate("element => element.tagName") != "SELECT":
+        last.press("Enter")
+    else:
+        page.locator("#stepper").get_by_role("button", name="Next").click()
+    expect(page.locator("#stepper-title")).to_contain_text(f"step {step + 1} of 8")
+
+
+def test_the_stepper_creates_a_linear_and_a_jira_project_without_a_reload(ui: Watched, dev_stack: DevStack) -> None:
+    ui.sign_in()
+    ui.page.goto("/admin/projects")
+    ui.page.evaluate("window.notReloaded = true")
+    for team, ticketing in (
+        ("WEB", {"teamKey": "WEB", "linearTeamKey": "ENG"}),
+        (
+            "FIN",
+            {"teamKey": "FIN", "jql": "project = PAY", "repoField": "customfield_10042", "repoFieldValue": "ledger"},
+        ),
+    ):
+        ui.page.get_by_role("link", name="+ New project").click()
+        expect(ui.page.locator("#stepper-title")).to_contain_text("step 1 of 8")
+        if team == "FIN":
+            ui.page.locator("#f-ticketingProvider").select_option("jira")
+        next_step(ui, ticketing, step=1)
+        next_step(ui, {"owner": "acme", "repo": team.lower(), "defaultBranch": "main"}, step=2)
+        next_step(ui, {"executionMode": "local"}, step=3)
+        next_step(ui, {"providerName": "anthropic"}, step=4)
+        next_step(ui, {"maxInProgressAiIssues": "2"}, step=5)
+        next_step(ui, {}, step=6)
+        ui.page.get_by_role("button", name="Create project").click()
+        expect(ui.page.locator("#stepper")).to_contain_text(f"Project {team} is created")
+        expect(ui.page.locator(f"#project-{team}")).to_be_visible()
+    assert ui.page.evaluate("window.notReloaded") is True, "the rows appeared without a reload"
+    listed = {item["teamKey"]: item for item in api(dev_stack, "GET", "/api/mappings").json()["mappings"]}
+    assert listed["WEB"]["spec"]["ticketing"] == {"provider": "linear", "linear": {"teamKey": "ENG"}}
+    assert listed["FIN"]["spec"]["ticketing"]["jira"]["repoFieldValue"] == "ledger"
+    ui.assert_clean()
+
+
+def test_stepper_errors_appear_beside_their_fields(ui: Watched) -> None:
+    ui.sign_in()
+    ui.page.goto("/admin/projects/new")
+    stepper = ui.page.locator("#stepper")
+    ui.page.locator("#f-teamKey").fill("lower case")
+    stepper.get_by_role("button", name="Next").click()
+    expect(ui.page.locator("#f-teamKey")).to_have_attribute("aria-invalid", "true")
+    expect(ui.page.locator("#e-teamKey")).to_be_visible()
+    next_step(ui, {"teamKey": "OPSX", "linearTeamKey": "OPS"}, step=1)
+    next_step(ui, {"owner": "acme", "repo": "opsx"}, step=2)
+    next_step(ui, {"executionMode": "fly-machines"}, step=3)
+    ui.page.locator("#f-providerName").select_option("bedrock")
+    stepper.get_by_role("button", name="Next").click()
+    expect(ui.page.locator("#e-awsRegion")).to_be_visible()
+    expect(ui.page.locator("#f-awsRegion")).to_have_attribute("aria-invalid", "true")
+    ui.assert_clean()
+
+
+def test_a_secret_is_set_and_deleted_by_clicks_and_its_value_never_comes_back(ui: Watched, dev_stack: DevStack) -> None:
+    ui.sign_in()
+    ui.page.goto("/admin/secrets")
+    section = ui.page.locator("#secrets-global")
+    section.get_by_label("Name").fill("BROWSER_TOKEN")
+    section.get_by_label("Value").fill("typed-in-the-browser")
+    section.get_by_role("button", name="Set a global secret").click()
+    expect(ui.page.locator("#secrets-global")).to_contain_text("BROWSER_TOKEN is stored.")
+    assert "typed-in-the-browser" not in ui.page.content()
+    names = [entry["name"] for entry in api(dev_stack, "GET", "/api/global-secrets").json()["secrets"]]
+    assert "BROWSER_TOKEN" in names
+
+    row = ui.page.locator("#secrets-global tr", has_text="BROWSER_TOKEN")
+    row.get_by_text("Delete…").click()
+    row.get_by_role("button", name="Delete BROWSER_TOKEN").click()
+    expect(ui.page.locator("#secrets-global")).to_contain_text("BROWSER_TOKEN is deleted.")
+    names = [entry["name"] for entry in api(dev_stack, "GET", "/api/global-secrets").json()["secrets"]]
+    assert "BROWSER_TOKEN" not in names
+    ui.assert_clean()
+
+
+def test_the_runner_mode_is_flipped_from_the_reaper_panel(ui: Watched, dev_stack: DevStack) -> None:
+    ui.sign_in()
+    ui.page.goto("/admin/reaper")
+    ui.page.get_by_label("Runner mode for every mapping").select_option("local")
+    ui.page.get_by_role("button", name="Change the mode").click()
+    expect(ui.page.locator("#runner-mode")).to_contain_text("In force: local")
+    assert api(dev_stack, "GET", "/api/runner-mode").json()["mode"] == "local"
+    ui.page.get_by_label("Runner mode for every mapping").select_option("default")
+    ui.page.get_by_role("button", name="Change the mode").click()
+    expect(ui.page.locator("#runner-mode")).to_contain_text("In force: default")
+    ui.assert_clean()
+
+
+def test_a_dedup_entry_is_removed_after_confirming(ui: Watched, dev_stack: DevStack) -> None:
+    ui.sign_in()
+    entries = api(dev_stack, "GET", "/api/dedup").json()["entries"]
+    assert entries, "the dev story dispatched tickets, which entered the dedup window"
+    identifier = entries[0]["identifier"]
+    ui.page.goto("/admin/audit")
+    ui.page.get_by_role("button", name=f"Remove {identifier} from the dedup window").click()
+    ui.page.get_by_role("button", name=f"Remove {identifier}", exact=True).click()
+    expect(ui.page.locator("#dedup-window")).not_to_contain_text(re.compile(rf"\b{identifier}\b.*Remove"))
+    remaining = [entry["identifier"] for entry in api(dev_stack, "GET", "/api/dedup").json()["entries"]]
+    assert identifier not in remaining
+    ui.assert_clean()
