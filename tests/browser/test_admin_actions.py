@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import httpx
@@ -134,3 +135,32 @@ def test_a_dedup_entry_is_removed_after_confirming(ui: Watched, dev_stack: DevSt
     remaining = [entry["identifier"] for entry in api(dev_stack, "GET", "/api/dedup").json()["entries"]]
     assert identifier not in remaining
     ui.assert_clean()
+
+
+def test_a_session_is_destroyed_after_confirming_and_its_reset_is_followed(ui: Watched, dev_stack: DevStack) -> None:
+    target = _a_live_session(dev_stack)
+    ui.sign_in()
+    ui.page.goto("/admin/sessions")
+    ui.page.get_by_role("button", name=f"Destroy {target}", exact=True).first.click()
+    expect(ui.page.locator("#session-action")).to_contain_text(f"Destroy session {target}?")
+    ui.page.locator("#session-action").get_by_role("button", name=f"Destroy {target}").click()
+
+    def reset_recorded() -> bool:
+        rows = api(dev_stack, "GET", "/api/sessions").json()["sessions"]
+        return all(row["machineId"] != target or row["resetPending"] for row in rows)
+
+    expect(ui.page.locator("#session-action")).not_to_contain_text(f"Destroy session {target}?")
+    assert reset_recorded(), "the destroy was recorded for the operator to carry out"
+    ui.assert_clean()
+
+
+def _a_live_session(dev_stack: DevStack) -> str:
+    """A session with a Dispatch, once the census listed one: the dev story's OPS-1 works for two minutes."""
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        rows = api(dev_stack, "GET", "/api/sessions").json()["sessions"]
+        live = [row["machineId"] for row in rows if row["dispatch"] and not row["resetPending"]]
+        if live:
+            return str(live[0])
+        time.sleep(1)
+    pytest.fail("no live session with a Dispatch was listed within 90 s of the dev story")
