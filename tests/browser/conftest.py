@@ -1,6 +1,6 @@
 """The admin UI in a real browser: Playwright driving Debian's Chromium against `ai-implement dev`.
 
-One `ai-implement dev` (its own control plane, SQLite, sandboxes, the real runner) serves the whole
+One `ai-implement dev` (its own control plane, SQLite, sandboxes, the real runner) serves each
 module; each test gets a fresh browser context. The network is closed, so Chromium starts with its
 background networking off. Every page a test opens is watched: a console error, a failed request or
 a CSP violation fails the test (`Watched.assert_clean`).
@@ -49,8 +49,9 @@ def _chromium() -> str:
     return found
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def dev_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
+    """Per module, so that it does not keep working (and taking CPU) through the rest of the suite."""
     work = tmp_path_factory.mktemp("dev")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -89,13 +90,15 @@ def _wait_until_serving(base: str, process: subprocess.Popen[bytes], log: Path) 
     pytest.fail("ai-implement dev did not serve in time: " + log.read_text()[-3000:])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
+    """Per module: Playwright's sync API runs an event loop while it lives, and the asyncio tests that
+    follow in the same pytest process need none to be running."""
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     browser = playwright.chromium.launch(executable_path=_chromium(), args=list(CHROMIUM_ARGS))
     yield browser
