@@ -7,6 +7,7 @@ FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY controller ./controller
+COPY webui ./webui
 RUN pip install --no-cache-dir --prefix=/install .
 
 # The runner: Python and the package, git, jq and bash for the workflow's steps, and Claude Code from

@@ -32,3 +32,9 @@ def test_the_controller_image_is_the_default_target_and_unprivileged() -> None:
     controller = stage("controller")
     assert "USER 65532:65532" in controller
     assert "COPY custom /app/custom" in controller
+
+
+def test_the_controller_image_carries_the_admin_ui() -> None:
+    build = stage("build")
+    assert "COPY controller ./controller" in build
+    assert "COPY webui ./webui" in build, "the API imports webui: templates and static assets are package data"
