@@ -8,6 +8,7 @@ from aiohttp import web
 
 from controller.metrics import API_REQUEST_SECONDS, API_REQUESTS
 from controller.web import (
+    audit,
     auth,
     config_status,
     customizations,
@@ -60,6 +61,7 @@ ROUTERS: tuple[ApiRouter, ...] = (
     customizations.router,
     overview.router,
     runners.router,
+    audit.router,
 )
 
 OPENAPI = web.AppKey("openapi", dict)

@@ -3,12 +3,35 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 
 from aiohttp import web
+from pydantic import Field
+from pydantic import JsonValue as Json
 
 from controller.store import JsonValue
 from controller.web.clients import client_address
 from controller.web.context import WebContext, context_of
+from controller.web.errors import ApiError
+from controller.web.models import CamelModel
+from controller.web.routing import ApiRouter, QueryParameter, reject_unknown_query, respond
+
+router = ApiRouter(tag="audit")
+
+AUDIT_PAGE = 200
+MAX_AUDIT_PAGE = 1000
+
+
+class AuditRow(CamelModel):
+    at: datetime
+    actor: str = Field(description="admin@<client> through the API, admin-ui@<client> through the admin UI.")
+    action: str = Field(description="e.g. mapping.apply, secret.set, session.destroy, dedup.remove.")
+    target: str = Field(description="What was changed: a team key, a secret's stored name, a machine id.")
+    details: dict[str, Json] = Field(description="The change's fields; never a secret's value.")
+
+
+class AuditTrail(CamelModel):
+    changes: list[AuditRow] = Field(description="Newest first.")
 
 
 def actor_of(request: web.Request) -> str:
@@ -33,3 +56,36 @@ async def record_change_by(
 ) -> None:
     """`record_change` for a service function shared by the JSON API and the admin UI, which name the actor."""
     await context.store.append_audit(at=context.clock(), actor=actor, action=action, target=target, details=details)
+
+
+@router.route(
+    "GET",
+    "/api/audit",
+    summary="The admin changes recorded in the audit trail, newest first",
+    query={
+        "limit": QueryParameter(
+            f"How many: 1 to {MAX_AUDIT_PAGE} (default {AUDIT_PAGE}).",
+            schema={"type": "integer", "minimum": 1, "maximum": MAX_AUDIT_PAGE},
+        )
+    },
+    responses={200: AuditTrail, 422: None},
+)
+async def audit_trail(request: web.Request) -> web.Response:
+    reject_unknown_query(request)
+    text = request.query.get("limit")
+    if text is not None and not (text.isdigit() and 1 <= int(text) <= MAX_AUDIT_PAGE):
+        raise ApiError(422, "invalid_limit", f"limit={text!r} must be a whole number from 1 to {MAX_AUDIT_PAGE}")
+    return respond(await audit_trail_of(context_of(request), int(text) if text else AUDIT_PAGE))
+
+
+async def audit_trail_of(context: WebContext, limit: int = AUDIT_PAGE) -> AuditTrail:
+    """Who changed what through the admin API and UI (the Audit log panel and GET /api/audit)."""
+    entries = await context.store.recent_audit(limit)
+    return AuditTrail(
+        changes=[
+            AuditRow(
+                at=entry.at, actor=entry.actor, action=entry.action, target=entry.target, details=dict(entry.details)
+            )
+            for entry in entries
+        ]
+    )

@@ -73,3 +73,18 @@ async def test_settings_are_stored_with_their_flags_and_a_bad_value_is_said_besi
     assert settings["flySessionsApp"]["stored"] == "acme-sessions"
     assert settings["flySessionsApp"]["restartRequired"] is True
     assert "restart needed" in await ui.page("/admin/settings")
+
+
+async def test_the_audit_log_lists_admin_changes_with_who_made_them(api: Api) -> None:
+    ui = await sign_in(api)
+    await api.client.post("/admin/secrets/global", data={"name": "AUDITED", "value": VALUE}, headers=ui.headers())
+
+    trail = await (await api.client.get("/api/audit", headers=await api.login())).json()
+    page = await ui.page("/admin/audit")
+    refused = await api.client.get("/api/audit?limit=0", headers=await api.login())
+
+    [change] = [change for change in trail["changes"] if change["target"] == "AUDITED"]
+    assert (change["action"], change["actor"].split("@")[0]) == ("secret.set", "admin-ui")
+    assert VALUE not in str(trail)
+    assert "<code>secret.set</code>" in page
+    assert refused.status == 422

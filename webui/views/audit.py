@@ -1,9 +1,8 @@
-"""Audit log: the dispatch-deduplication ledger, and removing a ticket from it, confirmed first.
+"""Audit log: the dispatch-deduplication ledger (removing a ticket from it, confirmed first), and
+the admin changes recorded in the audit trail.
 
 A ticket dispatched in the last 24 hours is not dispatched again; removing its entry lets the next
-poll pick it up sooner. The admin changes recorded in the audit trail have no reading service yet
-(controller.web.audit only writes them), so this panel shows the dedup window alone, as the
-specification's current version of the panel does.
+poll pick it up sooner.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ from typing import Final
 
 from aiohttp import web
 
-from controller.web.audit import ui_actor_of
+from controller.web.audit import audit_trail_of, ui_actor_of
 from controller.web.context import WebContext, context_of
 from controller.web.errors import ApiError
 from controller.web.inbox import DedupRow, dedup_window_of, remove_from_dedup
@@ -47,7 +46,9 @@ async def _entry(context: WebContext, issue_id: str) -> DedupRow | None:
 
 
 async def _page(request: web.Request, session: Session) -> web.StreamResponse:
-    values = await _window_values(context_of(request), None, None)
+    context = context_of(request)
+    values = await _window_values(context, None, None)
+    values["changes"] = (await audit_trail_of(context)).changes
     return render(request, "panels/audit.html", values, session=session)
 
 
