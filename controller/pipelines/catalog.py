@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 import yaml
 
@@ -197,7 +197,7 @@ def _python_files(directory: Path | None) -> dict[str, Path]:
     return {module_id(path): path for path in sorted(directory.glob("*.py")) if not path.name.startswith("_")}
 
 
-def _modules(builtin: Path, custom: Path | None, problem_of: Any) -> dict[str, Module]:
+def _modules(builtin: Path, custom: Path | None, problem_of: Callable[[Path], str | None]) -> dict[str, Module]:
     builtins, customs = _python_files(builtin), _python_files(custom)
     modules: dict[str, Module] = {}
     for module, path in builtins.items():

@@ -59,7 +59,8 @@ async def _actions_token(environment: Mapping[str, str], audience: str) -> str:
             headers={"Authorization": f"Bearer {environment['ACTIONS_ID_TOKEN_REQUEST_TOKEN']}"},
         )
     response.raise_for_status()
-    value = response.json().get("value") if isinstance(response.json(), dict) else None
+    body = response.json()
+    value = body.get("value") if isinstance(body, dict) else None
     if not isinstance(value, str) or not value:
         raise IdentityUnavailable("GitHub Actions answered the identity request without a token")
     return value

@@ -85,6 +85,8 @@ class ProcessRunner:
         self._tasks: set[asyncio.Task[None]] = set()
         self._identity_tokens: dict[str, StartedRun] = {}
         self._site: web.AppRunner | None = None
+        self._sockets: dict[str, web.AppRunner] = {}
+        """Each Fly run's Machines API socket, by run id, while its process lives."""
         self._identity_url: str | None = None
 
     async def on_run_started(self, started: StartedRun) -> None:
@@ -100,6 +102,8 @@ class ProcessRunner:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        for socket in self._sockets.values():
+            await socket.cleanup()
         if self._site is not None:
             await self._site.cleanup()
 
@@ -119,6 +123,9 @@ class ProcessRunner:
         finally:
             process.finished.set()
             self._end_backend_run(started, process.exit_code if process.exit_code is not None else 1)
+            socket = self._sockets.pop(started.run_id, None)
+            if socket is not None:
+                await socket.cleanup()
 
     async def _supervise(self, run: RunnerProcess) -> None:
         child = await asyncio.create_subprocess_exec(
@@ -226,7 +233,7 @@ class ProcessRunner:
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         await web.UnixSite(runner, str(path)).start()
-        self._tasks.add(asyncio.create_task(_close_with_run(runner, self, started)))
+        self._sockets[started.run_id] = runner  # closed when the run's process ends
         return str(path)
 
     def _backend_ended(self, started: StartedRun) -> bool:
@@ -254,19 +261,6 @@ class ProcessRunner:
                 started.backend == "local" and self.docker is not None and self.docker.container(started.run_id).running
             ):
                 self.docker.exit_container(started.run_id, exit_code)
-
-
-async def _close_with_run(runner: web.AppRunner, owner: ProcessRunner, started: StartedRun) -> None:
-    """The machine's socket lives as long as its runner process."""
-    try:
-        while True:
-            processes = owner.processes_of(started.dispatch_name)
-            mine = [process for process in processes if process.started.run_id == started.run_id]
-            if mine and mine[0].finished.is_set():
-                return
-            await asyncio.sleep(0.5)
-    finally:
-        await runner.cleanup()
 
 
 async def _read_all(stream: asyncio.StreamReader | None) -> str:

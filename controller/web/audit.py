@@ -12,9 +12,8 @@ from pydantic import JsonValue as Json
 from controller.store import JsonValue
 from controller.web.clients import client_address
 from controller.web.context import WebContext, context_of
-from controller.web.errors import ApiError
 from controller.web.models import CamelModel
-from controller.web.routing import ApiRouter, QueryParameter, reject_unknown_query, respond
+from controller.web.routing import ApiRouter, QueryParameter, limit_of, reject_unknown_query, respond
 
 router = ApiRouter(tag="audit")
 
@@ -72,10 +71,7 @@ async def record_change_by(
 )
 async def audit_trail(request: web.Request) -> web.Response:
     reject_unknown_query(request)
-    text = request.query.get("limit")
-    if text is not None and not (text.isdigit() and 1 <= int(text) <= MAX_AUDIT_PAGE):
-        raise ApiError(422, "invalid_limit", f"limit={text!r} must be a whole number from 1 to {MAX_AUDIT_PAGE}")
-    return respond(await audit_trail_of(context_of(request), int(text) if text else AUDIT_PAGE))
+    return respond(await audit_trail_of(context_of(request), limit_of(request, AUDIT_PAGE, MAX_AUDIT_PAGE)))
 
 
 async def audit_trail_of(context: WebContext, limit: int = AUDIT_PAGE) -> AuditTrail:

@@ -9,9 +9,8 @@ from pydantic import Field
 
 from controller.store import ReaperAction, ReaperBackend, ReaperOutcome, ReaperRule
 from controller.web.context import WebContext, context_of
-from controller.web.errors import ApiError
 from controller.web.models import CamelModel
-from controller.web.routing import ApiRouter, QueryParameter, reject_unknown_query, respond
+from controller.web.routing import ApiRouter, QueryParameter, limit_of, reject_unknown_query, respond
 
 router = ApiRouter(tag="reaper")
 
@@ -109,21 +108,13 @@ async def reaper_summary_of(context: WebContext) -> ReaperSummary:
 )
 async def reaper_recent(request: web.Request) -> web.Response:
     reject_unknown_query(request)
-    return respond(await reaper_actions_of(context_of(request), _limit(request.query.get("limit"))))
+    return respond(await reaper_actions_of(context_of(request), limit_of(request, DEFAULT_RECENT, MAX_RECENT)))
 
 
 async def reaper_actions_of(context: WebContext, limit: int = DEFAULT_RECENT) -> ReaperActionList:
     """The reaper's latest actions, newest first, with the rule that matched and why."""
     actions = await context.store.recent_reaper_actions(limit)
     return ReaperActionList(actions=[action_row(action) for action in actions])
-
-
-def _limit(text: str | None) -> int:
-    if text is None:
-        return DEFAULT_RECENT
-    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_RECENT:
-        raise ApiError(422, "invalid_limit", f"limit={text!r} is not a whole number from 1 to {MAX_RECENT}")
-    return int(text)
 
 
 def action_row(action: ReaperAction) -> ReaperActionRow:

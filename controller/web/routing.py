@@ -150,3 +150,13 @@ def reject_unknown_query(request: web.Request) -> None:
             "unknown_query_parameter",
             f"unknown query parameter {', '.join(repr(name) for name in unknown)}: this endpoint takes {takes}",
         )
+
+
+def limit_of(request: web.Request, default: int, maximum: int) -> int:
+    """The `limit` query parameter of a listing: a whole number from 1 to `maximum`, else 422."""
+    text = request.query.get("limit")
+    if text is None:
+        return default
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= maximum:
+        raise ApiError(422, "invalid_limit", f"limit={text!r} is not a whole number from 1 to {maximum}")
+    return int(text)

@@ -22,11 +22,11 @@ from controller.web.mappings import mappings_of
 from controller.web.models import CamelModel
 from controller.web.overview import Capacity, capacity_of
 from controller.web.routing import ApiRouter, respond
+from controller.web.sessions import PANEL_STATES
 
 router = ApiRouter(tag="runners")
 
 TOP_SESSIONS: Final = 8
-LIVE_STATES: Final = frozenset({"created", "starting", "started"})
 REAPER_WINDOW: Final = timedelta(hours=24)
 
 
@@ -72,7 +72,7 @@ async def get_runners(request: web.Request) -> web.Response:
 
 async def runners_of(context: WebContext) -> RunnersPanel:
     resolved = await runner_mode_in_force(context.store, context.settings)
-    live = [row for row in await context.store.live_sessions(None) if row.state in LIVE_STATES]
+    live = [row for row in await context.store.live_sessions(None) if row.state in PANEL_STATES]
     live.sort(key=lambda row: row.first_seen_at, reverse=True)
     mappings = mappings_of(context) if context.mappings.synced else []
     reaped = await context.store.reaper_counts_since(context.clock() - REAPER_WINDOW)
