@@ -50,6 +50,11 @@ STEPS: Final = (
     Step(7, "Review", ()),
     Step(8, "Create", ()),
 )
+TICKETING_FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
+    "linear": ("linearTeamKey",),
+    "jira": ("jql", "repoField", "repoFieldValue"),
+}
+"""Step 1's fields that belong to one ticketing system: asked for only when it is the one chosen."""
 LAST_INPUT_STEP: Final = 7
 SECRET_ROWS: Final = 3
 DEFAULTS: Final[Mapping[str, str]] = {
@@ -94,6 +99,13 @@ _LOCATIONS: Final[Mapping[tuple[str, ...], str]] = {
 
 def step_of_field(field: str) -> int:
     return next((step.number for step in STEPS if field in step.fields), LAST_INPUT_STEP)
+
+
+def shown_fields(step: int, values: Mapping[str, str]) -> tuple[str, ...]:
+    """The fields step `step` asks for; the others ride along unseen."""
+    chosen = values.get("ticketingProvider", DEFAULTS["ticketingProvider"])
+    other_systems = {name for system, names in TICKETING_FIELDS.items() if system != chosen for name in names}
+    return tuple(name for name in STEPS[step - 1].fields if name not in other_systems)
 
 
 def values_of(form: Mapping[str, str]) -> dict[str, str]:

@@ -178,7 +178,7 @@ def seed_linear(linear: LinearSandbox, runner: ProcessRunner, api_url: str, secr
 def seed_jira(jira: JiraSandbox, runner: ProcessRunner, api_url: str, secret: str) -> str:
     """A site, project PAY with its Repo field, labelled tickets and the webhook; returns the story's ticket."""
     jira.add_site(JIRA_CLOUD_ID, site_url=JIRA_SITE_URL)
-    jira.add_user("Dev Operator", "dev@example.com", token=JIRA_TOKEN)
+    jira.add_user("Dev Operator", "dev@example.com", token=JIRA_TOKEN, admin=True)  # lists field options
     jira.add_project(JIRA_PROJECT, "Payments")
     jira.add_field("Repo", FieldKind.SELECT, options=[JIRA_REPO, "ledger"], field_id=JIRA_REPO_FIELD)
     for ticket in JIRA_TICKETS:

@@ -4,7 +4,8 @@ Every document is parsed and validated by graphql-core against Linear's publishe
 (`schemas/linear.graphql`), so a query the real service would reject is rejected here too. The
 sandbox holds a small workspace — teams with their workflow states, workspace and team labels,
 issues, comments, users — seeded through methods (`add_team`, `add_label`, `add_issue`,
-`update_issue`, …) and changed by the mutations the controller uses. Fields with a resolver
+`update_issue`, …) and changed by the mutations the controller uses (and `issueCreate`, with
+which a test files a ticket through the API as a person would). Fields with a resolver
 answer from that state; any other field of a valid query fails with a located GraphQL error
 saying the sandbox does not implement it, and so does any filter field the sandbox cannot
 evaluate, so a missing feature is never mistaken for an empty answer.
@@ -711,6 +712,7 @@ class LinearSandbox(WebhookSandbox):
             "issueRemoveLabel": lambda info, **arguments: self._remove_label_mutation(user, **arguments),
             "issueLabelCreate": lambda info, **arguments: self._create_label_mutation(**arguments),
             "commentCreate": lambda info, **arguments: self._create_comment_mutation(user, **arguments),
+            "issueCreate": lambda info, **arguments: self._create_issue_mutation(user, **arguments),
         }
 
     # Query resolvers.
@@ -805,6 +807,31 @@ class LinearSandbox(WebhookSandbox):
         )
         self._sync_id += 1
         return {"success": True, "issueLabel": self._label_node(label), "lastSyncId": float(self._sync_id)}
+
+    def _create_issue_mutation(self, user: LinearUserState, *, input: Mapping[str, Any]) -> dict[str, Any]:
+        """An issue in `teamId`'s team with its title, markdown description and `labelIds` [subset]."""
+        unsupported = sorted(set(input) - {"teamId", "title", "description", "labelIds", "priority"})
+        if unsupported:
+            raise _not_implemented(f"issueCreate with {', '.join(unsupported)}")
+        team = self.teams.get(input["teamId"])
+        if team is None:
+            raise _entity_not_found("Team")
+        title = input.get("title")
+        if not title:
+            raise _input_error("title is required (the sandbox does not implement templates)")
+        labels = [self._require_label(label_id) for label_id in input.get("labelIds") or ()]
+        for label in labels:
+            if label.team_id not in (None, team.id):
+                raise _input_error(f"Label {label.name!r} belongs to another team than {team.key}")
+        issue = self.add_issue(
+            team.key,
+            title,
+            description=input.get("description"),
+            labels=labels,
+            priority=int(input.get("priority") or 0),
+            actor=user,
+        )
+        return {"success": True, "issue": self._issue_node(issue), "lastSyncId": float(self._sync_id)}
 
     def _create_comment_mutation(self, user: LinearUserState, *, input: Mapping[str, Any]) -> dict[str, Any]:
         """A comment on an issue; a client-chosen `id` that exists already is refused [U: exact error]."""

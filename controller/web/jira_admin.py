@@ -1,4 +1,8 @@
-"""/api/jira/*: help for writing Jira mappings, answered by Jira itself (its parser, its fields)."""
+"""/api/jira/*: help for writing Jira mappings, answered by Jira itself (its parser, its fields).
+
+The field pickers of the admin UI's new-project stepper call the same `jira_fields_of` and
+`jira_field_options_of` the endpoints answer with.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from pydantic import Field
 
 from controller.httpclient import ServiceError
 from controller.ticketing.jira import JiraClient, JiraForbidden, JiraNotFound
-from controller.web.context import context_of
+from controller.web.context import WebContext, context_of
 from controller.web.errors import ApiError
 from controller.web.models import CamelModel
 from controller.web.routing import ApiRouter, QueryParameter, read_body, respond
@@ -50,8 +54,8 @@ class JiraOptionList(CamelModel):
     options: list[JiraOptionRow]
 
 
-def _jira(request: web.Request) -> JiraClient:
-    client = context_of(request).jira
+def _jira(context: WebContext) -> JiraClient:
+    client = context.jira
     if client is None:
         raise ApiError(
             503, "jira_not_configured", "Jira is not configured: set JIRA_TOKEN, JIRA_CLOUD_ID and JIRA_SITE_URL"
@@ -71,7 +75,7 @@ def _jira_failed(error: ServiceError) -> ApiError:
     responses={200: JqlVerdict, 502: None},
 )
 async def validate_jql(request: web.Request) -> web.Response:
-    client = _jira(request)
+    client = _jira(context_of(request))
     body = await read_body(request, JqlRequest)
     try:
         verdict = await client.validate_jql(body.jql)
@@ -86,7 +90,12 @@ async def validate_jql(request: web.Request) -> web.Response:
     "GET", "/api/jira/fields", summary="List available Jira custom fields", responses={200: JiraFieldList, 502: None}
 )
 async def list_jira_fields(request: web.Request) -> web.Response:
-    client = _jira(request)
+    return respond(await jira_fields_of(context_of(request)))
+
+
+async def jira_fields_of(context: WebContext) -> JiraFieldList:
+    """Every field Jira shows the token's user, custom fields first, by name."""
+    client = _jira(context)
     try:
         fields = await client.fields()
     except ServiceError as error:
@@ -101,7 +110,7 @@ async def list_jira_fields(request: web.Request) -> web.Response:
         )
         for f in sorted(fields, key=lambda f: (not f.custom, f.name.casefold()))
     ]
-    return respond(JiraFieldList(fields=rows))
+    return JiraFieldList(fields=rows)
 
 
 @router.route(
@@ -112,8 +121,13 @@ async def list_jira_fields(request: web.Request) -> web.Response:
     responses={200: JiraOptionList, 403: None, 404: None, 422: None, 502: None},
 )
 async def list_jira_field_options(request: web.Request) -> web.Response:
-    client = _jira(request)
-    field_id = request.query.get("fieldId", "").strip()
+    return respond(await jira_field_options_of(context_of(request), request.query.get("fieldId", "")))
+
+
+async def jira_field_options_of(context: WebContext, field_id: str) -> JiraOptionList:
+    """The options of a select field; Jira lists them to its administrators only (403 otherwise)."""
+    client = _jira(context)
+    field_id = field_id.strip()
     if not field_id:
         raise ApiError(422, "field_required", "give the field as ?fieldId=customfield_10042")
     try:
@@ -129,4 +143,4 @@ async def list_jira_field_options(request: web.Request) -> web.Response:
     except ServiceError as error:
         raise _jira_failed(error) from None
     rows = [JiraOptionRow(id=o.id, value=o.value, disabled=o.disabled, context=o.context_name) for o in options]
-    return respond(JiraOptionList(field_id=field_id, options=rows))
+    return JiraOptionList(field_id=field_id, options=rows)

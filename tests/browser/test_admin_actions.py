@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -9,6 +10,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
+from controller.dev.seed import AI_LABEL, LINEAR_KEY
 from tests.browser.conftest import ADMIN_CODE, DevStack, Watched
 
 pytestmark = pytest.mark.controlplane  # `ai-implement dev` runs its own kube-apiserver and etcd
@@ -43,18 +45,13 @@ def test_the_stepper_creates_a_linear_and_a_jira_project_without_a_reload(ui: Wa
     ui.sign_in()
     ui.page.goto("/admin/projects")
     ui.page.evaluate("window.notReloaded = true")
-    for team, ticketing in (
-        ("WEB", {"teamKey": "WEB", "linearTeamKey": "ENG"}),
-        (
-            "FIN",
-            {"teamKey": "FIN", "jql": "project = PAY", "repoField": "customfield_10042", "repoFieldValue": "ledger"},
-        ),
-    ):
+    for team in ("WEB", "FIN"):
         ui.page.get_by_role("link", name="+ New project").click()
         expect(ui.page.locator("#stepper-title")).to_contain_text("step 1 of 8")
-        if team == "FIN":
-            ui.page.locator("#f-ticketingProvider").select_option("jira")
-        next_step(ui, ticketing, step=1)
+        if team == "WEB":
+            next_step(ui, {"teamKey": "WEB", "linearTeamKey": "ENG"}, step=1)
+        else:
+            pick_jira_settings(ui)
         next_step(ui, {"owner": "acme", "repo": team.lower(), "defaultBranch": "main"}, step=2)
         next_step(ui, {"executionMode": "local"}, step=3)
         next_step(ui, {"providerName": "anthropic"}, step=4)
@@ -66,8 +63,29 @@ def test_the_stepper_creates_a_linear_and_a_jira_project_without_a_reload(ui: Wa
     assert ui.page.evaluate("window.notReloaded") is True, "the rows appeared without a reload"
     listed = {item["teamKey"]: item for item in api(dev_stack, "GET", "/api/mappings").json()["mappings"]}
     assert listed["WEB"]["spec"]["ticketing"] == {"provider": "linear", "linear": {"teamKey": "ENG"}}
-    assert listed["FIN"]["spec"]["ticketing"]["jira"]["repoFieldValue"] == "ledger"
+    assert listed["FIN"]["spec"]["ticketing"]["jira"] == {
+        "jql": "project = PAY",
+        "repoField": "customfield_10042",
+        "repoFieldValue": "ledger",
+    }
     ui.assert_clean()
+
+
+def pick_jira_settings(ui: Watched) -> None:
+    """Choosing Jira asks for its settings; choosing the field lists its values, as Jira has them."""
+    page = ui.page
+    page.locator("#f-teamKey").fill("FIN")
+    page.locator("#f-ticketingProvider").select_option("jira")
+    expect(page.locator("#f-jql")).to_be_visible()
+    expect(page.locator("#f-linearTeamKey")).to_have_count(0)
+    page.locator("#f-jql").fill("project = PAY")
+    page.locator("select#f-repoField").focus()
+    page.locator("select#f-repoField").select_option(label="Repo (customfield_10042)")
+    expect(page.locator("select#f-repoFieldValue")).to_be_visible()
+    expect(page.locator("#f-repoField")).to_be_focused()  # the step is redrawn; a keyboard user stays put
+    page.locator("#f-repoFieldValue").select_option("ledger")
+    page.locator("#stepper").get_by_role("button", name="Next").click()
+    expect(page.locator("#stepper-title")).to_contain_text("step 2 of 8")
 
 
 def test_stepper_errors_appear_beside_their_fields(ui: Watched) -> None:
@@ -166,3 +184,80 @@ def _a_live_session(dev_stack: DevStack) -> str:
             return str(live[0])
         time.sleep(1)
     pytest.fail("no live session with a Dispatch was listed within 90 s of the dev story")
+
+
+HOSTILE_TITLE = "<img src=x onerror=alert(1)> Fix the <b>login</b>"
+HOSTILE_DESCRIPTION = (
+    "<script>alert(2)</script>\n\nSee [the docs](javascript:alert(3)) and <a href=javascript:alert(4)>here</a>."
+)
+HOSTILE_COMMENT = "<script>alert(5)</script> [click](javascript:alert(6))"
+
+
+def test_hostile_ticket_text_renders_as_text_and_runs_nothing(ui: Watched, dev_stack: DevStack) -> None:
+    """A ticket filed in the Linear sandbox, through its API as a person would, travels every panel."""
+    identifier = _file_linear_ticket(dev_stack, HOSTILE_TITLE, HOSTILE_DESCRIPTION, HOSTILE_COMMENT)
+    dialogs: list[str] = []
+    ui.page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    ui.sign_in()
+
+    ui.page.goto("/admin/issues")
+    row = ui.page.locator("tr", has_text=identifier)
+    for _ in range(60):  # the ticket's webhook (or the next poll) brings it in
+        if row.count():
+            break
+        ui.page.wait_for_timeout(1000)
+        ui.page.reload()
+    expect(row.first).to_contain_text(HOSTILE_TITLE)  # the markup, shown as the characters it is
+
+    for href in [href for _, href in _sidebar(ui)]:
+        ui.page.goto(href)
+        ui.page.wait_for_load_state("networkidle")
+        assert ui.page.locator("img[src='x'], b:text('login')").count() == 0, f"markup from the ticket ran on {href}"
+        assert ui.page.locator("a[href^='javascript:' i]").count() == 0, f"a javascript: link on {href}"
+        scripts = ui.page.locator("script").evaluate_all("nodes => nodes.map(node => node.src || node.text)")
+        assert all(not text or text.startswith(dev_stack.base) for text in scripts), (href, scripts)
+    assert dialogs == []
+    ui.assert_clean()
+
+
+def _sidebar(ui: Watched) -> list[tuple[str, str]]:
+    links = ui.page.get_by_role("navigation", name="Panels").get_by_role("link")
+    return [(links.nth(i).inner_text(), links.nth(i).get_attribute("href") or "") for i in range(links.count())]
+
+
+def _file_linear_ticket(dev_stack: DevStack, title: str, description: str, comment: str) -> str:
+    """An AI-labelled ticket of team ENG with a comment, filed through the Linear sandbox's GraphQL API."""
+    linear = re.search(r"Linear:\s+(http://\S+)", dev_stack.log.read_text())
+    assert linear is not None, "the dev banner names the Linear sandbox"
+
+    def graphql(query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        answer = httpx.post(
+            f"{linear[1]}/graphql",
+            json={"query": query, "variables": variables or {}},
+            headers={"Authorization": LINEAR_KEY},
+            timeout=30,
+        ).json()
+        assert "errors" not in answer, answer
+        data: dict[str, Any] = answer["data"]
+        return data
+
+    found = graphql(
+        '{ teams(filter: {key: {eq: "ENG"}}) { nodes { id } }'
+        f' issueLabels(filter: {{name: {{eq: "{AI_LABEL}"}}}}) {{ nodes {{ id }} }} }}'
+    )
+    filed = graphql(
+        "mutation File($input: IssueCreateInput!) { issueCreate(input: $input) { issue { id identifier } } }",
+        {
+            "input": {
+                "teamId": found["teams"]["nodes"][0]["id"],
+                "title": title,
+                "description": description,
+                "labelIds": [found["issueLabels"]["nodes"][0]["id"]],
+            }
+        },
+    )["issueCreate"]["issue"]
+    graphql(
+        "mutation Say($input: CommentCreateInput!) { commentCreate(input: $input) { success } }",
+        {"input": {"issueId": filed["id"], "body": comment}},
+    )
+    return str(filed["identifier"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import httpx
 import pytest
@@ -127,3 +128,51 @@ async def test_endpoint_budgets_are_reported_on_success(linear_workspace: Linear
     assert answer.headers["X-RateLimit-Endpoint-Requests-Limit"] == "30"
     assert answer.headers["X-RateLimit-Endpoint-Requests-Remaining"] == "29"
     assert int(answer.headers["X-RateLimit-Endpoint-Requests-Reset"]) == int((START + 120) * 1000)
+
+
+CREATE_ISSUE = """
+mutation File($input: IssueCreateInput!) {
+  issueCreate(input: $input) { success issue { identifier title description labels { nodes { name } } } }
+}
+"""
+
+
+async def file_issue(sandbox: LinearSandbox, **fields: Any) -> dict[str, Any]:
+    async with httpx.AsyncClient(headers={"Authorization": LINEAR_KEY}) as http:
+        answer = await http.post(f"{sandbox.url}/graphql", json={"query": CREATE_ISSUE, "variables": {"input": fields}})
+    result: dict[str, Any] = answer.json()
+    return result
+
+
+async def test_a_person_files_a_labelled_issue_through_the_api(linear_workspace: LinearSandbox) -> None:
+    team = linear_workspace.team("ENG")
+    label = next(label for label in linear_workspace.labels.values() if label.name == "AI-Implement")
+
+    answer = await file_issue(
+        linear_workspace, teamId=team.id, title="Fix login", description="It *loops*.", labelIds=[label.id]
+    )
+
+    issue = answer["data"]["issueCreate"]["issue"]
+    assert issue == {
+        "identifier": "ENG-1",
+        "title": "Fix login",
+        "description": "It *loops*.",
+        "labels": {"nodes": [{"name": "AI-Implement"}]},
+    }
+    assert linear_workspace.issue("ENG-1").title == "Fix login"
+
+
+async def test_filing_an_issue_names_what_is_wrong(linear_workspace: LinearSandbox) -> None:
+    team = linear_workspace.team("ENG")
+    ops_label = next(label for label in linear_workspace.labels.values() if label.name == "ai-implement")
+
+    no_team = await file_issue(linear_workspace, teamId=str(uuid.uuid4()), title="x")
+    no_title = await file_issue(linear_workspace, teamId=team.id, title="")
+    other_team = await file_issue(linear_workspace, teamId=team.id, title="x", labelIds=[ops_label.id])
+    unsupported = await file_issue(linear_workspace, teamId=team.id, title="x", dueDate="2030-01-01")
+
+    assert "Team" in no_team["errors"][0]["message"]
+    assert "title is required" in no_title["errors"][0]["message"]
+    assert "belongs to another team" in other_team["errors"][0]["message"]
+    assert "dueDate" in unsupported["errors"][0]["message"]
+    assert linear_workspace.issues == {}

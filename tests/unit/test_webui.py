@@ -10,6 +10,7 @@ from controller.store.records import DispatchLogEntry
 from controller.web.overview import hourly_trend
 from webui.app import HOME, _next_page
 from webui.rendering import duration, relative, when
+from webui.stepper import STEPS, shown_fields
 from webui.views.overview import trend_chart
 
 NOW = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
@@ -88,3 +89,19 @@ def test_the_trend_has_24_hourly_buckets_ending_with_the_current_hour() -> None:
 )
 def test_signing_in_only_ever_goes_to_a_page_of_the_admin_ui(given: str | None, goes_to: str) -> None:
     assert _next_page(given) == goes_to
+
+
+@pytest.mark.parametrize(
+    ("system", "asked", "not_asked"),
+    [
+        ("linear", {"linearTeamKey"}, {"jql", "repoField", "repoFieldValue"}),
+        ("jira", {"jql", "repoField"}, {"linearTeamKey"}),
+    ],
+)
+def test_step_one_asks_only_for_the_chosen_ticketing_systems_settings(
+    system: str, asked: set[str], not_asked: set[str]
+) -> None:
+    shown = set(shown_fields(1, {"ticketingProvider": system}))
+    assert {"teamKey", "ticketingProvider"} | asked <= shown
+    assert not shown & not_asked
+    assert shown_fields(2, {"ticketingProvider": system}) == STEPS[1].fields

@@ -2,45 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 
-import pytest
-
-from controller.config import load_settings
 from controller.sandbox import JiraSandbox
-from controller.sandbox.jira import FieldKind
-from controller.ticketing.clients import open_ticketing_clients
 from tests.support.api_fixtures import Api, ApiFactory
-
-CLOUD_ID = "0f8b1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d"
-USER_TOKEN = "jira-user-token"
-ADMIN_TOKEN = "jira-admin-token"
-
-
-@pytest.fixture
-async def jira_site() -> AsyncIterator[JiraSandbox]:
-    sandbox = JiraSandbox()
-    sandbox.add_site(CLOUD_ID, site_url="https://acme.atlassian.net")
-    sandbox.add_user("Grace Hopper", "grace@example.com", token=USER_TOKEN)
-    sandbox.add_user("Jira Admin", "admin@example.com", token=ADMIN_TOKEN, admin=True)
-    sandbox.add_project("PAY", "Payments")
-    sandbox.add_field("Repo", FieldKind.SELECT, options=["payments-service", "ledger"])
-    async with sandbox.running():
-        yield sandbox
-
-
-async def jira_api(start_api: ApiFactory, stack: AsyncExitStack, sandbox: JiraSandbox, token: str) -> Api:
-    env = {
-        "JIRA_TOKEN": token,
-        "JIRA_CLOUD_ID": CLOUD_ID,
-        "JIRA_SITE_URL": "https://acme.atlassian.net",
-        "JIRA_API_BASE_URL": str(sandbox.url),
-    }
-    clients = await open_ticketing_clients(load_settings(env, env_file=None), stack)
-    api = await start_api(env=env)
-    api.context.jira = clients.jira
-    return api
+from tests.support.jira_site import ADMIN_TOKEN, USER_TOKEN, jira_api
 
 
 async def test_jql_is_checked_by_jiras_own_parser(start_api: ApiFactory, jira_site: JiraSandbox) -> None:

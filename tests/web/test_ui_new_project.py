@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+from contextlib import AsyncExitStack
 from typing import Any
 
-from tests.support.api_fixtures import Api
+from controller.sandbox import JiraSandbox
+from tests.support.api_fixtures import Api, ApiFactory
+from tests.support.jira_site import ADMIN_TOKEN, REPO_FIELD, REPO_OPTIONS, USER_TOKEN, jira_api
 from tests.support.ui import UiSession, sign_in
 from tests.support.waiting import eventually
 
@@ -108,3 +111,89 @@ async def test_back_keeps_what_was_typed(api: Api) -> None:
 
     assert "step 1 of 8" in back
     assert 'value="WEB"' in back
+
+
+JIRA_START = {"step": "1", "teamKey": "PAY", "ticketingProvider": "jira", "jql": "project = PAY"}
+SELECT = re.compile(r'<select id="f-(\w+)"')
+
+
+async def jira_ui(start_api: ApiFactory, stack: AsyncExitStack, site: JiraSandbox, token: str) -> UiSession:
+    return await sign_in(await jira_api(start_api, stack, site, token))
+
+
+async def test_choosing_jira_asks_for_jiras_settings_and_no_longer_for_linears(api: Api) -> None:
+    ui = await sign_in(api)
+    start = await ui.page("/admin/projects/new")
+    assert 'id="f-linearTeamKey"' in start
+    assert 'id="f-jql"' not in start
+
+    jira = await submit(ui, {**carried(start), "step": "1", "action": "refresh", "ticketingProvider": "jira"})
+
+    assert "step 1 of 8" in jira
+    assert 'id="f-jql"' in jira
+    assert 'id="f-linearTeamKey"' not in jira
+    assert 'class="error"' not in jira, "a refresh checks nothing"
+    assert 'id="f-repoField" name="repoField" type="text"' in jira, "without Jira configured the field is typed"
+
+
+async def test_the_repository_field_and_value_are_picked_from_what_jira_lists(
+    start_api: ApiFactory, jira_site: JiraSandbox
+) -> None:
+    async with AsyncExitStack() as stack:
+        ui = await jira_ui(start_api, stack, jira_site, ADMIN_TOKEN)
+        start = await ui.page("/admin/projects/new")
+        fields = await submit(ui, {**carried(start), **JIRA_START, "action": "refresh"})
+        assert SELECT.findall(fields) == ["ticketingProvider", "repoField"]
+        repo = re.search(r'<option value="(customfield_\d+)">Repo \(customfield_\d+\)</option>', fields)
+        assert repo is not None, fields
+        assert 'hx-post="/admin/projects/new" hx-trigger="change"' in fields, "choosing a field lists its values"
+
+        values = await submit(ui, {**carried(fields), **JIRA_START, "action": "refresh", "repoField": repo[1]})
+        assert SELECT.findall(values) == ["ticketingProvider", "repoField", "repoFieldValue"]
+        assert re.findall(r'<option value="([\w-]+)">\1</option>', values) == list(REPO_OPTIONS)
+
+        chosen = {**JIRA_START, "action": "next", "repoField": repo[1], "repoFieldValue": "ledger"}
+        second = await submit(ui, {**carried(values), **chosen})
+        assert "step 2 of 8" in second, second[:2000]
+        assert carried(second)["repoFieldValue"] == "ledger"
+
+
+async def test_a_field_jira_does_not_have_is_refused_beside_the_field(
+    start_api: ApiFactory, jira_site: JiraSandbox
+) -> None:
+    async with AsyncExitStack() as stack:
+        ui = await jira_ui(start_api, stack, jira_site, ADMIN_TOKEN)
+        start = await ui.page("/admin/projects/new")
+        typo = {**JIRA_START, "action": "next", "repoField": "customfield_99999", "repoFieldValue": "ledger"}
+
+        refused = await submit(ui, {**carried(start), **typo})
+
+        assert "step 1 of 8" in refused
+        assert "Jira has no field customfield_99999" in refused
+        assert re.search(r'id="e-repoField"', refused)
+
+
+async def test_without_jira_administrator_rights_the_value_is_typed_and_the_page_says_why(
+    start_api: ApiFactory, jira_site: JiraSandbox
+) -> None:
+    async with AsyncExitStack() as stack:
+        ui = await jira_ui(start_api, stack, jira_site, USER_TOKEN)
+        start = await ui.page("/admin/projects/new")
+        page = await submit(ui, {**carried(start), **JIRA_START, "action": "refresh", "repoField": REPO_FIELD})
+
+        assert SELECT.findall(page) == ["ticketingProvider", "repoField"]
+        assert 'id="f-repoFieldValue" name="repoFieldValue" type="text"' in page
+        assert "Jira lists a field&#39;s options to its administrators only" in page
+
+
+async def test_when_jira_cannot_be_reached_the_field_is_typed_and_the_page_says_why(
+    start_api: ApiFactory, jira_site: JiraSandbox
+) -> None:
+    async with AsyncExitStack() as stack:
+        ui = await jira_ui(start_api, stack, jira_site, "a-token-jira-does-not-know")
+        start = await ui.page("/admin/projects/new")
+
+        page = await submit(ui, {**carried(start), **JIRA_START, "action": "refresh"})
+
+        assert 'id="f-repoField" name="repoField" type="text"' in page
+        assert "Jira could not list its fields" in page

@@ -2,13 +2,17 @@
 
 A step is checked with the rules the API and the CRD apply: the spec model, then the API server's
 own validation in a dry run (its CEL rules: Bedrock needs a region and cannot use Fly Machines, …),
-with Jira's JQL checked by Jira when Jira is configured. Errors are shown beside their fields.
+with Jira's JQL and repository field checked by Jira when Jira is configured. With Jira, step 1 picks
+the repository field and its value from what Jira lists (the same service functions as
+/api/jira/fields and /api/jira/field-options), and says why when it must be typed instead. Errors
+are shown beside their fields.
 Create applies the mapping through the same function as POST /api/mappings, stores the step's
 secrets (write-only), and swaps the new row into the Projects table without a reload.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -16,9 +20,11 @@ from pydantic import SecretStr, ValidationError
 
 from controller.kube.errors import InvalidError, KubeError
 from controller.resources import ProjectMappingSpec
+from controller.ticketing.jira.tickets import repo_field_id
 from controller.web.audit import ui_actor_of
 from controller.web.context import WebContext, context_of
 from controller.web.errors import ApiError
+from controller.web.jira_admin import JiraFieldRow, JiraOptionRow, jira_field_options_of, jira_fields_of
 from controller.web.mappings import MappingView, apply_mapping_spec, mappings_of
 from controller.web.secrets import set_team_secret_of
 from webui.pages import signed_in
@@ -32,6 +38,7 @@ from webui.stepper import (
     field_of_path,
     secret_names,
     secret_problems,
+    shown_fields,
     spec_of,
     step_of_field,
     values_of,
@@ -57,6 +64,8 @@ async def _advance(request: web.Request, session: Session) -> web.StreamResponse
     action = form.get("action", "next")
     if action == "back":
         return await _show(request, session, values, max(step - 1, 1), {})
+    if action == "refresh":  # a choice that changes what the step asks for (ticketing system, Jira field)
+        return await _show(request, session, values, step, {})
     context = context_of(request)
     errors = await check(context, values, step)
     if errors:
@@ -81,8 +90,8 @@ async def check(context: WebContext, values: dict[str, str], step: int) -> dict[
         return {}  # only later steps' placeholders are wrong: nothing to say yet
     if step >= 6:
         errors |= secret_problems(values)
-    if step == 1 and values.get("ticketingProvider") == "jira" and context.jira is not None and values.get("jql"):
-        errors |= await _jql_problems(context, values["jql"])
+    if step == 1 and values.get("ticketingProvider") == "jira" and context.jira is not None:
+        errors |= await _jira_problems(context, values)
     try:
         await apply_mapping_spec(context, spec, "dry-run", dry_run=True)
     except InvalidError as refused:
@@ -98,13 +107,65 @@ async def check(context: WebContext, values: dict[str, str], step: int) -> dict[
     return errors
 
 
-async def _jql_problems(context: WebContext, jql: str) -> dict[str, str]:
+async def _jira_problems(context: WebContext, values: dict[str, str]) -> dict[str, str]:
+    """Jira's own word on step 1: its parser on the JQL, its field list on the repository field."""
     assert context.jira is not None
+    problems: dict[str, str] = {}
+    if values.get("jql"):
+        try:
+            verdict = await context.jira.validate_jql(values["jql"])
+        except Exception as error:  # Jira unreachable: said beside the field, the step can be retried
+            problems["jql"] = f"Jira could not check the JQL: {error}"
+        else:
+            if verdict.errors:
+                problems["jql"] = "; ".join(verdict.errors)
+    chosen = repo_field_id(values.get("repoField", ""))
+    if chosen:
+        try:
+            fields = (await jira_fields_of(context)).fields
+        except ApiError:
+            return problems  # the picker says Jira could not list them; the field is then taken as typed
+        if chosen not in {row.id for row in fields}:
+            problems["repoField"] = f"Jira has no field {chosen}: pick one from the list."
+    return problems
+
+
+@dataclass(frozen=True, slots=True)
+class JiraPickers:
+    """Step 1's Jira pickers: what Jira lists, or why it could not (then the value is typed)."""
+
+    fields: list[JiraFieldRow] = field(default_factory=list)
+    fields_problem: str = ""
+    options: list[JiraOptionRow] = field(default_factory=list)
+    options_problem: str = ""
+
+
+async def jira_pickers_of(context: WebContext, values: dict[str, str]) -> JiraPickers | None:
+    if context.jira is None or values.get("ticketingProvider") != "jira":
+        return None
     try:
-        verdict = await context.jira.validate_jql(jql)
-    except Exception as error:  # Jira unreachable: said beside the field, the step can be retried
-        return {"jql": f"Jira could not check the JQL: {error}"}
-    return {"jql": "; ".join(verdict.errors)} if verdict.errors else {}
+        fields = (await jira_fields_of(context)).fields
+    except ApiError as error:
+        return JiraPickers(fields_problem=f"Jira could not list its fields ({error.message}): type the field id.")
+    chosen = values.get("repoField", "")
+    if not chosen:
+        return JiraPickers(fields=fields)
+    try:
+        options = (await jira_field_options_of(context, chosen)).options
+    except ApiError as error:
+        return JiraPickers(fields=fields, options_problem=_options_problem(error))
+    if not options:
+        return JiraPickers(fields=fields, options_problem="Jira lists no options for this field: type the value.")
+    return JiraPickers(fields=fields, options=options)
+
+
+def _options_problem(error: ApiError) -> str:
+    typed = "type the value as the tickets carry it"
+    if error.status == 403:
+        return f"Jira lists a field's options to its administrators only: {typed}."
+    if error.status == 404:
+        return f"This is not a select field, so Jira has no options for it: {typed}."
+    return f"Jira could not list this field's options ({error.message}): {typed}."
 
 
 async def _create(request: web.Request, session: Session, values: dict[str, str]) -> web.StreamResponse:
@@ -145,6 +206,8 @@ async def _show(
         "values": values,
         "errors": errors,
         "jira_configured": context.jira is not None,
+        "shown": shown_fields(step, values),
+        "pickers": await jira_pickers_of(context, values) if step == 1 else None,
         "review": spec_of(values, LAST_INPUT_STEP) if step == LAST_INPUT_STEP else None,
         "secret_names": secret_names(values),
         "panel": PANEL,
