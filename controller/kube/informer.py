@@ -87,6 +87,7 @@ class Informer:
         self._retry_delays = tuple(retry_delays)
         self._sleep = sleep
         self._objects: dict[ObjectKey, KubeObject] = {}
+        self._parsed: dict[Callable[[KubeObject], object], dict[ObjectKey, tuple[str, object]]] = {}
         self._callbacks: list[ChangeCallback] = []
         self._synced = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -117,6 +118,29 @@ class Informer:
         plain values such as names and phases).
         """
         return [view(self._objects[key]) for key in sorted(self._objects)]
+
+    def parsed(self, parse: Callable[[KubeObject], T]) -> list[T]:
+        """`parse` of each cached object, remembered until the object's resourceVersion changes.
+
+        For typed views read on every request (the API's and admin pages' mappings): a cache of
+        1,000 objects is then neither copied nor validated again while nothing changes. `parse`
+        must be one long-lived function that neither changes nor keeps what it is given; what it
+        returns is shared between callers, so treat it as read-only.
+        """
+        remembered = self._parsed.setdefault(parse, {})
+        views: list[T] = []
+        for key in sorted(self._objects):
+            obj = self._objects[key]
+            version = str(obj.get("metadata", {}).get("resourceVersion") or "")
+            hit = remembered.get(key)
+            if hit is None or not version or hit[0] != version:
+                hit = (version, parse(obj))
+                remembered[key] = hit
+            views.append(hit[1])  # type: ignore[arg-type]  # stored by this same `parse`
+        if len(remembered) > len(self._objects):
+            for gone in [key for key in remembered if key not in self._objects]:
+                del remembered[gone]
+        return views
 
     def get(self, name: str, namespace: str | None = None) -> KubeObject | None:
         """The cached object, looked up in the informer's own namespace unless another is given."""

@@ -54,9 +54,28 @@ def check_global_secret_name(name: str, team_keys: Iterable[str]) -> None:
 
 
 def owning_team(stored_name: str, team_keys: Iterable[str]) -> str | None:
-    """The team a stored name belongs to: the longest team key that prefixes it (ENG_OPS over ENG)."""
-    owners = [key for key in team_keys if stored_name.startswith(f"{key}_")]
-    return max(owners, key=len) if owners else None
+    """The team a stored name belongs to: the longest team key that prefixes it (ENG_OPS over ENG).
+
+    Looks up each prefix that ends before an underscore, so the cost is the name's length, not the
+    number of teams.
+    """
+    keys = team_keys if isinstance(team_keys, set | frozenset) else set(team_keys)
+    position = stored_name.rfind("_")
+    while position > 0:
+        if stored_name[:position] in keys:
+            return stored_name[:position]
+        position = stored_name.rfind("_", 0, position)
+    return None
+
+
+def names_by_owner(stored_names: Iterable[str], team_keys: Iterable[str]) -> dict[str | None, list[str]]:
+    """Every stored name under its owning team (None: global), a team's without its prefix; sorted."""
+    keys = set(team_keys)
+    owned: dict[str | None, list[str]] = {}
+    for name in sorted(stored_names):
+        owner = owning_team(name, keys)
+        owned.setdefault(owner, []).append(name if owner is None else name[len(owner) + 1 :])
+    return {owner: sorted(names) for owner, names in owned.items()}
 
 
 def team_secret_names(stored_names: Iterable[str], team_key: str, team_keys: Iterable[str]) -> list[str]:

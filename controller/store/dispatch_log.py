@@ -111,6 +111,29 @@ class DispatchLog(StoreBase):
             rows = await session.scalars(query)
             return [_dispatch_log_entry(row) for row in rows]
 
+    async def dispatch_outcomes_since(self, since: datetime) -> Sequence[tuple[datetime, str]]:
+        """(created_at, status) of every entry since `since`, oldest first: what a trend counts, and no more."""
+        query = (
+            select(DispatchLogRow.created_at, DispatchLogRow.status)
+            .where(DispatchLogRow.created_at >= as_utc(since))
+            .order_by(DispatchLogRow.created_at, DispatchLogRow.id)
+        )
+        async with self._transaction() as session:
+            return [(as_utc(at), status) for at, status in await session.execute(query)]
+
+    async def dispatch_log_since(
+        self, since: datetime, statuses: Iterable[str], limit: int = DISPATCH_LOG_PAGE
+    ) -> Sequence[DispatchLogEntry]:
+        """The latest entries since `since` with one of `statuses`, newest first."""
+        query = (
+            select(DispatchLogRow)
+            .where(DispatchLogRow.created_at >= as_utc(since), DispatchLogRow.status.in_(sorted(set(statuses))))
+            .order_by(DispatchLogRow.created_at.desc(), DispatchLogRow.id.desc())
+            .limit(limit)
+        )
+        async with self._transaction() as session:
+            return [_dispatch_log_entry(row) for row in await session.scalars(query)]
+
     async def dispatch_log_entry(self, dispatch_name: str) -> DispatchLogEntry | None:
         """The entry of one dispatch, by its resource name."""
         query = (

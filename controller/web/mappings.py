@@ -5,6 +5,7 @@ The UI, this API and `kubectl apply` therefore always agree: there is no second 
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 from typing import Any
@@ -84,13 +85,18 @@ def mappings_of(context: WebContext) -> list[MappingView]:
             "ProjectMappings are not listed yet: the Kubernetes API has not answered (see /readyz)",
             headers={"Retry-After": "5"},
         )
-    views = []
-    for item in informer.items():
-        try:
-            views.append(mapping_view(item))
-        except (KeyError, ValidationError) as error:
-            logger.warning("skipping unreadable ProjectMapping %s: %s", item.get("metadata", {}).get("name"), error)
-    return sorted(views, key=lambda view: view.team_key)
+    return sorted(
+        (view for view in informer.parsed(_readable_view) if view is not None), key=lambda view: view.team_key
+    )
+
+
+def _readable_view(item: dict[str, Any]) -> MappingView | None:
+    """The view of one cached mapping, parsed once per resourceVersion; an unreadable one is logged once."""
+    try:
+        return mapping_view(copy.deepcopy(item))
+    except (KeyError, ValidationError) as error:
+        logger.warning("skipping unreadable ProjectMapping %s: %s", item.get("metadata", {}).get("name"), error)
+        return None
 
 
 def team_key_of(request: web.Request) -> str:

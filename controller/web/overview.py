@@ -9,7 +9,7 @@ wrote into each mapping's status).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -104,16 +104,18 @@ async def overview_of(context: WebContext) -> Overview:
     now = context.clock()
     mappings = mappings_of(context) if context.mappings.synced else []
     running, running_error = await _running_jobs(context, now)
-    log = await context.store.recent_dispatch_log()
+    since = now - timedelta(hours=TREND_HOURS)
+    outcomes = await context.store.dispatch_outcomes_since(since)
+    failed = await context.store.dispatch_log_since(since, FAILED_STATUSES)
     capacity = capacity_of(mappings)
     return Overview(
         running=running,
         running_error=running_error,
-        failed_jobs=_failed(log, now),
+        failed_jobs=[_failed_job(entry) for entry in failed],
         capacity=capacity,
         projects_at_cap=[project.team_key for project in capacity.projects if project.at_cap],
         stale_templates=_stale_templates(mappings),
-        trend=hourly_trend(log, now),
+        trend=hourly_trend(outcomes, now),
         checks=(await environment_checks(context)).checks,
         generated_at=now,
     )
@@ -145,21 +147,16 @@ async def _running_jobs(context: WebContext, now: datetime) -> tuple[list[Runnin
     return sorted(jobs, key=lambda job: job.started_at), None
 
 
-def _failed(log: Sequence[DispatchLogEntry], now: datetime) -> list[FailedJob]:
-    since = now - timedelta(hours=24)
-    return [
-        FailedJob(
-            dispatch=entry.dispatch_name,
-            identifier=entry.identifier,
-            team_key=entry.team_key,
-            kind=entry.kind,
-            status=entry.status,
-            message=entry.message,
-            created_at=entry.created_at,
-        )
-        for entry in log
-        if entry.status in FAILED_STATUSES and entry.created_at >= since
-    ]
+def _failed_job(entry: DispatchLogEntry) -> FailedJob:
+    return FailedJob(
+        dispatch=entry.dispatch_name,
+        identifier=entry.identifier,
+        team_key=entry.team_key,
+        kind=entry.kind,
+        status=entry.status,
+        message=entry.message,
+        created_at=entry.created_at,
+    )
 
 
 def capacity_of(mappings: Sequence[MappingView]) -> Capacity:
@@ -194,14 +191,14 @@ def _stale_templates(mappings: Sequence[MappingView]) -> list[StaleTemplate]:
     ]
 
 
-def hourly_trend(log: Sequence[DispatchLogEntry], now: datetime) -> list[TrendBucket]:
-    """Dispatches per hour over the last 24, the current hour last (pure)."""
+def hourly_trend(outcomes: Iterable[tuple[datetime, str]], now: datetime) -> list[TrendBucket]:
+    """Dispatches per hour over the last 24 from (created_at, status) pairs, the current hour last (pure)."""
     current = now.replace(minute=0, second=0, microsecond=0)
     hours = [current - timedelta(hours=offset) for offset in range(TREND_HOURS - 1, -1, -1)]
     counts = {hour: [0, 0] for hour in hours}
-    for entry in log:
-        hour = entry.created_at.replace(minute=0, second=0, microsecond=0)
+    for created_at, status in outcomes:
+        hour = created_at.replace(minute=0, second=0, microsecond=0)
         if hour in counts:
             counts[hour][0] += 1
-            counts[hour][1] += entry.status in FAILED_STATUSES
+            counts[hour][1] += status in FAILED_STATUSES
     return [TrendBucket(hour=hour, dispatches=counts[hour][0], failed=counts[hour][1]) for hour in hours]

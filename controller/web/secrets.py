@@ -14,6 +14,7 @@ from controller.secrets import (
     check_global_secret_name,
     check_secret_name,
     global_secret_names,
+    names_by_owner,
     stored_team_secret_name,
     team_secret_names,
 )
@@ -124,6 +125,23 @@ def _known_team(request: web.Request) -> str:
 @router.route("GET", "/api/global-secrets", summary="List global Fly secrets", responses={200: SecretList, 502: None})
 async def list_global_secrets(request: web.Request) -> web.Response:
     return respond(await global_secrets_of(context_of(request)))
+
+
+async def secrets_by_scope_of(context: WebContext) -> dict[str | None, SecretList]:
+    """Every scope's secrets from one read of the backend (None: the global ones): what the Secrets
+    panel shows, in time that does not grow with one backend call per team."""
+    stored = await _stored(context)
+    owned = names_by_owner(stored, _team_keys_of(context))
+    return {
+        owner: SecretList(
+            backend=context.secrets.kind,
+            secrets=[
+                SecretEntry(name=name, updated_at=stored[name if owner is None else f"{owner}_{name}"])
+                for name in names
+            ],
+        )
+        for owner, names in owned.items()
+    }
 
 
 async def global_secrets_of(context: WebContext) -> SecretList:

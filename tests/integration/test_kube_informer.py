@@ -174,6 +174,32 @@ async def test_follows_create_update_and_delete(kube: KubeClient, namespace: str
 
 
 @pytest.mark.controlplane
+async def test_parsed_views_are_made_once_per_object_version(kube: KubeClient, namespace: str) -> None:
+    parsed: list[tuple[str, bool]] = []
+
+    def parse(obj: KubeObject) -> tuple[str, bool]:
+        view = (obj["metadata"]["name"], bool(obj["spec"].get("paused")))
+        parsed.append(view)
+        return view
+
+    for team_key in ("ENG", "OPS"):
+        await kube.create(PROJECT_MAPPINGS, namespace, mapping(team_key))
+    async with Informer(kube, PROJECT_MAPPINGS, namespace) as informer:
+        assert await informer.wait_synced(DEADLINE_SECONDS)
+        assert informer.parsed(parse) == [("eng", False), ("ops", False)]
+        assert informer.parsed(parse) == [("eng", False), ("ops", False)]
+        assert len(parsed) == 2, "nothing changed: nothing parsed again"
+
+        await kube.merge_patch(PROJECT_MAPPINGS, namespace, "eng", {"spec": {"paused": True}})
+        await eventually(lambda: (informer.get("eng") or {})["spec"].get("paused") is True, "the patch is cached")
+        await kube.delete(PROJECT_MAPPINGS, namespace, "ops")
+        await eventually(lambda: informer.get("ops") is None, "the deleted mapping is gone")
+
+        assert informer.parsed(parse) == [("eng", True)]
+        assert parsed[2:] == [("eng", True)], "only the changed object is parsed again"
+
+
+@pytest.mark.controlplane
 async def test_watches_every_namespace_with_a_label_selector(
     kube: KubeClient, cluster: Cluster, namespace: str
 ) -> None:

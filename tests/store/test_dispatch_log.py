@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from controller.store import DispatchLogEntry, Store, Usage
+from controller.store import DISPATCH_LOG_PAGE, DispatchLogEntry, Store, Usage
 from tests.store.moments import T0
 
 
@@ -46,6 +46,21 @@ async def test_the_log_lists_newest_first_and_only_as_many_as_asked(store: Store
     recent = await store.recent_dispatch_log(limit=2)
 
     assert [entry.identifier for entry in recent] == ["ENG-5", "ENG-3"]
+
+
+async def test_a_trend_reads_every_outcome_since_a_moment_beyond_one_page(store: Store) -> None:
+    """More runs in a day than a page of the log holds (500) are all counted, oldest first."""
+    for n in range(DISPATCH_LOG_PAGE + 20):
+        status = "failed" if n % 10 == 0 else "succeeded"
+        await log_dispatch(store, now=T0 + timedelta(seconds=n), status=status, dispatch_name=f"eng-{n}")
+    await log_dispatch(store, now=T0 - timedelta(hours=1), status="failed", dispatch_name="eng-earlier")
+
+    outcomes = await store.dispatch_outcomes_since(T0)
+    failed = await store.dispatch_log_since(T0, {"failed", "timed-out"}, limit=3)
+
+    assert len(outcomes) == DISPATCH_LOG_PAGE + 20
+    assert outcomes[0] == (T0, "failed")
+    assert [entry.dispatch_name for entry in failed] == ["eng-510", "eng-500", "eng-490"]
 
 
 async def test_entries_logged_at_the_same_moment_list_the_later_append_first(store: Store) -> None:

@@ -9,6 +9,7 @@ from controller.secrets import (
     check_global_secret_name,
     check_secret_name,
     global_secret_names,
+    names_by_owner,
     owning_team,
     runner_environment,
     stored_team_secret_name,
@@ -48,6 +49,16 @@ def test_listings_split_by_owner() -> None:
     assert team_secret_names(STORED, "ENG", TEAMS) == ["TOKEN"]
     assert team_secret_names(STORED, "ENG_OPS", TEAMS) == ["PAGER"]
     assert global_secret_names(STORED, TEAMS) == ["ANTHROPIC_API_KEY", "ENGINE_X", "SHARED"]
+
+
+def test_one_pass_splits_every_name_by_owner_as_the_listings_do() -> None:
+    owned = names_by_owner(STORED, TEAMS)
+    assert owned == {
+        None: global_secret_names(STORED, TEAMS),
+        "ENG": team_secret_names(STORED, "ENG", TEAMS),
+        "ENG_OPS": team_secret_names(STORED, "ENG_OPS", TEAMS),
+        "PAY": team_secret_names(STORED, "PAY", TEAMS),
+    }
 
 
 @pytest.mark.parametrize(("name", "team"), [("ENG_X", "ENG"), ("ENG_OPS_X", "ENG_OPS"), ("PAY_", "PAY")])

@@ -63,7 +63,7 @@ def test_the_trend_has_24_hourly_buckets_ending_with_the_current_hour() -> None:
         entry(NOW - timedelta(hours=30), "failed"),
     ]
 
-    trend = hourly_trend(log, NOW)
+    trend = hourly_trend([(logged.created_at, logged.status) for logged in log], NOW)
 
     assert len(trend) == 24
     assert trend[-1].hour == datetime(2026, 3, 1, 12, tzinfo=UTC)

@@ -49,15 +49,23 @@ async def test_a_team_secret_is_stored_under_the_teams_prefix(api: Api) -> None:
     ui = await sign_in(api)
     assert (await api.client.post("/api/mappings", json=LINEAR_MAPPING, headers=await api.login())).status == 201
 
-    async def team_listed() -> bool:
-        return 'id="secrets-ENG"' in await ui.page("/admin/secrets")
+    async def offered() -> bool:
+        return '<option value="ENG">ENG</option>' in await ui.page("/admin/secrets")
 
-    await eventually(team_listed)
+    await eventually(offered)  # a team without secrets is offered in the chooser, not given a section
+    assert 'id="secrets-ENG"' not in await ui.page("/admin/secrets")
+    chosen = await ui.page("/admin/secrets?team=ENG")
+    assert 'id="secrets-ENG"' in chosen
+    assert "Set a secret of ENG" in chosen
     await api.client.post("/admin/secrets/ENG", data={"name": "DEPLOY_KEY", "value": VALUE}, headers=ui.headers())
 
     team = await (await api.client.get("/api/mappings/ENG/secrets", headers=await api.login())).json()
     assert [entry["name"] for entry in team["secrets"]] == ["DEPLOY_KEY"]
-    assert VALUE not in await ui.page("/admin/secrets")
+    page = await ui.page("/admin/secrets")
+    assert VALUE not in page
+    assert 'id="secrets-ENG"' in page, "a team with a secret has its section"
+    assert "<code>DEPLOY_KEY</code>" in page
+    assert "There is no project mapping NOPE" in await ui.page("/admin/secrets?team=NOPE")
 
 
 async def test_settings_are_stored_with_their_flags_and_a_bad_value_is_said_beside_it(api: Api) -> None:

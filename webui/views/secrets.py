@@ -21,6 +21,7 @@ from controller.web.secrets import (
     delete_global_secret_of,
     delete_team_secret_of,
     global_secrets_of,
+    secrets_by_scope_of,
     set_global_secret_of,
     set_team_secret_of,
     team_secrets_of,
@@ -51,15 +52,33 @@ async def _section(context: WebContext, scope: str, **extra: Any) -> dict[str, A
 
 
 async def _page(request: web.Request, session: Session) -> web.StreamResponse:
+    """The global secrets and every team that has some, from one read of the backend; any other team's
+    section (empty, with its form) when chosen as `?team=`."""
     context = context_of(request)
     try:
         teams = [view.team_key for view in mappings_of(context)]
         error = None
     except ApiError as refused:
         teams, error = [], refused.message
-    sections = [await _section(context, GLOBAL)] + [await _section(context, team) for team in teams]
+    chosen = request.query.get("team", "")
+    try:
+        by_scope = await secrets_by_scope_of(context)
+        list_error = None
+    except ApiError as refused:
+        by_scope, list_error = {}, refused.message
+    shown = [team for team in teams if team in by_scope or team == chosen]
+    sections = [
+        {
+            "scope": scope,
+            "secrets": listed.secrets if (listed := by_scope.get(None if scope == GLOBAL else scope)) else [],
+            "list_error": list_error,
+        }
+        for scope in [GLOBAL, *shown]
+    ]
     values = {
         "sections": sections,
+        "others": [team for team in teams if team not in shown],
+        "unknown_team": chosen if chosen and chosen not in teams else None,
         "error": error,
         "backend": context.secrets.kind,
         "now": context.clock(),
