@@ -14,6 +14,7 @@ from controller.clock import Clock, utc_now
 from controller.config import SecretsBackend, Settings
 from controller.config.overrides import read_service_account_namespace, resolve_namespace
 from controller.fly import FlyClient
+from controller.gc_tuning import tune_for_serving
 from controller.github import GitHubClient
 from controller.kube import PROJECT_MAPPINGS, Informer, KubeClient, KubeConnection, load_connection
 from controller.runners.identity import IdentityVerifier
@@ -142,6 +143,7 @@ def create_app(settings: Settings, connection: KubeConnection | None = None) -> 
     async def context_lifecycle(app: web.Application) -> AsyncIterator[None]:
         async with open_web_context(settings, connection=connection) as context:
             app[CONTEXT] = context
+            tune_for_serving()
             yield
 
     app.cleanup_ctx.append(context_lifecycle)
