@@ -14,6 +14,8 @@ from enum import StrEnum
 from typing import Any, Literal
 
 FeedbackKind = Literal["review", "review-comment", "comment"]
+WRITE_ASSOCIATIONS = frozenset({"OWNER", "MEMBER", "COLLABORATOR"})
+"""`author_association` values of people who may push to the repository: only their feedback steers a run."""
 GAP_FILL_COMMAND = "/ai-implement"
 """A PR comment starting with this is the gap-fill trigger's (comment-trigger.yml), not review feedback."""
 
@@ -50,6 +52,10 @@ class PullRequestEvent:
     """For OPENED: the Dispatch whose run opened the pull request."""
     head_branch: str | None = None
     reason: str = ""
+    feedback_id: str = ""
+    """The review's or comment's GitHub id: the same feedback delivered twice is recorded once."""
+    refused: str = ""
+    """For FEEDBACK: why no run may act on it (its author cannot push); recorded, never handed to the agent."""
 
 
 def read_delivery(event: str, body: Mapping[str, Any]) -> PullRequestEvent:
@@ -107,16 +113,7 @@ def _issue_comment(repo: str, action: object, body: Mapping[str, Any]) -> PullRe
     number = issue.get("number")
     if not isinstance(number, int) or not repo:
         return _ignored("the delivery names no repository or pull request number")
-    return PullRequestEvent(
-        kind=EventKind.FEEDBACK,
-        repo=repo,
-        number=number,
-        feedback_kind="comment",
-        triggers_review=False,
-        author=_login(comment),
-        body=text,
-        url=str(comment.get("html_url") or ""),
-    )
+    return _feedback_event(repo, number, "comment", comment, text, triggers=False)
 
 
 def _pull_request(repo: str, action: object, body: Mapping[str, Any]) -> PullRequestEvent:
@@ -153,15 +150,35 @@ def _feedback(
     number = _object(body.get("pull_request")).get("number")
     if not isinstance(number, int) or not repo:
         return _ignored("the delivery names no repository or pull request number")
+    return _feedback_event(repo, number, kind, item, text, triggers=triggers)
+
+
+def _feedback_event(
+    repo: str, number: int, kind: FeedbackKind, item: Mapping[str, Any], text: str, *, triggers: bool
+) -> PullRequestEvent:
+    """Feedback with its GitHub id; refused (kept, never acted on) unless its author may push."""
+    feedback_id = item.get("id")
+    if not isinstance(feedback_id, int | str) or isinstance(feedback_id, bool) or not str(feedback_id):
+        return _ignored(f"the {kind} carries no id, so a redelivery could not be told apart")
+    author = _login(item)
+    association = str(item.get("author_association") or "NONE").upper()
+    refused = ""
+    if association not in WRITE_ASSOCIATIONS:
+        refused = (
+            f"{author} ({association.lower()}) cannot push to {repo}: only feedback from the repository's "
+            "owners, members and collaborators steers a run"
+        )
     return PullRequestEvent(
         kind=EventKind.FEEDBACK,
         repo=repo,
         number=number,
         feedback_kind=kind,
         triggers_review=triggers,
-        author=_login(item),
+        author=author,
         body=text,
         url=str(item.get("html_url") or ""),
+        feedback_id=str(feedback_id),
+        refused=refused,
     )
 
 

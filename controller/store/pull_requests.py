@@ -167,8 +167,37 @@ class PullRequests(DispatchLog):
         body: str,
         url: str,
         received_at: datetime,
-    ) -> ReviewFeedback:
-        row = ReviewFeedbackRow(
+        github_id: str | None = None,
+        ignored_reason: str | None = None,
+    ) -> ReviewFeedback | None:
+        """Record one review, review comment or comment; None when its GitHub id was recorded before.
+
+        Feedback with an `ignored_reason` is kept for people to see and never handed to a run.
+        """
+        values = {
+            "repo": repo.lower(),
+            "number": number,
+            "kind": kind,
+            "author": author,
+            "body": body,
+            "url": url,
+            "received_at": as_utc(received_at),
+            "dispatch_name": None,
+            "github_id": github_id,
+            "ignored_reason": ignored_reason,
+        }
+        statement = (
+            self._insert(ReviewFeedbackRow)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["repo", "kind", "github_id"])
+            .returning(ReviewFeedbackRow.id)
+        )
+        async with self._transaction() as session:
+            inserted = (await session.execute(statement)).scalar_one_or_none()
+        if inserted is None:
+            return None
+        return ReviewFeedback(
+            id=inserted,
             repo=repo.lower(),
             number=number,
             kind=kind,
@@ -177,17 +206,25 @@ class PullRequests(DispatchLog):
             url=url,
             received_at=as_utc(received_at),
             dispatch_name=None,
+            github_id=github_id,
+            ignored_reason=ignored_reason,
+        )
+
+    async def close_pull_request(self, repo: str, number: int, *, now: datetime, state: PullRequestState) -> bool:
+        """Record a tracked pull request as merged or closed, once: a later or replayed close changes nothing."""
+        statement = (
+            update(PullRequestRow)
+            .where(PullRequestRow.repo == repo.lower(), PullRequestRow.number == number, PullRequestRow.state == "open")
+            .values(state=state, updated_at=as_utc(now))
         )
         async with self._transaction() as session:
-            session.add(row)
-            await session.flush()
-            return _feedback(row)
+            return await self._rows_affected(session, statement) == 1
 
     async def waiting_review_feedback(self) -> Sequence[ReviewFeedback]:
         """Feedback no run has taken up yet, oldest first."""
         query = (
             select(ReviewFeedbackRow)
-            .where(ReviewFeedbackRow.dispatch_name.is_(None))
+            .where(ReviewFeedbackRow.dispatch_name.is_(None), ReviewFeedbackRow.ignored_reason.is_(None))
             .order_by(ReviewFeedbackRow.received_at, ReviewFeedbackRow.id)
         )
         async with self._transaction() as session:
@@ -247,4 +284,6 @@ def _feedback(row: ReviewFeedbackRow) -> ReviewFeedback:
         url=row.url,
         received_at=row.received_at,
         dispatch_name=row.dispatch_name,
+        github_id=row.github_id,
+        ignored_reason=row.ignored_reason,
     )

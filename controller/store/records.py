@@ -208,6 +208,9 @@ class ReviewFeedback:
     url: str
     received_at: datetime
     dispatch_name: str | None
+    github_id: str | None = None
+    ignored_reason: str | None = None
+    """Why no run takes it up (its author cannot push, …); None for feedback to act on."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

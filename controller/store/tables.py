@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, ClassVar, Final
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, Float, Integer, MetaData, String, Text
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Float, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeEngine
 
@@ -271,7 +271,10 @@ class ReviewFeedbackRow(Base):
     """A review, review comment or conversation comment on a tracked pull request, until a run takes it up."""
 
     __tablename__ = "review_feedback"
-    __table_args__ = (one_of("kind", FEEDBACK_KINDS),)
+    __table_args__ = (
+        one_of("kind", FEEDBACK_KINDS),
+        UniqueConstraint("repo", "kind", "github_id", name="uq_review_feedback_github_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     repo: Mapped[str] = mapped_column(index=True)
@@ -283,6 +286,10 @@ class ReviewFeedbackRow(Base):
     received_at: Mapped[datetime] = mapped_column(index=True)
     dispatch_name: Mapped[str | None]
     """The review run that took this feedback up; None while it waits."""
+    github_id: Mapped[str | None]
+    """The review's or comment's id on GitHub: a redelivered one is recorded once."""
+    ignored_reason: Mapped[str | None] = mapped_column(Text)
+    """Why no run takes this feedback up (e.g. its author cannot push); None for feedback to act on."""
 
 
 class LiveSessionRow(Base):

@@ -1,14 +1,17 @@
 """POST /api/github/webhook: review feedback and merges of the pull requests runs opened.
 
 Verified like every webhook (X-Hub-Signature-256 `sha256=<hex HMAC-SHA256>` over the exact bytes with
-GITHUB_WEBHOOK_SECRET, 503 while unset, 401 otherwise), each X-GitHub-Delivery accepted once. For a
-tracked pull request, reviews, review comments and conversation comments are recorded as feedback
-for the next review run, and a close records the pull request as merged or closed; the active
-operator acts on both. Everything else is acknowledged with 202 and ignored.
+GITHUB_WEBHOOK_SECRET, 503 while unset, 401 otherwise); X-GitHub-Delivery is required (400 without)
+and each is accepted once. For a tracked pull request, reviews, review comments and conversation
+comments are recorded as feedback for the next review run, once per GitHub id, and only feedback
+from people who can push is acted on (the rest is recorded with the reason and never reaches the
+agent); the first close records the pull request as merged or closed. The active operator acts on
+both. Everything else is acknowledged with 202 and ignored.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from aiohttp import web
@@ -20,10 +23,12 @@ from controller.metrics import WEBHOOK_EVENTS
 from controller.resources.dispatch import DispatchSpec, is_terminal
 from controller.store.vocabulary import PullRequestState
 from controller.web.context import WebContext, context_of
+from controller.web.errors import ApiError
 from controller.web.routing import Access, ApiRouter, respond
 from controller.web.signed_webhooks import WebhookAck, secret_or_503, verified_body
 
 router = ApiRouter(tag="webhooks")
+logger = logging.getLogger(__name__)
 
 SOURCE = "github"
 
@@ -41,15 +46,16 @@ async def github_webhook(request: web.Request) -> web.Response:
     context = context_of(request)
     secret = secret_or_503(context.settings.github_webhook_secret, "GITHUB_WEBHOOK_SECRET")
     body = await verified_body(request, SOURCE, secret, request.headers.get("X-Hub-Signature-256"), prefix="sha256=")
-    delivery = request.headers.get("X-GitHub-Delivery")
-    if delivery and not await context.store.first_seen_delivery(SOURCE, delivery, context.clock()):
+    delivery = request.headers.get("X-GitHub-Delivery", "").strip()
+    if not delivery:
+        raise ApiError(400, "missing_delivery_id", "X-GitHub-Delivery is required: GitHub sends it with every delivery")
+    if not await context.store.first_seen_delivery(SOURCE, delivery, context.clock()):
         WEBHOOK_EVENTS.labels(SOURCE, "replay").inc()
         return respond(WebhookAck(status="duplicate"))
     try:
         return await _handle(context, request.headers.get("X-GitHub-Event", ""), body)
-    except Exception:
-        if delivery:  # the work failed: let GitHub's redelivery do it instead of calling it a replay
-            await context.store.forget_delivery(SOURCE, delivery)
+    except Exception:  # the work failed: let GitHub's redelivery do it instead of calling it a replay
+        await context.store.forget_delivery(SOURCE, delivery)
         raise
 
 
@@ -65,19 +71,24 @@ async def _handle(context: WebContext, event_name: str, body: dict[str, Any]) ->
     tracked = await context.store.tracked_pull_request(event.repo, event.number)
     if tracked is None:
         return _ignored()
-    await _record(context, event)
+    if not await _record(context, event):
+        WEBHOOK_EVENTS.labels(SOURCE, "replay").inc()
+        return respond(WebhookAck(status="duplicate", ticket=tracked.identifier))
+    if event.refused:
+        logger.info("feedback on %s#%d not acted on: %s", event.repo, event.number, event.refused)
+        return _ignored()
     WEBHOOK_EVENTS.labels(SOURCE, "accepted").inc()
     return respond(WebhookAck(status="accepted", ticket=tracked.identifier), status=202)
 
 
-async def _record(context: WebContext, event: PullRequestEvent) -> None:
+async def _record(context: WebContext, event: PullRequestEvent) -> bool:
+    """False when this was recorded before: the same feedback, or a pull request already closed."""
     now = context.clock()
     if event.kind is EventKind.CLOSED:
         state: PullRequestState = "merged" if event.merged else "closed"
-        await context.store.update_pull_request(event.repo, event.number, now=now, state=state)
-        return
+        return await context.store.close_pull_request(event.repo, event.number, now=now, state=state)
     assert event.feedback_kind is not None
-    await context.store.record_review_feedback(
+    recorded = await context.store.record_review_feedback(
         repo=event.repo,
         number=event.number,
         kind=event.feedback_kind,
@@ -85,7 +96,10 @@ async def _record(context: WebContext, event: PullRequestEvent) -> None:
         body=event.body,
         url=event.url,
         received_at=now,
+        github_id=event.feedback_id,
+        ignored_reason=event.refused or None,
     )
+    return recorded is not None
 
 
 async def _opened(context: WebContext, event: PullRequestEvent) -> web.Response:

@@ -19,7 +19,14 @@ def review(state: str, body: str | None = "Please rename it", action: str = "sub
         "repository": REPO,
         "sender": HUMAN,
         "pull_request": PULL,
-        "review": {"state": state, "body": body, "user": HUMAN, "html_url": "https://github.com/r/1"},
+        "review": {
+            "id": 11,
+            "state": state,
+            "body": body,
+            "user": HUMAN,
+            "html_url": "https://github.com/r/1",
+            "author_association": "MEMBER",
+        },
     }
 
 
@@ -32,7 +39,7 @@ def comment(body: str, *, on_pull_request: bool = True, action: str = "created")
         "repository": REPO,
         "sender": HUMAN,
         "issue": issue,
-        "comment": {"body": body, "user": HUMAN},
+        "comment": {"id": 12, "body": body, "user": HUMAN, "author_association": "COLLABORATOR"},
     }
 
 
@@ -54,7 +61,14 @@ def comment(body: str, *, on_pull_request: bool = True, action: str = "created")
                 "repository": REPO,
                 "sender": HUMAN,
                 "pull_request": PULL,
-                "comment": {"body": "off by one", "path": "app.py", "line": 12, "user": HUMAN},
+                "comment": {
+                    "id": 13,
+                    "body": "off by one",
+                    "path": "app.py",
+                    "line": 12,
+                    "user": HUMAN,
+                    "author_association": "OWNER",
+                },
             },
             EventKind.FEEDBACK,
             "review-comment",
@@ -133,7 +147,7 @@ def test_a_review_comment_says_where_it_points_and_a_merge_says_merged() -> None
         "repository": REPO,
         "sender": HUMAN,
         "pull_request": PULL,
-        "comment": {"body": "off by one", "path": "app.py", "line": 12, "user": HUMAN},
+        "comment": {"id": 13, "body": "off by one", "path": "app.py", "line": 12, "user": HUMAN},
     }
 
     assert read_delivery("pull_request_review_comment", body).body == "app.py:12: off by one"
@@ -172,3 +186,35 @@ def test_a_pull_request_opened_with_our_marker_names_its_dispatch_whoever_sent_i
         "pull_request": {"merged": True},
     }
     assert read_delivery("pull_request", bot_merge).kind is EventKind.CLOSED
+
+
+@pytest.mark.parametrize(
+    "association", ["NONE", "CONTRIBUTOR", "FIRST_TIME_CONTRIBUTOR", "FIRST_TIMER", "MANNEQUIN", None]
+)
+def test_feedback_from_someone_who_cannot_push_is_refused_with_the_reason(association: str | None) -> None:
+    body = review("changes_requested")
+    body["review"]["author_association"] = association
+    body["review"]["user"] = {"login": "mallory", "type": "User"}
+
+    read = read_delivery("pull_request_review", body)
+
+    assert read.kind is EventKind.FEEDBACK, "recorded, to be seen"
+    assert read.refused.startswith("mallory (")
+    assert "cannot push to acme/web" in read.refused
+
+
+@pytest.mark.parametrize("association", ["OWNER", "MEMBER", "COLLABORATOR"])
+def test_feedback_from_someone_who_can_push_is_acted_on(association: str) -> None:
+    body = comment("Also update the docs")
+    body["comment"]["author_association"] = association
+
+    read = read_delivery("issue_comment", body)
+
+    assert (read.kind, read.refused, read.feedback_id) == (EventKind.FEEDBACK, "", "12")
+
+
+def test_feedback_without_an_id_is_ignored() -> None:
+    body = review("changes_requested")
+    del body["review"]["id"]
+
+    assert read_delivery("pull_request_review", body).kind is EventKind.IGNORED

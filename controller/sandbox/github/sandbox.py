@@ -316,9 +316,20 @@ class GitHubSandbox(RepositoryRoutes, GitRoutes):
         self._trigger_tasks.append(asyncio.get_running_loop().create_task(send_trigger(run, settings)))
 
     def submit_review(
-        self, owner: str, name: str, number: int, state: str = "APPROVED", body: str = "", *, user: str = "reviewer"
+        self,
+        owner: str,
+        name: str,
+        number: int,
+        state: str = "APPROVED",
+        body: str = "",
+        *,
+        user: str = "reviewer",
+        author_association: str = "MEMBER",
     ) -> dict[str, Any]:
-        """A review of the pull request's head (`APPROVED`, `CHANGES_REQUESTED` or `COMMENTED`); its REST JSON."""
+        """A review of the pull request's head (`APPROVED`, `CHANGES_REQUESTED` or `COMMENTED`); its REST JSON.
+
+        `author_association` is the reviewer's relation to the repository (`NONE` for anyone on GitHub).
+        """
         if state not in REVIEW_STATES:
             raise ValueError(f"{state!r} is not a review state; use one of {sorted(REVIEW_STATES)}")
         repo = self.repo(owner, name)
@@ -332,6 +343,7 @@ class GitHubSandbox(RepositoryRoutes, GitRoutes):
             state=state,
             commit_id=head.sha if head else "",
             submitted_at=self.clock(),
+            author_association=author_association,
         )
         repo.reviews.setdefault(number, []).append(review)
         payload = {

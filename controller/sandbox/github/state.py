@@ -466,6 +466,7 @@ class ReviewState:
     """Upper case, as REST answers it (`APPROVED`, `CHANGES_REQUESTED`, `COMMENTED`); webhooks lower it."""
     commit_id: str
     submitted_at: float
+    author_association: str = "MEMBER"
 
     def as_json(self, repo: RepoState, api_url: str, *, webhook: bool = False) -> dict[str, Any]:
         pull_url = f"{api_url}/repos/{repo.full_name}/pulls/{self.number}"
@@ -479,7 +480,7 @@ class ReviewState:
             "submitted_at": iso(self.submitted_at),
             "html_url": f"{repo.html_url}/pull/{self.number}#pullrequestreview-{self.id}",
             "pull_request_url": pull_url,
-            "author_association": "MEMBER",
+            "author_association": self.author_association,
         }
 
 
