@@ -88,6 +88,24 @@ def _upgrade_database(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_gap_fill_secret(args: argparse.Namespace) -> int:
+    from controller.github.trigger_secrets import repository_trigger_secret
+
+    key = _settings(args).gap_fill_trigger_secret
+    if key is None:
+        sys.stderr.write("error: GAP_FILL_TRIGGER_SECRET is not set: the repositories' secrets derive from it\n")
+        return 2
+    try:
+        secrets = [repository_trigger_secret(key.get_secret_value(), repository) for repository in args.repository]
+    except ValueError as error:
+        sys.stderr.write(f"error: {error}\n")
+        return 2
+    sys.stdout.write(
+        "".join(f"{repository} {secret}\n" for repository, secret in zip(args.repository, secrets, strict=True))
+    )
+    return 0
+
+
 def _serve_api(args: argparse.Namespace) -> int:
     import logging
 
@@ -218,6 +236,16 @@ def _build_parser() -> argparse.ArgumentParser:
         db_commands.add_parser("upgrade", help="create or migrate the store's tables (idempotent)")
     )
     upgrade.set_defaults(handler=_upgrade_database)
+
+    gap_fill_secret = _with_env_file(
+        commands.add_parser(
+            "gap-fill-secret",
+            help="print each repository's GAP_FILL_TRIGGER_SECRET, derived from the controller's (set it as that "
+            "repository's secret)",
+        )
+    )
+    gap_fill_secret.add_argument("repository", nargs="+", help="OWNER/NAME, e.g. acme/web")
+    gap_fill_secret.set_defaults(handler=_print_gap_fill_secret)
 
     crds = commands.add_parser("crds", help="print the CustomResourceDefinitions as YAML")
     crds.add_argument("--write", metavar="DIR", help="write one file per CRD into DIR instead of printing")

@@ -550,9 +550,19 @@ class Settings(BaseSettings):
     gap_fill_trigger_secret: SecretStr | None = Field(
         default=None,
         description=(
-            "Shared bearer secret for POST /trigger/gap-fill, which the synced comment-trigger.yml workflow "
-            "calls when someone comments /ai-implement on a pull request. When unset, that endpoint is "
-            "disabled."
+            "The controller's key for POST /trigger/gap-fill, which the synced comment-trigger.yml workflow "
+            "calls when someone comments /ai-implement on a pull request. Each repository gets its own "
+            "secret derived from it (`ai-implement gap-fill-secret OWNER/REPO` prints it; store it as that "
+            "repository's GAP_FILL_TRIGGER_SECRET), so one repository's secret opens no other. When unset, "
+            "the endpoint is disabled."
+        ),
+        json_schema_extra={"section": Section.RUNNER_CALLBACKS},
+    )
+    gap_fill_max_runs: int = Field(
+        default=5,
+        description=(
+            "Gap-fill runs allowed per pull request; further /ai-implement comments on it are refused. "
+            "A whole number from 1 to 100."
         ),
         json_schema_extra={"section": Section.RUNNER_CALLBACKS},
     )
@@ -757,6 +767,12 @@ class Settings(BaseSettings):
     def _stop_grace_is_bounded(cls, value: object) -> int:
         expected = "give the seconds as a whole number from 0 to 600, e.g. 60 (the default)"
         return _parse_integer("RUNNER_STOP_GRACE_SECONDS", value, minimum=0, maximum=600, expected=expected)
+
+    @field_validator("gap_fill_max_runs", mode="before")
+    @classmethod
+    def _gap_fill_runs_are_bounded(cls, value: object) -> int:
+        expected = "give the runs as a whole number from 1 to 100, e.g. 5 (the default)"
+        return _parse_integer("GAP_FILL_MAX_RUNS", value, minimum=1, maximum=100, expected=expected)
 
     @field_validator("docker_host", mode="before")
     @classmethod

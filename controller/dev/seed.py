@@ -23,6 +23,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from controller import constants
+from controller.github.trigger_secrets import repository_trigger_secret
 from controller.resources import ProjectMappingSpec
 from controller.runners.github_actions import WORKFLOW_INPUTS
 from controller.sandbox.fly import FlySandbox
@@ -204,7 +205,8 @@ def seed_github(github: GitHubSandbox, app_key: rsa.RSAPrivateKey, api_url: str,
         rendered = render_templates(ProjectMappingSpec.model_validate(spec))
         files = {COMMENT_TRIGGER_PATH: rendered[COMMENT_TRIGGER_PATH], **_prompts_with_checks(rendered)}
         github.commit_files(OWNER, repo, "main", files, message="Add the comment trigger, prompts and tests")
-        github.set_comment_trigger(OWNER, repo, url=api_url, secret=webhooks.gap_fill_trigger)
+        secret = repository_trigger_secret(webhooks.gap_fill_trigger, f"{OWNER}/{repo}")  # as an admin sets it
+        github.set_comment_trigger(OWNER, repo, url=api_url, secret=secret)
     github.install_app(APP_ID, OWNER, repos=repos)
     github.set_app_webhook(APP_ID, f"{api_url}/api/github/webhook", webhooks.github)
 

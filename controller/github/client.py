@@ -366,6 +366,15 @@ class GitHubRestClient(ServiceClient):
         response, call = await self._call("POST", path, idempotent=False, json={"body": body})
         return self._parse(IssueComment, self._json_body(response), call, status=response.status_code)
 
+    async def get_issue_comment(self, owner: str, repo: str, comment_id: int) -> IssueComment | None:
+        """One comment of the repository by id, as GitHub has it now; None when there is none."""
+        path = f"{_repo_path(owner, repo)}/issues/comments/{comment_id}"
+        try:
+            response, call = await self._call("GET", path, idempotent=True)
+        except GitHubNotFound:
+            return None
+        return self._parse(IssueComment, self._json_body(response), call)
+
     async def list_issue_comments(
         self, owner: str, repo: str, number: int, *, since: datetime | None = None
     ) -> list[IssueComment]:

@@ -159,6 +159,9 @@ class IssueComment(_GitHubModel):
     id: int
     body: str = ""
     html_url: str = ""
+    issue_url: str = ""
+    """The API URL of the issue or pull request it is on: `…/repos/{owner}/{repo}/issues/{number}`."""
+    author_association: str = "NONE"
     user: Account | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -54,6 +55,8 @@ class WebContext:
     """The configured ticketing providers, for the briefs runs read (GET /runner/brief)."""
     session_reset_wait: float = 20.0
     """Seconds DELETE /api/sessions/:machineId waits for the operator before it answers 202."""
+    gap_fill_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    """One per mapping: a gap-fill trigger's checks and its Dispatch's creation happen as one step."""
 
     def __post_init__(self) -> None:
         self.identity_cache = IdentityCache(clock=self.clock)

@@ -200,7 +200,7 @@ async def _run_loop(
     linear: LinearSandbox | None = None,
     workroot: Path | None = None,
 ) -> AsyncIterator[RunLoop]:
-    """With `workroot`, the real runner runs; the API then holds the GitHub App and Linear, as it would."""
+    """With `workroot`, the real runner runs and the API also holds Linear; it always holds the GitHub App."""
     monkeypatch.setenv("KUBECONFIG", str(cluster.kubeconfig))  # kopf logs in from it, as in a real process
     async with AsyncExitStack() as stack:
         github = GitHubSandbox()
@@ -224,9 +224,9 @@ async def _run_loop(
         for sandbox in (github, fly, docker, chat):
             await stack.enter_async_context(sandbox.running())
         http = await stack.enter_async_context(httpx.AsyncClient())
-        extra: dict[str, Any] = {}
-        if workroot is not None:
-            extra["github"] = await stack.enter_async_context(GitHubClient(APP_ID, rsa_key, base_url=str(github.url)))
+        extra: dict[str, Any] = {
+            "github": await stack.enter_async_context(GitHubClient(APP_ID, rsa_key, base_url=str(github.url)))
+        }
         if linear is not None:
             from tests.operator.conftest import LINEAR_KEY
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from controller.github.trigger_secrets import repository_trigger_secret
 from controller.kube import DISPATCHES
 from controller.operator.reviews.feedback import BATCH_WINDOW
 from controller.operator.runtime import OperatorRuntime
@@ -256,15 +257,17 @@ async def test_a_gap_fill_run_works_from_the_ticket_as_it_is_now(real_loop: RunL
     await implementation_run(real_loop, linear)
     assert (await real_loop.until_closed("eng-1-implementation-1", within=90))["phase"] == "Succeeded"
     linear.issue("ENG-1").description = DESCRIPTION + "fake-agent: write docs/theme.md How to switch themes\n"
+    made = real_loop.github.add_issue_comment(OWNER, "eng", 1, "/ai-implement the docs are missing", user="ada")
     trigger = {
         "repository": "acme/eng",
         "pullRequestNumber": 1,
-        "commentId": 7,
+        "commentId": made["id"],
         "commentBody": "/ai-implement the docs are missing",
         "sender": "ada",
     }
+    bearer = repository_trigger_secret(GAP_FILL_SECRET, "acme/eng")
     answer = await real_loop.api.client.post(
-        "/trigger/gap-fill", json=trigger, headers={"Authorization": f"Bearer {GAP_FILL_SECRET}"}
+        "/trigger/gap-fill", json=trigger, headers={"Authorization": f"Bearer {bearer}"}
     )
     assert answer.status == 202, await answer.text()
 

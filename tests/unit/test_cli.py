@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from controller.dev.main import dev_port
+from controller.github.trigger_secrets import repository_trigger_secret
 from controller.resources import ALL_KINDS
 
 SECRET = "lin_api_do-not-print-me-0123456789"
@@ -182,3 +183,27 @@ def test_the_runner_subcommand_names_every_missing_variable_and_exits_2() -> Non
     assert result.returncode == 2
     for variable in ("AI_IMPLEMENT_DISPATCH", "AI_IMPLEMENT_KIND", "AI_IMPLEMENT_REPO", "AI_IMPLEMENT_CALLBACK_URL"):
         assert f"{variable} is not set" in result.stderr
+
+
+def test_gap_fill_secret_prints_each_repositorys_own(tmp_path: Path) -> None:
+    env = {"GAP_FILL_TRIGGER_SECRET": "the-controllers-key", "PYTHONPATH": str(Path(__file__).parents[2])}
+
+    result = _run("gap-fill-secret", "acme/web", "acme/api", env=env, cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        f"acme/web {repository_trigger_secret('the-controllers-key', 'acme/web')}",
+        f"acme/api {repository_trigger_secret('the-controllers-key', 'acme/api')}",
+    ]
+
+
+def test_gap_fill_secret_names_what_is_missing_or_wrong(tmp_path: Path) -> None:
+    path = {"PYTHONPATH": str(Path(__file__).parents[2])}
+
+    unset = _run("gap-fill-secret", "acme/web", env=path, cwd=tmp_path)
+    malformed = _run("gap-fill-secret", "acme", env={**path, "GAP_FILL_TRIGGER_SECRET": "k"}, cwd=tmp_path)
+
+    assert (unset.returncode, malformed.returncode) == (2, 2)
+    assert "GAP_FILL_TRIGGER_SECRET is not set" in unset.stderr
+    assert "OWNER/NAME" in malformed.stderr
+    assert unset.stdout == malformed.stdout == ""

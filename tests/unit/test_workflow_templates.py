@@ -168,8 +168,12 @@ def test_the_comment_trigger_posts_pull_request_comments_to_the_gap_fill_endpoin
     assert "startsWith(github.event.comment.body, '/ai-implement')" in job["if"]
     assert "author_association" in job["if"]
     script = job["steps"][0]["run"]
-    assert '"${{ vars.AI_IMPLEMENT_URL }}/trigger/gap-fill"' in script
-    assert '-H "Authorization: Bearer ${{ secrets.GAP_FILL_TRIGGER_SECRET }}"' in script
+    assert '"$AI_IMPLEMENT_URL/trigger/gap-fill"' in script
+    assert '-H "Authorization: Bearer $GAP_FILL_TRIGGER_SECRET"' in script
+    assert "${{" not in script, "secrets and variables reach the script through env: only"
+    environment = job["steps"][0]["env"]
+    assert environment["GAP_FILL_TRIGGER_SECRET"] == "${{ secrets.GAP_FILL_TRIGGER_SECRET }}"
+    assert environment["AI_IMPLEMENT_URL"] == "${{ vars.AI_IMPLEMENT_URL }}"
     body = re.search(r"'(\{.*\})'\)", script)
     assert body is not None
     keys = [item.split(":")[0].strip() for item in body.group(1).strip("{}").split(",")]

@@ -59,6 +59,7 @@ class RepositoryRoutes(GitHubApi):
         router.add_get(f"{repo}/pulls/{{number:\\d+}}", self._get_pull)
         router.add_get(f"{repo}/pulls/{{number:\\d+}}/reviews", self._list_reviews)
         router.add_get(f"{repo}/issues/{{number:\\d+}}/comments", self._list_comments)
+        router.add_get(f"{repo}/issues/comments/{{comment_id:\\d+}}", self._get_comment)
         router.add_post(f"{repo}/issues/{{number:\\d+}}/comments", self._create_comment)
 
     async def _get_repo(self, request: web.Request) -> web.Response:
@@ -281,6 +282,16 @@ class RepositoryRoutes(GitHubApi):
             comments = [comment for comment in comments if since(comment.updated_at)]
         page, headers = self._page(request, repo, comments)
         return web.json_response([comment.as_json(repo, self._api_url()) for comment in page], headers=headers)
+
+    async def _get_comment(self, request: web.Request) -> web.Response:
+        """One comment of the repository by its id, whichever issue or pull request it is on."""
+        repo, _ = self._visible_repo(request, "issues", also="pull_requests")
+        wanted = integer(request.match_info["comment_id"])
+        for comments in repo.comments.values():
+            for comment in comments:
+                if comment.id == wanted:
+                    return web.json_response(comment.as_json(repo, self._api_url()))
+        raise Rejection(404, "Not Found")
 
     async def _create_comment(self, request: web.Request) -> web.Response:
         repo, token = self._visible_repo(request, "issues", also="pull_requests", write=True)
