@@ -16,3 +16,14 @@ def utc_now() -> datetime:
 def kube_timestamp(moment: datetime) -> str:
     """RFC 3339 with `Z`, as Kubernetes writes times in resources."""
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def parse_kube_timestamp(text: object) -> datetime | None:
+    """A Kubernetes time (`2026-12-07T15:00:00Z`) as aware UTC; None when absent or not one."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

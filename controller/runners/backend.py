@@ -76,6 +76,8 @@ class RunLaunch:
     deadline: datetime
     environment: Mapping[str, str] = field(default_factory=dict)
     secrets: Mapping[str, str] = field(default_factory=dict)
+    created_at: datetime | None = None
+    """When the Dispatch was created: a backend resource older than that is not this run's."""
 
     def metadata(self) -> dict[str, str]:
         """What the reaper and the sessions panel read back from a live resource: never a secret."""

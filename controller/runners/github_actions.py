@@ -30,6 +30,7 @@ from controller.github import (
     GitHubError,
     GitHubNotFound,
     GitHubUnavailable,
+    Installation,
     WorkflowDispatch,
     WorkflowRun,
 )
@@ -68,6 +69,31 @@ DISPATCH_NAME: Final = re.compile(r"[a-z0-9][-a-z0-9.]*-[a-z0-9]+")
 _TITLE_WITH_NAMESPACE: Final = re.compile(r"(?P<dispatch>\S+) in (?P<namespace>[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)")
 """A Kubernetes object name with at least one hyphen: dispatch names are `<identifier>-<kind>-<iteration>`."""
 
+CLOCK_SKEW: Final = timedelta(minutes=2)
+"""How much earlier than its Dispatch a run may look created: GitHub's clock is not the API server's."""
+
+
+def foreign_run_reason(
+    run: WorkflowRun, default_branch: str, app_bot: str | None, not_before: datetime | None
+) -> str | None:
+    """Why a run named like a dispatch is still not ours to adopt, or None when it is (pure).
+
+    Anyone who can push can start the workflow by hand, or from another workflow, with a run name
+    that copies a dispatch's: only a run the App started on the default branch, after the
+    Dispatch was created, is the one the controller dispatched.
+    """
+    if run.event != "workflow_dispatch":
+        return f"it was started by a {run.event or 'unknown'} event"
+    if run.head_branch != default_branch:
+        return f"it runs on {run.head_branch!r}, not on the default branch {default_branch!r}"
+    actor = run.actor
+    if actor is None or actor.type != "Bot" or (app_bot is not None and actor.login.lower() != app_bot.lower()):
+        return f"it was started by {actor.login if actor else 'someone unknown'}, not by the App"
+    if not_before is not None and run.created_at is not None and run.created_at < not_before - CLOCK_SKEW:
+        return "it was created before its Dispatch"
+    return None
+
+
 _STATES: Final[Mapping[str, SessionState]] = {
     "requested": "created",
     "pending": "created",
@@ -98,6 +124,8 @@ class ActionsApi(Protocol):
     ) -> list[WorkflowRun]: ...
 
     async def get_workflow_run(self, owner: str, repo: str, run_id: int) -> WorkflowRun: ...
+
+    async def installation(self, owner: str, repo: str) -> Installation: ...
 
     async def cancel_workflow_run(self, owner: str, repo: str, run_id: int) -> bool: ...
 
@@ -294,7 +322,8 @@ class GitHubActionsBackend:
         return self._dispatched_handle(launch, dispatched)
 
     async def find(self, launch: RunLaunch) -> RunHandle | None:
-        """The newest run of the workflow whose title names the dispatch, within the lookback window."""
+        """The newest run of the workflow whose title names the dispatch, within the lookback window,
+        that the App started on the default branch after the Dispatch was created."""
         repo = launch.repo
         runs = await self._github.list_workflow_runs(
             repo.owner,
@@ -303,11 +332,30 @@ class GitHubActionsBackend:
             event="workflow_dispatch",
             created_since=self._clock() - self._lookback,
         )
+        app_bot: str | None = None
         for run in runs:
             namespace = read_run_title(run.display_title).namespace
-            if names_dispatch(run.display_title, launch.dispatch_name) and namespace in (None, launch.namespace):
-                return run_handle(repo.owner, repo.name, run, metadata=launch.metadata())
+            if not names_dispatch(run.display_title, launch.dispatch_name) or namespace not in (None, launch.namespace):
+                continue
+            if app_bot is None:
+                app_bot = await self._app_bot(repo)
+            refused = foreign_run_reason(run, repo.default_branch, app_bot or None, launch.created_at)
+            if refused is not None:
+                logger.warning(
+                    "not adopting workflow run %s of %s for %s: %s",
+                    run.id,
+                    repo.full_name,
+                    launch.dispatch_name,
+                    refused,
+                )
+                continue
+            return run_handle(repo.owner, repo.name, run, metadata=launch.metadata())
         return None
+
+    async def _app_bot(self, repo: RepoRef) -> str:
+        """The App's bot account on the repository's installation ("" when GitHub did not name it)."""
+        slug = (await self._github.installation(repo.owner, repo.name)).app_slug
+        return f"{slug}[bot]" if slug else ""
 
     async def status(self, resource_id: str) -> RunHandle | None:
         owner, repo, run_id = parse_run_resource_id(resource_id)

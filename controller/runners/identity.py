@@ -123,6 +123,11 @@ class RecordedRun:
     runner_id: str | None
     fly_app: str | None
     shadow_id: str | None = None
+    workflow_ref: str | None = None
+    """GitHub Actions: `owner/repo/.github/workflows/ai-implement.yml@refs/heads/<default branch>`, the
+    only workflow whose jobs speak for a run (None: not checked)."""
+    actor: str | None = None
+    """GitHub Actions: the App's bot account (`<slug>[bot]`), which starts every run (None: not checked)."""
 
 
 def identity_matches(identity: WorkloadIdentity, run: RecordedRun) -> tuple[bool, bool, str]:
@@ -136,8 +141,12 @@ def identity_matches(identity: WorkloadIdentity, run: RecordedRun) -> tuple[bool
         run_id = run.runner_id.rsplit("/", 1)[-1]
         if str(claims.get("run_id")) != run_id:
             return False, False, "the token is for another workflow run"
-        if claims.get("event_name") not in (None, "workflow_dispatch"):
+        if claims.get("event_name") != "workflow_dispatch":
             return False, False, "the workflow run was not started by a workflow dispatch"
+        if run.workflow_ref is not None and claims.get("workflow_ref") != run.workflow_ref:
+            return False, False, f"the token is for workflow {claims.get('workflow_ref')!r}, not {run.workflow_ref}"
+        if run.actor is not None and str(claims.get("actor", "")).lower() != run.actor.lower():
+            return False, False, f"the workflow run was started by {claims.get('actor')!r}, not by the App"
         return True, False, ""
     if identity.platform == "fly-machines":
         if run.fly_app is not None and claims.get("app_name") != run.fly_app:

@@ -53,8 +53,10 @@ from controller.runners.tokens import (
 from controller.secrets import KubernetesSecretBackend, runner_environment
 from controller.web.context import WebContext, context_of
 from controller.web.errors import ApiError
+from controller.web.mappings import mappings_of
 from controller.web.models import CamelModel
 from controller.web.routing import Access, ApiRouter, read_body, respond
+from controller.workflows import RUNNER_WORKFLOW_PATH
 
 router = ApiRouter(tag="runner")
 
@@ -363,7 +365,8 @@ async def exchange_credentials(request: web.Request) -> web.Response:
         raise ApiError(409, "run_ended", f"dispatch {body.dispatch} has already ended")
     if identity.platform == "fly-machines" and dispatch["spec"].get("runnerMode") == "shadow" and status.shadow is None:
         raise _not_started(body.dispatch)
-    matches, shadow, why = identity_matches(identity, await _recorded_run(context, body.dispatch, status))
+    recorded = await _recorded_run(context, body.dispatch, str(dispatch["spec"].get("mapping", "")), status)
+    matches, shadow, why = identity_matches(identity, recorded)
     if not matches:
         RUNNER_CALLBACKS.labels("credentials", "unauthorized").inc()
         raise ApiError(401, "identity_mismatch", f"not the run of dispatch {body.dispatch}: {why}")
@@ -454,7 +457,8 @@ def _not_started(dispatch: str) -> ApiError:
     )
 
 
-async def _recorded_run(context: WebContext, name: str, status: DispatchStatus) -> RecordedRun:
+async def _recorded_run(context: WebContext, name: str, team_key: str, status: DispatchStatus) -> RecordedRun:
+    """Where the run lives, and for GitHub Actions the only workflow, branch and actor that speak for it."""
     repo, app = "", None
     try:
         session = await context.kube.get(RUNNER_SESSIONS, context.namespace, name)
@@ -462,13 +466,37 @@ async def _recorded_run(context: WebContext, name: str, status: DispatchStatus) 
         app = session["spec"].get("app")
     except NotFoundError:
         pass
+    workflow_ref = actor = None
+    if status.runner is not None and status.runner.backend == "github-actions":
+        mapping = next((view for view in mappings_of(context) if view.team_key == team_key), None)
+        branch = mapping.spec.source.default_branch if mapping is not None else "\0no mapping"
+        workflow_ref = f"{repo}/{RUNNER_WORKFLOW_PATH}@refs/heads/{branch}"
+        actor = await _app_bot(context, repo)
     return RecordedRun(
         repo=repo,
         runner_backend=status.runner.backend if status.runner else None,
         runner_id=status.runner.id if status.runner else None,
         fly_app=app,
         shadow_id=status.shadow.id if status.shadow else None,
+        workflow_ref=workflow_ref,
+        actor=actor,
     )
+
+
+async def _app_bot(context: WebContext, repo: str) -> str | None:
+    """The App's bot account on the repository (None without the App, or when GitHub does not say)."""
+    owner, _, name = repo.partition("/")
+    if context.github is None or not name:
+        return None
+    try:
+        slug = (await context.github.installation(owner, name)).app_slug
+    except GitHubAppNotInstalled:
+        return "\0the App is not installed"  # no run there can be the App's
+    except GitHubError as error:
+        raise ApiError(
+            503, "github_unavailable", f"GitHub is unavailable: {error}", headers={"Retry-After": "5"}
+        ) from None
+    return f"{slug}[bot]" if slug else None
 
 
 async def _fly_run_environment(context: WebContext, team_key: str) -> dict[str, str]:

@@ -172,6 +172,34 @@ async def test_a_run_of_a_dispatch_with_a_longer_name_is_not_adopted(
     ]
 
 
+async def test_a_run_someone_started_by_hand_with_the_dispatchs_name_is_not_adopted(
+    backend: GitHubActionsBackend, github_sandbox: GitHubSandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A repository writer can start the synced workflow with a predictable run name: it is not ours."""
+    planted = github_sandbox.add_workflow_run(OWNER, REPO, WORKFLOW, display_title=DISPATCH, actor="mallory")
+
+    assert await backend.find(make_launch()) is None
+    started = await backend.start(make_launch())
+
+    assert started.id != f"{OWNER}/{REPO}/{planted.id}"
+    assert len(github_sandbox.runs) == 2, "the controller dispatched its own run"
+    assert any("mallory, not by the App" in record.getMessage() for record in caplog.records)
+
+
+async def test_a_run_of_the_app_older_than_its_dispatch_is_not_adopted(
+    backend: GitHubActionsBackend, github_sandbox: GitHubSandbox, fake_time: FakeTime
+) -> None:
+    created = datetime.fromtimestamp(fake_time.now, UTC)
+    first = await backend.start(make_launch(created_at=created))
+    fake_time.now += 3600
+    an_hour_later = datetime.fromtimestamp(fake_time.now, UTC)
+
+    found = await backend.find(make_launch(created_at=created))
+    assert found is not None
+    assert found.id == first.id
+    assert await backend.find(make_launch(created_at=an_hour_later)) is None, "a Dispatch of that name made later"
+
+
 async def test_inputs_never_carry_a_secret_and_left_out_entries_are_logged_by_name(
     backend: GitHubActionsBackend, github_sandbox: GitHubSandbox, caplog: pytest.LogCaptureFixture
 ) -> None:

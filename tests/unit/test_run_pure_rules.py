@@ -12,12 +12,23 @@ from controller.operator.runs.messages import closing_comment, failed_step, log_
 from controller.operator.runs.reconciler import releases_ticket
 from controller.operator.sessions.reconciler import status_patch
 from controller.resources.runner_session import RunnerSessionStatus
+from controller.github import WorkflowRun
 from controller.runners.backend import RunHandle
+from controller.runners.github_actions import foreign_run_reason
 from controller.runners.identity import RecordedRun, WorkloadIdentity, identity_matches
 from controller.runners.registry import BackendNotConfigured, Backends
 
 NOW = datetime(2026, 11, 22, 4, 0, tzinfo=UTC)
 ACTIONS_RUN = RecordedRun(repo="acme/web", runner_backend="github-actions", runner_id="acme/web/42", fly_app=None)
+SYNCED_REF = "acme/web/.github/workflows/ai-implement.yml@refs/heads/main"
+CHECKED_RUN = RecordedRun(
+    repo="acme/web",
+    runner_backend="github-actions",
+    runner_id="acme/web/42",
+    fly_app=None,
+    workflow_ref=SYNCED_REF,
+    actor="ai-implement[bot]",
+)
 FLY_RUN = RecordedRun(repo="acme/web", runner_backend="fly-machines", runner_id="m-1", fly_app="sessions")
 SHADOWED = RecordedRun(
     repo="acme/web", runner_backend="github-actions", runner_id="acme/web/42", fly_app="sessions", shadow_id="m-9"
@@ -25,7 +36,12 @@ SHADOWED = RecordedRun(
 
 
 def actions(**claims: Any) -> WorkloadIdentity:
-    return WorkloadIdentity("github-actions", {"repository": "acme/web", "run_id": "42"} | claims)
+    base = {"repository": "acme/web", "run_id": "42", "event_name": "workflow_dispatch"}
+    return WorkloadIdentity("github-actions", base | claims)
+
+
+def app_run(**claims: Any) -> WorkloadIdentity:
+    return actions(**({"workflow_ref": SYNCED_REF, "actor": "ai-implement[bot]"} | claims))
 
 
 def fly(**claims: Any) -> WorkloadIdentity:
@@ -36,7 +52,11 @@ def fly(**claims: Any) -> WorkloadIdentity:
     ("identity", "run", "matches", "shadow", "why"),
     [
         (actions(), ACTIONS_RUN, True, False, ""),
-        (actions(event_name="workflow_dispatch"), ACTIONS_RUN, True, False, ""),
+        (actions(event_name=None), ACTIONS_RUN, False, False, "workflow dispatch"),
+        (app_run(), CHECKED_RUN, True, False, ""),
+        (app_run(workflow_ref=SYNCED_REF.replace("main", "evil")), CHECKED_RUN, False, False, "refs/heads/evil"),
+        (app_run(workflow_ref=SYNCED_REF.replace("ai-implement", "mine")), CHECKED_RUN, False, False, "mine.yml"),
+        (app_run(actor="mallory"), CHECKED_RUN, False, False, "not by the App"),
         (actions(run_id="43"), ACTIONS_RUN, False, False, "another workflow run"),
         (actions(repository="fork/web"), ACTIONS_RUN, False, False, "fork/web"),
         (actions(event_name="push"), ACTIONS_RUN, False, False, "workflow dispatch"),
@@ -49,7 +69,11 @@ def fly(**claims: Any) -> WorkloadIdentity:
     ],
     ids=[
         "actions",
-        "actions-dispatch-event",
+        "no-event",
+        "the-apps-run-of-the-synced-workflow",
+        "another-branch",
+        "another-workflow",
+        "started-by-hand",
         "other-run",
         "other-repo",
         "other-event",
@@ -166,3 +190,37 @@ def test_a_mode_without_its_backend_names_what_to_set() -> None:
 )
 def test_which_endings_take_the_in_progress_marker_off(kind: str, phase: str, releases: bool) -> None:
     assert releases_ticket(kind, phase) is releases
+
+
+def workflow_run(**fields: Any) -> WorkflowRun:
+    base: dict[str, Any] = {
+        "id": 7,
+        "event": "workflow_dispatch",
+        "head_branch": "main",
+        "actor": {"login": "ai-implement[bot]", "id": 1, "type": "Bot"},
+        "created_at": NOW,
+    }
+    return WorkflowRun.model_validate(base | fields)
+
+
+@pytest.mark.parametrize(
+    ("run", "why"),
+    [
+        (workflow_run(), None),
+        (workflow_run(created_at=NOW - timedelta(minutes=1)), None),
+        (workflow_run(event="push"), "push event"),
+        (workflow_run(head_branch="feature"), "not on the default branch"),
+        (workflow_run(actor={"login": "mallory", "id": 2, "type": "User"}), "mallory, not by the App"),
+        (workflow_run(actor={"login": "github-actions[bot]", "id": 3, "type": "Bot"}), "not by the App"),
+        (workflow_run(actor=None), "someone unknown"),
+        (workflow_run(created_at=NOW - timedelta(minutes=10)), "before its Dispatch"),
+    ],
+    ids=["ours", "within-clock-skew", "push", "other-branch", "by-hand", "another-bot", "no-actor", "older"],
+)
+def test_a_run_named_like_a_dispatch_is_adopted_only_when_the_app_started_it(run: WorkflowRun, why: str | None) -> None:
+    refused = foreign_run_reason(run, "main", "ai-implement[bot]", NOW)
+
+    assert (refused is None) == (why is None)
+    if why is not None:
+        assert refused is not None
+        assert why in refused

@@ -18,7 +18,7 @@ import pytest
 
 from controller import constants
 from controller.clock import kube_timestamp
-from controller.kube import DISPATCHES, RUNNER_SESSIONS, KubeClient
+from controller.kube import DISPATCHES, PROJECT_MAPPINGS, RUNNER_SESSIONS, KubeClient
 from controller.runners.identity import IdentityVerifier
 from controller.runners.tokens import RunnerTokenPair, tokens_for_dispatch
 from controller.sandbox.base import serve
@@ -26,6 +26,7 @@ from controller.sandbox.runs import OidcIssuer
 from controller.store import Store
 from tests.support.api_fixtures import Api, ApiFactory
 from tests.support.clock import FakeClock
+from tests.support.waiting import eventually
 
 SECRET = "runner-token-secret-for-tests-0123456789"
 CALLBACK_URL = "https://ai.example.com"
@@ -426,7 +427,23 @@ async def exchange(start_api: ApiFactory, issuer: OidcIssuer) -> AsyncIterator[A
         yield await start_api(ENV, identity=verifier)
 
 
-async def add_session(kube: KubeClient, namespace: str, dispatch: dict[str, Any]) -> None:
+SYNCED_WORKFLOW_REF = f"{REPO}/.github/workflows/ai-implement.yml@refs/heads/main"
+
+
+async def add_session(kube: KubeClient, namespace: str, dispatch: dict[str, Any], api: Api) -> None:
+    """The run's RunnerSession, and its mapping (ENG on acme/web, branch main) as the API caches it."""
+    mapping = {
+        "apiVersion": constants.API_VERSION,
+        "kind": constants.PROJECT_MAPPING_KIND,
+        "metadata": {"name": "eng", "namespace": namespace},
+        "spec": {
+            "teamKey": "ENG",
+            "ticketing": {"provider": "linear"},
+            "source": {"owner": "acme", "repo": "web", "defaultBranch": "main"},
+        },
+    }
+    await kube.create(PROJECT_MAPPINGS, namespace, mapping)
+    await eventually(lambda: api.context.mappings.get("eng") is not None)
     body = {
         "apiVersion": constants.API_VERSION,
         "kind": constants.RUNNER_SESSION_KIND,
@@ -437,7 +454,12 @@ async def add_session(kube: KubeClient, namespace: str, dispatch: dict[str, Any]
 
 
 def actions_token(issuer: OidcIssuer, *, audience: str = CALLBACK_URL, **claims: Any) -> str:
-    base = {"repository": REPO, "run_id": RUN_ID, "event_name": "workflow_dispatch"}
+    base = {
+        "repository": REPO,
+        "run_id": RUN_ID,
+        "event_name": "workflow_dispatch",
+        "workflow_ref": SYNCED_WORKFLOW_REF,
+    }
     return issuer.mint(base | claims, audience)
 
 
@@ -449,7 +471,7 @@ async def test_the_run_trades_its_identity_for_the_dispatch_tokens(
     namespace: str,
     clock: FakeClock,
 ) -> None:
-    await add_session(kube, namespace, dispatch)
+    await add_session(kube, namespace, dispatch, exchange)
 
     response = await exchange.client.post(
         "/runner/credentials", json={"dispatch": NAME}, headers=bearer(actions_token(issuer))
@@ -469,8 +491,10 @@ async def test_the_run_trades_its_identity_for_the_dispatch_tokens(
         ({"repository": "evil/fork"}, CALLBACK_URL, "evil/fork"),
         ({"event_name": "pull_request"}, CALLBACK_URL, "workflow dispatch"),
         ({}, "https://someone-else.example.com", "not valid"),
+        ({"workflow_ref": f"{REPO}/.github/workflows/ai-implement.yml@refs/heads/hijack"}, CALLBACK_URL, "hijack"),
+        ({"workflow_ref": f"{REPO}/.github/workflows/mine.yml@refs/heads/main"}, CALLBACK_URL, "mine.yml"),
     ],
-    ids=["other-run", "other-repo", "other-event", "other-audience"],
+    ids=["other-run", "other-repo", "other-event", "other-audience", "other-branch", "other-workflow"],
 )
 async def test_an_identity_that_is_not_the_run_is_401(
     exchange: Api,
@@ -482,7 +506,7 @@ async def test_an_identity_that_is_not_the_run_is_401(
     audience: str,
     why: str,
 ) -> None:
-    await add_session(kube, namespace, dispatch)
+    await add_session(kube, namespace, dispatch, exchange)
 
     response = await exchange.client.post(
         "/runner/credentials",
@@ -531,7 +555,7 @@ async def test_an_issuer_whose_keys_cannot_be_read_is_503_and_retryable(
     async with httpx.AsyncClient() as http:
         verifier = IdentityVerifier({str(unreachable.issuer_url): "github-actions"}, CALLBACK_URL, http=http)
         api = await start_api(ENV, identity=verifier)
-        await add_session(kube, namespace, dispatch)
+        await add_session(kube, namespace, dispatch, api)
 
         response = await api.client.post(
             "/runner/credentials", json={"dispatch": NAME}, headers=bearer(actions_token(unreachable))
@@ -550,7 +574,7 @@ async def test_a_rotated_key_is_fetched_again_but_not_more_than_once_a_minute(
             {str(issuer.issuer_url): "github-actions"}, CALLBACK_URL, http=http, monotonic=lambda: moment[0]
         )
         api = await start_api(ENV, identity=verifier)
-        await add_session(kube, namespace, dispatch)
+        await add_session(kube, namespace, dispatch, api)
 
         async def exchange_status() -> int:
             response = await api.client.post(

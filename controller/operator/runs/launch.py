@@ -93,6 +93,8 @@ class LaunchFacts:
     deadline: datetime
     fly_region: str
     """The sessions region in force (FLY_SESSIONS_REGION, else the stored setting)."""
+    created_at: datetime | None = None
+    """The Dispatch's creationTimestamp."""
 
 
 def compose_launch(facts: LaunchFacts, settings: Settings, runner_mode: str) -> RunLaunch:
@@ -125,6 +127,7 @@ def compose_launch(facts: LaunchFacts, settings: Settings, runner_mode: str) -> 
         RESULT_TOKEN_VARIABLE: facts.tokens.result.token,
     }
     return RunLaunch(
+        created_at=facts.created_at,
         dispatch_name=facts.dispatch_name,
         dispatch_uid=facts.dispatch_uid,
         namespace=facts.namespace,

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from controller import constants
-from controller.clock import Clock, kube_timestamp
+from controller.clock import Clock, kube_timestamp, parse_kube_timestamp
 from controller.config import Settings
 from controller.httpclient import ServiceError
 from controller.kube import DISPATCHES, RUNNER_SESSIONS, EventRecorder, EventType, KubeClient, apply_conditions
@@ -284,6 +284,7 @@ class DispatchReconciler:
             team_secrets=secrets,
             deadline=status.deadline_at,
             fly_region=self.fly_region,
+            created_at=parse_kube_timestamp(metadata.get("creationTimestamp")),
         )
         return compose_launch(facts, self.settings, spec.runner_mode)
 
