@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
+from controller.github import WorkflowRun
 from controller.operator.runs.messages import closing_comment, failed_step, log_message, notification_kind
 from controller.operator.runs.reconciler import releases_ticket
 from controller.operator.sessions.reconciler import status_patch
 from controller.resources.runner_session import RunnerSessionStatus
-from controller.github import WorkflowRun
 from controller.runners.backend import RunHandle
 from controller.runners.github_actions import foreign_run_reason
 from controller.runners.identity import RecordedRun, WorkloadIdentity, identity_matches
