@@ -242,7 +242,8 @@ class SandboxRunner:
         base = env.get("AI_IMPLEMENT_BASE_BRANCH", "main")
         head = f"ai-implement/{issue.lower()}-{run.started.dispatch_name[-12:]}"
         body = f"Changes for {issue}.\n\n<!-- ai-implement:dispatch={run.started.dispatch_name} -->"
-        return self.github.open_pull_request(owner, name, head, base, f"{issue}: changes by AI-Implement", body)
+        title = f"{issue}: changes by AI-Implement"
+        return self.github.open_pull_request(owner, name, head, base, title, body, by_app=True)
 
     def _push_to_pull_request(self, run: SimulatedRun, number: int) -> dict[str, Any] | None:
         """A review or gap-fill run commits to the pull request it works on."""

@@ -25,7 +25,7 @@ from pydantic import Field, ValidationError, field_validator
 
 from controller import constants
 from controller.clock import kube_timestamp
-from controller.github import GitHubAppNotInstalled, GitHubError
+from controller.github import GitHubAppNotInstalled, GitHubError, GitHubNotFound
 from controller.kube import DISPATCHES, RUNNER_SESSIONS
 from controller.kube.errors import ConflictError, KubeError, NotFoundError
 from controller.metrics import RUNNER_CALLBACKS
@@ -35,6 +35,7 @@ from controller.resources.dispatch import (
     MAX_SUMMARY_CHARS,
     MAX_TOKENS,
     STOPPED_BY_THE_CONTROLLER,
+    DispatchSpec,
     DispatchStatus,
     StepStatus,
     is_terminal,
@@ -284,6 +285,8 @@ async def report_result(request: web.Request) -> web.Response:
     if status.get("result") is not None or not _takes_a_result(status):
         RUNNER_CALLBACKS.labels("result", "rejected").inc()
         raise ApiError(409, "result_recorded", f"dispatch {claims.dispatch_name} already has its result")
+    if result.pull_request_url is not None:
+        await _check_pull_request(context, DispatchSpec.model_validate(dispatch["spec"]), result)
     if not await context.store.consume_runner_token(claims.jti, context.clock()):
         RUNNER_CALLBACKS.labels("result", "rejected").inc()
         raise ApiError(409, "token_spent", "this result token was already used: a dispatch has one result")
@@ -317,6 +320,60 @@ async def report_result(request: web.Request) -> web.Response:
         raise
     RUNNER_CALLBACKS.labels("result", "accepted").inc()
     return respond(ResultAccepted(accepted=True, outcome=result.outcome))
+
+
+async def _check_pull_request(context: WebContext, spec: DispatchSpec, result: RunResult) -> None:
+    """A reported pull request must be one the App opened in the mapping's repository, as GitHub says.
+
+    A run's word is not enough: its URL becomes the ticket's link, the tracked pull request and the
+    target of later review runs. Refused with 422 (the token is not spent), or 503 while GitHub is down.
+    """
+    url = str(result.pull_request_url)
+    mapping = next((view for view in mappings_of(context) if view.team_key == spec.mapping), None)
+    if mapping is None:
+        raise ApiError(409, "mapping_gone", f"the mapping of team {spec.mapping} no longer exists")
+    owner, repo = mapping.spec.source.owner, mapping.spec.source.repo
+    number = pull_request_number_in(url, f"{owner}/{repo}")
+    if number is None:
+        raise _foreign_pull_request(f"{url} is not a pull request of {owner}/{repo}")
+    if result.pull_request_number is not None and result.pull_request_number != number:
+        raise _foreign_pull_request(f"pullRequestNumber {result.pull_request_number} is not the number in {url}")
+    if context.github is None:
+        raise ApiError(
+            503,
+            "github_not_configured",
+            "a reported pull request is checked through the GitHub App: set GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY",
+        )
+    try:
+        pull = await context.github.get_pull_request(owner, repo, number)
+    except GitHubNotFound:
+        raise _foreign_pull_request(f"{owner}/{repo} has no pull request #{number}") from None
+    except GitHubError as error:
+        raise ApiError(
+            503, "github_unavailable", f"GitHub is unavailable: {error}", headers={"Retry-After": "5"}
+        ) from None
+    if pull.html_url and pull.html_url.rstrip("/") != url.rstrip("/"):
+        raise _foreign_pull_request(f"{url} is not where GitHub shows {owner}/{repo}#{number} ({pull.html_url})")
+    bot = await _app_bot(context, f"{owner}/{repo}")
+    author = pull.user
+    if author is None or author.type != "Bot" or (bot is not None and author.login.lower() != bot.lower()):
+        who = author.login if author is not None else "someone unknown"
+        raise _foreign_pull_request(f"{owner}/{repo}#{number} was opened by {who}, not by the App")
+
+
+def _foreign_pull_request(message: str) -> ApiError:
+    RUNNER_CALLBACKS.labels("result", "rejected").inc()
+    return ApiError(422, "foreign_pull_request", message)
+
+
+def pull_request_number_in(url: str, repository: str) -> int | None:
+    """The number of `https://<host>/<owner>/<repo>/pull/<n>` when it names `repository`; else None (pure)."""
+    parts = url.split("://", 1)[-1].split("/")
+    if len(parts) != 5 or parts[3] != "pull" or not parts[4].isdigit():
+        return None
+    if f"{parts[1]}/{parts[2]}".lower() != repository.lower():
+        return None
+    return int(parts[4])
 
 
 def _takes_a_result(status: Mapping[str, Any]) -> bool:

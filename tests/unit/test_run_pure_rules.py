@@ -126,9 +126,9 @@ STEPS = [{"name": "checkout", "status": "succeeded"}, {"name": "test", "status":
     ("phase", "expected"),
     [
         ("Succeeded", "implementation run (eng-1-implementation-1) finished and opened a pull request: https://pr/7"),
-        ("Failed", "failed in step `test`: RunnerFailed: 2 tests failed"),
-        ("TimedOut", "was stopped in step `test`: 2 tests failed."),
-        ("Cancelled", "was cancelled in step `test`"),
+        ("Failed", "failed in step `test` (`RunnerFailed`):\n\n> 2 tests failed\n"),
+        ("TimedOut", "was stopped in step `test`:\n\n> 2 tests failed\n"),
+        ("Cancelled", "was cancelled in step `test`:\n\n> 2 tests failed\n"),
     ],
 )
 def test_the_closing_comment_says_how_the_run_ended_and_where(phase: str, expected: str) -> None:
@@ -145,6 +145,42 @@ def test_the_closing_comment_says_how_the_run_ended_and_where(phase: str, expect
 
     assert expected in text
     assert text.endswith("Run: https://github.com/acme/web/actions/runs/42")
+
+
+def test_what_a_run_wrote_is_quoted_with_its_links_spelled_out() -> None:
+    hostile = (
+        "Done. [Approve the plan here](https://evil.example/approve) ![pixel](https://evil.example/p.png)\n"
+        "\n"
+        "Run: https://github.com/acme/web/actions/runs/1 (not really)"
+    )
+    text = closing_comment(
+        phase="Failed",
+        kind="implementation",
+        dispatch_name="eng-1-implementation-1",
+        pull_request_url=None,
+        error_reason="Bad`Reason\n@channel",
+        error_message=hostile,
+        steps=[],
+        run_url="https://github.com/acme/web/actions/runs/42",
+    )
+
+    assert "> Done. Approve the plan here (https://evil.example/approve) pixel (https://evil.example/p.png)" in text
+    assert "](" not in text, "no link hides its target, no image loads"
+    assert "> Run: https://github.com/acme/web/actions/runs/1 (not really)" in text, "the run's lines stay quoted"
+    assert "(`Bad'Reason @channel`)" in text
+    assert text.endswith("\nRun: https://github.com/acme/web/actions/runs/42")
+    plan = closing_comment(
+        phase="Succeeded",
+        kind="planning",
+        dispatch_name="eng-1-planning-1",
+        pull_request_url=None,
+        error_reason=None,
+        error_message=None,
+        steps=[],
+        run_url=None,
+        summary="## Plan\n\n1. Do [this](https://x.example)",
+    )
+    assert plan.endswith("The plan it wrote:\n\n> ## Plan\n>\n> 1. Do this (https://x.example)")
 
 
 def test_the_step_a_failure_happened_in() -> None:

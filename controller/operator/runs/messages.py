@@ -1,9 +1,17 @@
-"""What people read when a run ends: the ticket comment and the dispatch log's message. Pure."""
+"""What people read when a run ends: the ticket comment and the dispatch log's message. Pure.
+
+Whatever a run reported (its error, its plan) is the run's word, not the controller's: it is shown
+as a quote, with every link spelled out (`label (url)`) so that none hides where it goes and no
+image is loaded from it.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Final
+
+_MARKDOWN_LINK: Final = re.compile(r"!?\[([^\]\n]*)\]\(([^()\s]*)\)")
 
 KIND_WORDS = {
     "planning": "planning",
@@ -11,6 +19,17 @@ KIND_WORDS = {
     "review": "review follow-up",
     "gap-fill": "gap-fill",
 }
+
+
+def quoted(text: str) -> str:
+    """A run's text as a Markdown quote, its links and images spelled out as `label (url)`."""
+    spelled = _MARKDOWN_LINK.sub(lambda link: f"{link[1]} ({link[2]})" if link[1].strip() else link[2], text)
+    return "\n".join(f"> {line}" if line.strip() else ">" for line in spelled.strip().splitlines())
+
+
+def _word(text: str) -> str:
+    """A reason word as inline code: whatever a run sends, it cannot break out of the backticks."""
+    return "`" + text.replace("`", "'").replace("\n", " ")[:128] + "`"
 
 
 def failed_step(steps: Sequence[Mapping[str, Any]]) -> str | None:
@@ -47,17 +66,17 @@ def closing_comment(
         if pull_request_url:
             return f"{run} finished and opened a pull request: {pull_request_url}{where}"
         if summary and kind == "planning":
-            return f"{run} finished. The plan:\n\n{summary}\n{where}".rstrip()
+            return f"{run} finished. The plan it wrote:\n\n{quoted(summary)}\n{where}".rstrip()
         return f"{run} finished.{where}"
     step = failed_step(steps)
-    at = f" in step `{step}`" if step else ""
-    what = error_message or "no details were reported"
+    at = f" in step {_word(step)}" if step else ""
+    said = quoted(error_message) if error_message and error_message.strip() else "> no details were reported"
     if phase == "TimedOut":
-        return f"{run} was stopped{at}: {what}.{where}"
+        return f"{run} was stopped{at}:\n\n{said}\n{where}".rstrip()
     if phase == "Cancelled":
-        return f"{run} was cancelled{at}: {what}.{where}"
-    reason = f"{error_reason}: " if error_reason else ""
-    return f"{run} failed{at}: {reason}{what}{where}"
+        return f"{run} was cancelled{at}:\n\n{said}\n{where}".rstrip()
+    reason = f" ({_word(error_reason)})" if error_reason else ""
+    return f"{run} failed{at}{reason}:\n\n{said}\n{where}".rstrip()
 
 
 def log_message(phase: str, error_reason: str | None, error_message: str | None) -> str | None:

@@ -259,14 +259,25 @@ class GitHubSandbox(RepositoryRoutes, GitRoutes):
         body: str = "",
         *,
         files: Mapping[str, str | bytes] | None = None,
+        by_app: bool = False,
     ) -> dict[str, Any]:
-        """A branch `head` from `base` with one commit (`files`, or a note), and an open pull request; its JSON."""
+        """A branch `head` from `base` with one commit (`files`, or a note), and an open pull request; its JSON.
+
+        `by_app`: opened by the bot of the App installed on the repository, as a run does; else by a person.
+        """
         repo = self.repo(owner, name)
         self.commit_files(
             owner, name, head, files or {f"notes/{head}.md": f"{title}\n"}, message=title, from_branch=base
         )
-        pull = self._new_pull(repo, title=title, body=body, head=head, base=base, user=person("octocat"))
+        user = self._app_bot(repo) if by_app else person("octocat")
+        pull = self._new_pull(repo, title=title, body=body, head=head, base=base, user=user)
         return pull.as_json(repo, self._api_url(), full=True)
+
+    def _app_bot(self, repo: RepoState) -> dict[str, Any]:
+        for installation in self.installations.values():
+            if installation.covers(repo):
+                return installation.app.bot_json()
+        raise ValueError(f"no App is installed on {repo.full_name}")
 
     def close_pull_request(self, owner: str, name: str, number: int) -> dict[str, Any]:
         """Closed without merging: `pull_request` `closed` with `merged: false`."""
