@@ -82,7 +82,7 @@ class SimulatedRun:
 
 class _GitHub(Protocol):
     def open_pull_request(
-        self, owner: str, name: str, head: str, base: str, title: str, body: str = ""
+        self, owner: str, name: str, head: str, base: str, title: str, body: str = "", *, by_app: bool = False
     ) -> dict[str, Any]: ...
 
     def complete_run(self, run_id: int, conclusion: str = "success") -> Any: ...
