@@ -653,7 +653,7 @@ class Settings(BaseSettings):
         default=None,
         description=(
             "Kubernetes namespace of the ProjectMapping, Dispatch and RunnerSession resources (and of the "
-            "Secret that holds runner secrets when SECRETS_BACKEND is kubernetes). Defaults to the pod's own "
+            "Secret `ai-implement-runner-secrets` that holds runner secrets). Defaults to the pod's own "
             "namespace inside a cluster, and to `default` outside one."
         ),
         json_schema_extra={
@@ -666,11 +666,10 @@ class Settings(BaseSettings):
         default=SecretsBackend.AUTO,
         description=(
             "Where the secrets managed under /api/global-secrets and /api/mappings/:teamKey/secrets live: "
-            "`fly` (app secrets of FLY_SESSIONS_APP, which Fly Machine runners receive as environment "
-            "variables), `kubernetes` (the Secret `ai-implement-runner-secrets` in AI_IMPLEMENT_NAMESPACE, "
-            "for clusters without Fly) or `auto` (fly when FLY_SESSIONS_TOKEN is set and a Fly app is known, "
-            "from FLY_SESSIONS_APP or stored through /api/settings; kubernetes otherwise). Changing which "
-            "backend is in use does not move secrets between them."
+            "`kubernetes` (the Secret `ai-implement-runner-secrets` in AI_IMPLEMENT_NAMESPACE), or `auto`, "
+            "which is the same. `fly` is refused: Fly gives every app secret to every machine of the app, so "
+            "each run would see every team's secrets; runs on Fly Machines get their team's secrets from the "
+            "controller instead."
         ),
         json_schema_extra={"section": Section.SECRETS},
     )
@@ -850,15 +849,14 @@ class Settings(BaseSettings):
 
     @field_validator("secrets_backend", mode="after")
     @classmethod
-    def _fly_credentials_set_for_fly_secrets(cls, value: SecretsBackend, info: ValidationInfo) -> SecretsBackend:
-        """Reads fields declared above it, like the runner-mode check below."""
+    def _no_shared_fly_secrets(cls, value: SecretsBackend) -> SecretsBackend:
         if value is SecretsBackend.FLY:
-            missing = [name.upper() for name in _FLY_CREDENTIAL_HINTS if info.data.get(name) is None]
-            if missing:
-                raise _invalid(
-                    f"SECRETS_BACKEND=fly needs {' and '.join(missing)}: the secrets are app secrets of "
-                    "FLY_SESSIONS_APP; set them, or use SECRETS_BACKEND=kubernetes."
-                )
+            raise _invalid(
+                "SECRETS_BACKEND=fly is refused: Fly gives every app secret to every machine of the app, so each "
+                "run would see every team's secrets. Use SECRETS_BACKEND=kubernetes (or auto); runs on Fly "
+                "Machines get their own team's secrets from the controller. Unset the runner secrets kept in the "
+                "Fly app (`fly secrets unset`) once they are set again here."
+            )
         return value
 
     @field_validator("runner_mode", mode="before")
@@ -956,16 +954,6 @@ class Settings(BaseSettings):
         if self.fly_app_name is not None:
             return Environment.PRODUCTION, "detected: FLY_APP_NAME is set"
         return Environment.DEVELOPMENT, "detected: neither KUBERNETES_SERVICE_HOST nor FLY_APP_NAME is set"
-
-    def effective_secrets_backend(self, fly_app: str | None) -> SecretsBackend:
-        """SECRETS_BACKEND with `auto` resolved: Fly when a token and an app are known, else Kubernetes.
-
-        `fly_app` is the app in use, FLY_SESSIONS_APP or the one stored through the admin API.
-        """
-        if self.secrets_backend is not SecretsBackend.AUTO:
-            return self.secrets_backend
-        fly_ready = fly_app is not None and self.fly_sessions_token is not None
-        return SecretsBackend.FLY if fly_ready else SecretsBackend.KUBERNETES
 
     @property
     def is_production(self) -> bool:

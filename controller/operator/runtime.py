@@ -198,7 +198,7 @@ async def open_operator_runtime(
             fly_region=fly_region,
             events=events,
             read_image_override=services.read_image_override,
-            read_team_secrets=team_secrets_reader(settings, fly_app, kube, namespace, directory),
+            read_team_secrets=team_secrets_reader(kube, namespace, directory),
             run_ended=run_announcer(services.notifier, settings.client_slug),
             checkpoint=checkpoint,
         )

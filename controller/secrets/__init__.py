@@ -1,8 +1,7 @@
-"""Runner secrets: naming rules, and the stores that keep them (Fly app secrets or a Kubernetes Secret)."""
+"""Runner secrets: naming rules, and the Kubernetes Secret that keeps them."""
 
 from controller.secrets.backends import (
     RUNNER_SECRETS_NAME,
-    FlySecretBackend,
     KubernetesSecretBackend,
     SecretBackend,
     SecretBackendError,
@@ -24,7 +23,6 @@ from controller.secrets.naming import (
 __all__ = [
     "RUNNER_SECRETS_NAME",
     "SECRET_NAME_PATTERN",
-    "FlySecretBackend",
     "KubernetesSecretBackend",
     "SecretBackend",
     "SecretBackendError",

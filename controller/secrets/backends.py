@@ -1,6 +1,9 @@
-"""Where runner secrets are kept: Fly app secrets (the specification's choice) or a Kubernetes Secret.
+"""Where runner secrets are kept: a Kubernetes Secret, whose values the controller hands each run itself.
 
-Both answer the same three questions and never hand a value back: the admin API is write-only.
+The specification kept them as Fly app secrets, but Fly gives every app secret to every machine of
+the app, so each run would see every team's secrets; the controller reads the Secret and gives a
+run only its own team's and the global ones (docs/security.md). The backend never hands a value
+back to the admin API: it is write-only.
 """
 
 from __future__ import annotations
@@ -10,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from controller.fly import FlyClient, FlyError, FlySecretNotFound
 from controller.kube import SECRETS, AlreadyExistsError, KubeApiError, KubeClient, NotFoundError
 
 RUNNER_SECRETS_NAME = "ai-implement-runner-secrets"
@@ -38,38 +40,6 @@ class SecretBackend(Protocol):
     async def delete_secret(self, name: str) -> bool:
         """True when the secret existed and is gone, False when there was none."""
         ...
-
-
-class FlySecretBackend:
-    """App secrets of FLY_SESSIONS_APP: Fly Machine runners receive them as environment variables."""
-
-    kind = "fly"
-
-    def __init__(self, client: FlyClient, app: str) -> None:
-        self._client = client
-        self._app = app
-
-    async def list_secrets(self) -> list[SecretInfo]:
-        try:
-            secrets = await self._client.list_secrets(self._app)
-        except FlyError as error:
-            raise SecretBackendError(f"listing the secrets of Fly app {self._app} failed: {error}") from error
-        return [SecretInfo(name=s.name, updated_at=s.updated_at or s.created_at) for s in secrets]
-
-    async def set_secret(self, name: str, value: str) -> None:
-        try:
-            await self._client.set_secret(self._app, name, value)
-        except FlyError as error:
-            raise SecretBackendError(f"setting {name} on Fly app {self._app} failed: {error}") from error
-
-    async def delete_secret(self, name: str) -> bool:
-        try:
-            await self._client.delete_secret(self._app, name)
-        except FlySecretNotFound:
-            return False
-        except FlyError as error:
-            raise SecretBackendError(f"deleting {name} from Fly app {self._app} failed: {error}") from error
-        return True
 
 
 class KubernetesSecretBackend:

@@ -557,10 +557,8 @@ async def _app_bot(context: WebContext, repo: str) -> str | None:
 
 
 async def _fly_run_environment(context: WebContext, team_key: str) -> dict[str, str]:
-    """What a Fly Machine cannot be given in its config: runner secrets kept in Kubernetes, and Claude's.
-
-    Secrets kept as Fly app secrets reach the machine as environment variables by themselves.
-    """
+    """What a Fly Machine cannot be given in its config, where every machine of the app could read it:
+    its team's runner secrets and the global ones (never another team's), and Claude's credentials."""
     environment: dict[str, str] = {}
     if isinstance(context.secrets, KubernetesSecretBackend):
         team_keys = [str((item.get("spec") or {}).get("teamKey")) for item in context.mappings.items()]

@@ -49,7 +49,7 @@ class SecretEntry(CamelModel):
 
 
 class SecretList(CamelModel):
-    backend: str = Field(description="fly or kubernetes (SECRETS_BACKEND).")
+    backend: str = Field(description="Where the secrets are kept: kubernetes (SECRETS_BACKEND).")
     secrets: list[SecretEntry]
 
 

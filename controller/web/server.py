@@ -11,14 +11,13 @@ from aiohttp import web
 
 from controller import constants
 from controller.clock import Clock, utc_now
-from controller.config import SecretsBackend, Settings
+from controller.config import Settings
 from controller.config.overrides import read_service_account_namespace, resolve_namespace
-from controller.fly import FlyClient
 from controller.gc_tuning import tune_for_serving
 from controller.github import GitHubClient
 from controller.kube import PROJECT_MAPPINGS, Informer, KubeClient, KubeConnection, load_connection
 from controller.runners.identity import IdentityVerifier
-from controller.secrets import FlySecretBackend, KubernetesSecretBackend, SecretBackend
+from controller.secrets import KubernetesSecretBackend
 from controller.store import Store, database_url_from_settings, redact_database_url, upgrade_database
 from controller.ticketing.clients import TicketingClients, open_ticketing_clients
 from controller.web.admin_tokens import AdminTokens, new_installation_secret
@@ -48,17 +47,6 @@ def ticketing_probes(clients: TicketingClients) -> dict[str, IdentityProbe]:
 
         probes["jira"] = jira_identity
     return probes
-
-
-async def _secret_backend(
-    settings: Settings, fly_app: str | None, kube: KubeClient, namespace: str, stack: AsyncExitStack
-) -> SecretBackend:
-    """Fly app secrets of the app in use (FLY_SESSIONS_APP, else the stored one), or a Kubernetes Secret."""
-    token = settings.fly_sessions_token
-    if settings.effective_secrets_backend(fly_app) is SecretsBackend.FLY and fly_app is not None and token is not None:
-        fly = await stack.enter_async_context(FlyClient(settings.fly_api_base_url, token.get_secret_value()))
-        return FlySecretBackend(fly, fly_app)
-    return KubernetesSecretBackend(kube, namespace)
 
 
 @asynccontextmanager
@@ -95,13 +83,7 @@ async def open_web_context(
             namespace=namespace,
             mappings=mappings,
             admin_tokens=admin_tokens,
-            secrets=await _secret_backend(
-                settings,
-                settings.fly_sessions_app or stored_at_start[constants.SETTING_FLY_SESSIONS_APP],
-                kube,
-                namespace,
-                stack,
-            ),
+            secrets=KubernetesSecretBackend(kube, namespace),
             clock=clock,
             jira=ticketing.jira,
             tickets=ticketing.sources(),

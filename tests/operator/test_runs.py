@@ -150,7 +150,7 @@ async def test_runs_receive_the_teams_and_global_secrets_but_never_in_a_readable
     await secrets.set_secret("OPS_OTHER", "another-teams-secret")
     await apply_mapping(loop.kube, loop.namespace, "OPS")
 
-    status = await started_run(loop, linear, execution_mode=mode, SECRETS_BACKEND="kubernetes")
+    status = await started_run(loop, linear, execution_mode=mode)  # SECRETS_BACKEND auto, with Fly configured
 
     assert status["phase"] == "Succeeded"
     [run] = loop.runner.runs

@@ -576,36 +576,17 @@ def test_provider_and_app_conveniences_follow_the_variables(rsa_key: rsa.RSAPriv
     assert load(JIRA_TOKEN="t").unset_jira_variables == ["JIRA_CLOUD_ID", "JIRA_SITE_URL"]
 
 
-@pytest.mark.parametrize(
-    ("environ", "expected"),
-    [
-        ({}, SecretsBackend.KUBERNETES),
-        ({"FLY_SESSIONS_APP": "sessions", "FLY_SESSIONS_TOKEN": "fly-token"}, SecretsBackend.FLY),
-        (
-            {
-                "FLY_SESSIONS_APP": "sessions",
-                "FLY_SESSIONS_TOKEN": "fly-token",
-                "SECRETS_BACKEND": "Kubernetes",
-            },
-            SecretsBackend.KUBERNETES,
-        ),
-    ],
-)
-def test_auto_secrets_backend_follows_the_fly_credentials(environ: dict[str, str], expected: SecretsBackend) -> None:
-    settings = load(**environ)
-    assert settings.effective_secrets_backend(settings.fly_sessions_app) is expected
+@pytest.mark.parametrize("environ", [{}, {"FLY_SESSIONS_APP": "sessions", "FLY_SESSIONS_TOKEN": "fly-token"}])
+@pytest.mark.parametrize("backend", ["auto", "Kubernetes"])
+def test_runner_secrets_are_kept_in_kubernetes_with_or_without_fly(environ: dict[str, str], backend: str) -> None:
+    assert load(SECRETS_BACKEND=backend, **environ).secrets_backend in (SecretsBackend.AUTO, SecretsBackend.KUBERNETES)
 
 
-def test_auto_secrets_backend_uses_a_stored_fly_app() -> None:
-    settings = load(FLY_SESSIONS_TOKEN="fly-token")
-    assert settings.effective_secrets_backend(None) is SecretsBackend.KUBERNETES
-    assert settings.effective_secrets_backend("stored-app") is SecretsBackend.FLY
-
-
-def test_fly_secrets_backend_needs_the_fly_credentials() -> None:
-    problems = problems_of(SECRETS_BACKEND="fly", FLY_SESSIONS_APP="sessions")
+def test_fly_secrets_are_refused_because_every_machine_would_see_every_teams() -> None:
+    problems = problems_of(SECRETS_BACKEND="fly", FLY_SESSIONS_APP="sessions", FLY_SESSIONS_TOKEN="fly-token")
     assert [problem.variable for problem in problems] == ["SECRETS_BACKEND"]
-    assert "FLY_SESSIONS_TOKEN" in problems[0].message
+    assert "every machine of the app" in problems[0].message
+    assert "SECRETS_BACKEND=kubernetes" in problems[0].message
 
 
 @pytest.mark.parametrize("namespace", ["Upper", "-leading", "has_underscore", "x" * 64])

@@ -1,22 +1,17 @@
-"""Write-only secrets through both backends: a Kubernetes Secret on the real API server, and Fly's API."""
+"""Write-only secrets in the Kubernetes Secret on the real API server, each team's kept from the others."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from controller.fly import FlyClient
 from controller.kube import SECRETS, KubeClient
-from controller.sandbox import FlySandbox
-from controller.secrets import RUNNER_SECRETS_NAME, FlySecretBackend, SecretBackend
+from controller.secrets import RUNNER_SECRETS_NAME
 from tests.support.api_fixtures import Api, ApiFactory
 from tests.support.waiting import eventually
 
 VALUE = "s3cr3t-value-that-must-never-come-back"
-FLY_APP = "acme-sessions"
-FLY_TOKEN = "fm2_sandboxDeployToken0123456789"
 MAPPINGS = [
     {
         "teamKey": "ENG",
@@ -32,19 +27,8 @@ MAPPINGS = [
 
 
 @pytest.fixture
-async def fly_secrets() -> AsyncIterator[SecretBackend]:
-    sandbox = FlySandbox()
-    sandbox.add_app(FLY_APP)
-    sandbox.add_token(FLY_TOKEN, apps=[FLY_APP])
-    async with sandbox.running():
-        assert sandbox.url is not None
-        async with FlyClient(sandbox.url, FLY_TOKEN) as client:
-            yield FlySecretBackend(client, FLY_APP)
-
-
-@pytest.fixture(params=["kubernetes", "fly"])
-async def secrets_api(request: pytest.FixtureRequest, start_api: ApiFactory, fly_secrets: SecretBackend) -> Api:
-    api = await start_api(secrets=fly_secrets if request.param == "fly" else None)
+async def secrets_api(start_api: ApiFactory) -> Api:
+    api = await start_api()
     headers = await api.login()
     for mapping in MAPPINGS:
         assert (await api.client.post("/api/mappings", json=mapping, headers=headers)).status == 201

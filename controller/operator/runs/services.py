@@ -11,7 +11,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
 from controller import constants
-from controller.config import SecretsBackend, Settings
+from controller.config import Settings
 from controller.config.overrides import resolve_restart_bound_setting
 from controller.docker import DockerClient
 from controller.fly import FlyClient
@@ -72,12 +72,9 @@ async def open_run_services(
     )
 
 
-def team_secrets_reader(
-    settings: Settings, fly_app: str | None, kube: KubeClient, namespace: str, mappings: MappingDirectory
-) -> TeamSecretsReader | None:
-    """Runner secrets kept in the Kubernetes Secret, for local runs; Fly app secrets reach machines by themselves."""
-    if settings.effective_secrets_backend(fly_app) is not SecretsBackend.KUBERNETES:
-        return None
+def team_secrets_reader(kube: KubeClient, namespace: str, mappings: MappingDirectory) -> TeamSecretsReader:
+    """A team's runner secrets (its own and the global ones, never another team's) from the Kubernetes Secret,
+    for local runs; Fly runs receive theirs through the credentials exchange."""
     backend = KubernetesSecretBackend(kube, namespace)
 
     async def read(team_key: str) -> Mapping[str, str]:
