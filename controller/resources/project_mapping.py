@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
 from controller.resources.base import (
     CONDITIONS_SCHEMA_EXTRA,
@@ -16,6 +16,7 @@ from controller.resources.base import (
     defaulted_object,
     refuse_booleans,
 )
+from controller.resources.jql_rules import ORDER_BY_PATTERN, jql_problem
 
 TicketingProvider = Literal["linear", "jira"]
 ExecutionMode = Literal["github-actions", "fly-machines", "local"]
@@ -50,11 +51,24 @@ class LinearScope(ResourceModel):
 class JiraScope(ResourceModel):
     """Which Jira tickets belong to this mapping, and how a combined search routes them back."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel(
+                    f"!self.jql.matches(r'{ORDER_BY_PATTERN}')",
+                    "ticketing.jira.jql must not have an ORDER BY: it only selects tickets",
+                    field_path=".jql",
+                ),
+            ]
+        }
+    )
+
     jql: str = Field(
         min_length=1,
         max_length=4096,
         pattern=PRINTABLE_TEXT,
-        description="JQL selecting this mapping's tickets; the controller adds the AI label clause.",
+        description="JQL selecting this mapping's tickets; the controller adds the AI label clause. Its "
+        "parentheses must balance (it is placed inside a pair of its own) and it has no ORDER BY.",
     )
     repo_field: str = Field(
         min_length=1,
@@ -68,6 +82,16 @@ class JiraScope(ResourceModel):
         pattern=PRINTABLE_TEXT,
         description="The value of repoField that routes a ticket to this mapping.",
     )
+
+    @field_validator("jql")
+    @classmethod
+    def _jql_stays_in_its_parentheses(cls, value: str, info: ValidationInfo) -> str:
+        if (info.context or {}).get("stored"):
+            return value  # read back from the cluster: the poller judges it (controller.resources.jql_rules)
+        problem = jql_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
 
 class Ticketing(ResourceModel):

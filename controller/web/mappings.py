@@ -17,6 +17,7 @@ from controller import constants
 from controller.kube import PROJECT_MAPPINGS
 from controller.resources import ProjectMappingSpec, ProjectMappingStatus, mapping_name_for
 from controller.resources.base import refuse_booleans
+from controller.resources.jql_rules import STORED
 from controller.resources.project_mapping import TEAM_KEY_PATTERN
 from controller.secrets import SecretBackendError, team_secret_names
 from controller.web.audit import actor_of, record_change_by
@@ -60,7 +61,7 @@ class MappingPatch(PartialUpdate):
 
 def mapping_view(body: dict[str, Any]) -> MappingView:
     """Parse a ProjectMapping object as the API server returns it."""
-    spec = ProjectMappingSpec.model_validate(body["spec"])
+    spec = ProjectMappingSpec.model_validate(body["spec"], context=STORED)
     return MappingView(
         name=body["metadata"]["name"],
         team_key=spec.team_key,

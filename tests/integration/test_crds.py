@@ -140,6 +140,16 @@ def test_server_fills_in_defaults(cluster: Cluster, namespace: str) -> None:
             "ticketing.jira (jql, repoField, repoFieldValue) is required when provider is jira",
             id="jira-without-jql",
         ),
+        pytest.param(
+            {
+                "ticketing": {
+                    "provider": "jira",
+                    "jira": {"jql": "project = PAY ORDER BY created", "repoField": "Repo", "repoFieldValue": "x"},
+                }
+            },
+            "ticketing.jira.jql must not have an ORDER BY",
+            id="jira-jql-with-order-by",
+        ),
         pytest.param({"teamKey": "eng"}, "spec.teamKey in body should match", id="lower-case-teamKey"),
         pytest.param(
             {"capacity": {"maxTurns": 0}},

@@ -17,6 +17,7 @@ from tests.sandbox.support import START, FakeTime
 
 API = f"/ex/jira/{JIRA_CLOUD_ID}/rest/api/3"
 SEARCH = f"{API}/search/jql"
+MATCH = f"{API}/jql/match"
 AI = "AI-Implement"
 
 
@@ -68,8 +69,44 @@ async def test_one_search_for_every_mapping_routes_issues_by_their_repo_field(
         "customfield_10044",
     ]
     assert "startAt" not in search
-    [unrouted] = [record for record in caplog.records if "no mapping's repo field value" in record.getMessage()]
+    [unrouted] = [record for record in caplog.records if "no mapping's own JQL and repo" in record.getMessage()]
     assert "ENG-4" in unrouted.getMessage()
+
+
+async def test_a_ticket_goes_only_to_a_mapping_whose_own_jql_selects_it(
+    jira: JiraClient, jira_site: JiraSandbox
+) -> None:
+    """The repo field alone is no boundary: an ENG ticket naming OPS's repository stays out of OPS."""
+    jira_site.add_issue("ENG", "Ours", labels=[AI], fields={"Repo": "repo-a"})
+    jira_site.add_issue("ENG", "Borrows repo-b", labels=[AI], fields={"Repo": "repo-b"})
+    jira_site.add_issue("OPS", "Theirs", labels=[AI], fields={"Repo": "repo-b"})
+    scopes = [scope("A", "project = ENG", "repo-a"), scope("B", "project = OPS", "repo-b")]
+
+    tickets = await jira.fetch_ai_tickets(scopes)
+    one = await jira.ticket("ENG-2", scopes)
+
+    assert routed(tickets) == {("ENG-1", "repo-a"), ("OPS-1", "repo-b")}
+    assert one is not None
+    assert one.route_key == "", "read one at a time (a webhook), it still belongs to no mapping"
+    [match] = [request.json() for request in jira_site.requests_to("POST", MATCH)][:1]
+    assert match["jqls"] == ["project = ENG", "project = OPS"]
+
+
+async def test_an_issue_without_the_ai_label_is_never_routed(
+    jira: JiraClient, jira_site: JiraSandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Even when a clause escapes its parentheses (the API and the poller refuse one; the client does not
+    rely on that), what comes back without the AI label is dropped."""
+    jira_site.add_issue("ENG", "Labelled", labels=[AI], fields={"Repo": "repo-a"})
+    jira_site.add_issue("OPS", "Never labelled", fields={"Repo": "repo-b"})
+    scopes = [scope("A", "project = ENG", "repo-a"), scope("B", "project = ENG)) OR ((project = OPS", "repo-b")]
+
+    tickets = await jira.fetch_ai_tickets(scopes)
+
+    assert routed(tickets) == {("ENG-1", "repo-a")}
+    assert any(
+        "without the label" in record.getMessage() and "OPS-1" in record.getMessage() for record in caplog.records
+    )
 
 
 async def test_the_client_is_the_jira_ticket_source() -> None:
@@ -188,11 +225,11 @@ async def test_two_hundred_distinct_scopes_are_split_into_a_few_bounded_searches
     jira: JiraClient, jira_site: JiraSandbox
 ) -> None:
     jira_site.search_page_limit = 2
-    jira_site.add_issue("ENG", "area 7 work", labels=[AI], fields={"Repo": "repo-a"})
-    jira_site.add_issue("ENG", "area 150 work", labels=[AI], fields={"Repo": "repo-b"})
-    jira_site.add_issue("ENG", "area 199 work", labels=[AI], fields={"Repo": "repo-c"})
+    repos = ("repo-a", "repo-b", "repo-c")
+    for n in (7, 150, 200 - 1):
+        jira_site.add_issue("ENG", f"area {n} work", labels=[AI], fields={"Repo": repos[n % 3]})
     clauses = [f'project = ENG AND summary ~ "area {n} work"' for n in range(200)]
-    scopes = [scope(f"T{n}", clause, ("repo-a", "repo-b", "repo-c")[n % 3]) for n, clause in enumerate(clauses)]
+    scopes = [scope(f"T{n}", clause, repos[n % 3]) for n, clause in enumerate(clauses)]
 
     tickets = await jira.fetch_ai_tickets(scopes)
 
@@ -201,7 +238,9 @@ async def test_two_hundred_distinct_scopes_are_split_into_a_few_bounded_searches
     assert 1 < len(sent) <= combined // MAX_JQL_CHARS + 2, "a handful of searches, not one per scope"
     assert all(len(jql) <= MAX_JQL_CHARS for jql in sent)
     assert sorted(clause for jql in sent for clause in clauses if f"({clause})" in jql) == sorted(clauses)
-    assert routed(tickets) == {("ENG-1", "repo-a"), ("ENG-2", "repo-b"), ("ENG-3", "repo-c")}
+    assert routed(tickets) == {("ENG-1", "repo-b"), ("ENG-2", "repo-a"), ("ENG-3", "repo-b")}
+    [match] = [request.json() for request in jira_site.requests_to("POST", MATCH)]
+    assert (len(match["issueIds"]), len(match["jqls"])) == (3, 200), "one match call for every combined query"
 
 
 async def test_an_issue_found_by_two_split_searches_is_one_ticket(

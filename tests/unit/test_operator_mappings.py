@@ -77,6 +77,23 @@ def test_a_scope_claimed_twice_goes_to_the_first_name() -> None:
     assert [m.name for m in index.mappings_of("linear")] == ["eng-a", "eng-b"]
 
 
+def test_a_jira_mapping_whose_jql_could_escape_the_poll_routes_nothing_and_says_why(rsa_key_pem: str) -> None:
+    """Applied with kubectl (the CRD cannot count parentheses), it is still read and shown, never polled."""
+    escaping = mapping("pay", "PAY", via="jira", route="pay")
+    escaping["spec"]["ticketing"]["jira"]["jql"] = "x)) OR ((y"
+    index = build_index([escaping, mapping("fin", "FIN", via="jira", route="fin")])
+
+    assert [scope.team_key for scope in index.scopes("jira")] == ["FIN"]
+    assert "closes a parenthesis it never opened" in index.unsafe["pay"]
+    assert [m.name for m in index.readable] == ["fin", "pay"], "still read, so still listed"
+    env = GITHUB | CALLBACKS | {"GITHUB_APP_PRIVATE_KEY": rsa_key_pem, "JIRA_TOKEN": "t"}
+    env |= {"JIRA_CLOUD_ID": "c", "JIRA_SITE_URL": "https://acme.atlassian.net"}
+    patch = status(env, escaping, MappingStatusFacts(RunnerMode.GHA, unsafe_jql=index.unsafe["pay"]))
+    ready = next(c for c in patch["conditions"] if c["type"] == "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "UnsafeJql")
+    assert "fix spec.ticketing.jira.jql" in ready["message"]
+
+
 def test_unreadable_mappings_are_left_out() -> None:
     broken = mapping("bad", "BAD")
     del broken["spec"]["source"]

@@ -173,3 +173,28 @@ async def test_mappings_applied_with_kubectl_appear_in_the_api(api: Api, kube: K
         return [m["teamKey"] for m in await listed(api, headers)] == ["OPS_TEAM"]
 
     await eventually(appears)
+
+
+@pytest.mark.parametrize(
+    ("jql", "said"),
+    [
+        ("x)) OR ((y", "closes a parenthesis it never opened"),
+        ("project = PAY ORDER BY created", "ORDER BY"),
+        ("(project = PAY", "parenthesis(es) open"),
+        ('summary ~ "open', "quoted string open"),
+    ],
+    ids=["escapes-its-parentheses", "order-by", "unclosed", "open-quote"],
+)
+async def test_a_jira_jql_that_could_escape_the_combined_poll_is_refused(api: Api, jql: str, said: str) -> None:
+    body = {
+        "teamKey": "PAY",
+        "ticketing": {"provider": "jira", "jira": {"jql": jql, "repoField": "Repo", "repoFieldValue": "pay"}},
+        "source": {"owner": "acme", "repo": "pay", "defaultBranch": "main"},
+    }
+
+    response = await api.client.post("/api/mappings", json=body, headers=await api.login())
+
+    assert response.status == 422
+    [detail] = (await response.json())["error"]["details"]
+    assert detail["field"] == "ticketing.jira.jql"
+    assert said in detail["message"]

@@ -49,9 +49,13 @@ class MappingReconciler:
             mapping = indexed_mapping(body)
         except (KeyError, ValidationError) as error:
             raise UnreadableResource(f"the ProjectMapping cannot be read: {error}") from error
-        conflicts = self.mappings.index_with(body).conflicts
+        index = self.mappings.index_with(body)
         runner_mode = await runner_mode_in_force(self.store, self.settings)
-        facts = MappingStatusFacts(runner_mode=runner_mode.mode, conflict=conflicts.get(mapping.name))
+        facts = MappingStatusFacts(
+            runner_mode=runner_mode.mode,
+            conflict=index.conflicts.get(mapping.name),
+            unsafe_jql=index.unsafe.get(mapping.name),
+        )
         current = body.get("status") or {}
         patch = mapping_status_patch(mapping, self.settings, facts, current, self.clock())
         if not status_patch_changes(current, patch):

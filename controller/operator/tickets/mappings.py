@@ -18,6 +18,7 @@ from controller.config import ConfigProblem, RunnerMode, Settings, effective_exe
 from controller.kube import ChangeType, Informer, KubeObject
 from controller.resources import ProjectMappingSpec, effective_max_iterations
 from controller.resources.base import Condition
+from controller.resources.jql_rules import STORED, jql_problem
 from controller.ticketing.model import Provider, Ticket, TicketScope
 
 logger = logging.getLogger("controller.operator")
@@ -63,7 +64,7 @@ def indexed_mapping(body: Mapping[str, Any]) -> IndexedMapping:
         namespace=metadata.get("namespace", ""),
         uid=metadata.get("uid", ""),
         generation=int(metadata.get("generation", 0)),
-        spec=ProjectMappingSpec.model_validate(body["spec"]),
+        spec=ProjectMappingSpec.model_validate(body["spec"], context=STORED),
     )
 
 
@@ -73,7 +74,9 @@ class MappingIndex:
 
     routes: dict[tuple[Provider, str], IndexedMapping] = field(default_factory=dict)
     conflicts: dict[str, str] = field(default_factory=dict)
-    """Mapping name → why it routes nothing."""
+    """Mapping name → why it routes nothing, another mapping claiming its scope."""
+    unsafe: dict[str, str] = field(default_factory=dict)
+    """Mapping name → why its JQL is left out of the poll (it could escape its parentheses)."""
     readable: list[IndexedMapping] = field(default_factory=list)
     """Every mapping the models could read, routing or not."""
 
@@ -104,7 +107,13 @@ def build_index(objects: Iterable[Mapping[str, Any]]) -> MappingIndex:
         except (KeyError, ValidationError) as error:
             logger.warning("ignoring unreadable ProjectMapping %s: %s", body.get("metadata", {}).get("name"), error)
     claimants: dict[tuple[Provider, str], list[IndexedMapping]] = defaultdict(list)
+    unsafe: dict[str, str] = {}
     for mapping in sorted(readable, key=lambda m: m.name):
+        jira = mapping.spec.ticketing.jira
+        problem = jql_problem(jira.jql) if jira is not None else None
+        if problem is not None:
+            unsafe[mapping.name] = f"{problem}; fix spec.ticketing.jira.jql, this mapping gets no tickets until then"
+            continue
         claimants[(mapping.provider, mapping.route_key)].append(mapping)
     routes: dict[tuple[Provider, str], IndexedMapping] = {}
     conflicts: dict[str, str] = {}
@@ -114,7 +123,8 @@ def build_index(objects: Iterable[Mapping[str, Any]]) -> MappingIndex:
             conflicts[loser.name] = (
                 f"mapping {mappings[0].name} already routes {key[0]} tickets of {key[1]!r}; this one gets none"
             )
-    return MappingIndex(routes=routes, conflicts=conflicts, readable=sorted(readable, key=lambda m: m.name))
+    readable.sort(key=lambda m: m.name)
+    return MappingIndex(routes=routes, conflicts=conflicts, unsafe=unsafe, readable=readable)
 
 
 class MappingDirectory:
@@ -153,6 +163,7 @@ class MappingStatusFacts:
 
     runner_mode: RunnerMode
     conflict: str | None = None
+    unsafe_jql: str | None = None
 
 
 def mapping_missing_credentials(
@@ -207,7 +218,9 @@ def mapping_status_patch(
         now,
         mapping.generation,
     )
-    if facts.conflict is not None:
+    if facts.unsafe_jql is not None:
+        ready_reason, ready_message = "UnsafeJql", facts.unsafe_jql
+    elif facts.conflict is not None:
         ready_reason, ready_message = "DuplicateScope", facts.conflict
     elif missing:
         ready_reason, ready_message = "CredentialsMissing", f"runs cannot start until {_variables(missing)} set"
@@ -218,7 +231,7 @@ def mapping_status_patch(
     ready = _condition(
         previous,
         "Ready",
-        facts.conflict is None and not missing,
+        facts.conflict is None and facts.unsafe_jql is None and not missing,
         ready_reason,
         ready_message,
         now,

@@ -80,6 +80,8 @@ OLD_SEARCH_GONE: Final = (
     "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. A full migration "
     "guideline is available at https://developer.atlassian.com/changelog/#CHANGE-2046"
 )
+MATCH_LIMIT: Final = 1000
+"""Issue ids and JQL queries `jql/match` takes at once [U: Jira documents a limit, not its value]."""
 UNBOUNDED_JQL: Final = "Unbounded JQL queries are not allowed here. Please add a search restriction to your query."
 ISSUE_NOT_FOUND: Final = "Issue does not exist or you do not have permission to see it."
 SEARCH_FIELDS_PAGE_LIMIT: Final = 100
@@ -372,6 +374,7 @@ class JiraSandbox(WebhookSandbox):
         router.add_post(f"{api}/issue/{{issue}}/comment", self._add_comment)
         router.add_post(f"{api}/comment/list", self._list_comments)
         router.add_post(f"{api}/jql/parse", self._parse_jql)
+        router.add_post(f"{api}/jql/match", self._match_jql)
         router.add_get(f"{api}/field", self._get_fields)
         router.add_get(f"{api}/field/{{field}}/context", self._get_contexts)
         router.add_get(f"{api}/field/{{field}}/context/{{context}}/option", self._get_options)
@@ -527,6 +530,37 @@ class JiraSandbox(WebhookSandbox):
         return web.json_response(
             {"isLast": True, "maxResults": 1000, "startAt": 0, "total": len(found), "values": found}
         )
+
+    async def _match_jql(self, request: web.Request) -> web.Response:
+        """`jql/match`: per JQL, in order, which of `issueIds` it selects (or why it cannot be matched)."""
+        site, _ = self._gateway(request)
+        body = read_json(await request.read())
+        if not isinstance(body, dict) or set(body) - {"issueIds", "jqls"}:
+            raise Rejection(400, "The request body must be an object with issueIds and jqls (IssuesAndJQLQueries).")
+        issue_ids, jqls = body.get("issueIds"), body.get("jqls")
+        numbers = isinstance(issue_ids, list) and all(type(issue_id) is int for issue_id in issue_ids)
+        if not numbers or not isinstance(issue_ids, list):
+            raise Rejection(400, "issueIds must be a list of issue ids (numbers).")
+        if not isinstance(jqls, list) or not all(isinstance(text, str) for text in jqls):
+            raise Rejection(400, "jqls must be a list of JQL strings.")
+        if len(issue_ids) > MATCH_LIMIT or len(jqls) > MATCH_LIMIT:
+            raise Rejection(400, f"At most {MATCH_LIMIT} issue ids and {MATCH_LIMIT} JQL queries can be matched.")
+        now = self.clock()
+        issues = [site.issues[str(issue_id)] for issue_id in dict.fromkeys(issue_ids) if str(issue_id) in site.issues]
+        answers: list[dict[str, Any]] = []
+        for text in jqls:
+            try:
+                query = parse_jql(text)
+            except JqlError as error:
+                answers.append({"matchedIssues": [], "errors": [str(error)]})
+                continue
+            errors, _ = check_jql(query, site, now=now)
+            if errors:
+                answers.append({"matchedIssues": [], "errors": errors})
+                continue
+            chosen = [int(issue.id) for issue in issues if matches(query.where, issue, site, now=now)]
+            answers.append({"matchedIssues": chosen, "errors": []})
+        return web.json_response({"matches": answers})
 
     async def _parse_jql(self, request: web.Request) -> web.Response:
         """`jql/parse`: per query, errors (no structure) or the structure with any warnings."""

@@ -45,7 +45,7 @@ from controller.ticketing.jira.errors import (
     JiraTransitionNotAvailable,
     JiraUnavailable,
 )
-from controller.ticketing.jira.jql import MAX_JQL_CHARS, ai_ticket_queries
+from controller.ticketing.jira.jql import MAX_JQL_CHARS, ai_ticket_batches, without_order_by
 from controller.ticketing.jira.models import (
     COMMENT_PROPERTY_KEY,
     IDEMPOTENCY_KEY_FIELD,
@@ -61,6 +61,7 @@ from controller.ticketing.jira.models import (
     _CommentPage,
     _Context,
     _FieldList,
+    _JqlMatches,
     _Option,
     _PageBean,
     _ParsedQueries,
@@ -85,6 +86,8 @@ REQUEST_ID_HEADERS: Final = ("atl-traceid", "x-arequestid")
 DEFAULT_AI_LABEL: Final = "AI-Implement"
 DEFAULT_IMPLEMENTING_STATUS: Final = "Implementing"
 TICKET_FIELDS: Final = ("summary", "status", "labels", "updated", "description")
+MATCH_BATCH: Final = 1000
+"""Issue ids, and JQLs, sent in one `jql/match` (Jira caps both)."""
 """The fields a ticket is made of; each search also asks for every scope's repo field."""
 SEARCH_PAGE_SIZE: Final = 100
 """`maxResults` of one search page; Jira may answer fewer when many fields are asked for."""
@@ -161,11 +164,14 @@ class JiraClient(ServiceClient):
         return self._parse(JiraUser, body, call)
 
     async def fetch_ai_tickets(self, scopes: list[TicketScope]) -> list[Ticket]:
-        """Every issue with the AI label within any scope's JQL, routed to scopes by repo field value.
+        """Every issue with the AI label within any scope's JQL, routed to the scopes that select it.
 
-        One search for all scopes (split only past `max_jql_chars`), every page. An issue appears
-        once per distinct route key it matches; issues that match a JQL but no scope's repo field
-        value are left out, and counted in one log line so a mistyped value can be found.
+        One search for all scopes (split only past `max_jql_chars`), every page; then one `jql/match`
+        (per thousand issues) tells which scope's own JQL selects which issue, so an issue reaches a
+        mapping only when that mapping's JQL selects it and its repo field holds the mapping's value,
+        whatever the combined query let through. An issue without the AI label is never routed. An
+        issue appears once per distinct route key it matches; those routed nowhere are counted in one
+        log line so a mistyped value can be found.
         """
         if not scopes:
             return []
@@ -173,21 +179,43 @@ class JiraClient(ServiceClient):
             _check_jira_scope(scope)
         fields = list(dict.fromkeys([*TICKET_FIELDS, *(repo_field_id(scope.repo_field or "") for scope in scopes)]))
         issues: dict[str, _TicketIssue] = {}
-        for jql in ai_ticket_queries(
+        known: dict[str, set[str]] = {}  # clause → issues a query of that clause alone returned
+        combined: dict[str, list[str]] = {}  # issue → clauses of combined queries that returned it
+        for jql, clauses in ai_ticket_batches(
             self.ai_label, (scope.jql or "" for scope in scopes), max_chars=self.max_jql_chars
         ):
             async for issue in self._search(jql, fields):
                 issues.setdefault(issue.id, issue)
+                if len(clauses) == 1:
+                    known.setdefault(clauses[0], set()).add(issue.id)
+                else:
+                    combined.setdefault(issue.id, []).extend(clauses)
+        unlabelled = sorted(issue.key for issue in issues.values() if self.ai_label not in issue.fields.labels)
+        if unlabelled:
+            logger.warning(
+                "Jira returned %d issues without the label %r for the AI poll; they are left out: %s",
+                len(unlabelled),
+                self.ai_label,
+                ", ".join(unlabelled),
+                extra={"provider": "jira"},
+            )
+        labelled = [issue for issue in issues.values() if self.ai_label in issue.fields.labels]
+        to_match = [issue for issue in labelled if issue.id in combined]
+        matched_scopes = [scope for scope in scopes if any(_clause(scope) in combined[i.id] for i in to_match)]
+        selected = await self._selected_by(to_match, matched_scopes) if to_match else {}
+        for clause, ids in known.items():
+            selected.setdefault(clause, set()).update(ids)
         tickets: list[Ticket] = []
         unrouted: list[str] = []
-        for issue in issues.values():
-            keys = route_keys(issue.fields.model_extra or {}, scopes)
+        for issue in labelled:
+            own = [scope for scope in scopes if issue.id in selected.get(_clause(scope), set())]
+            keys = route_keys(issue.fields.model_extra or {}, own)
             if not keys:
                 unrouted.append(issue.key)
             tickets.extend(self._ticket_from(issue, key) for key in keys)
         if unrouted:
             logger.info(
-                "%d Jira issues with the label %r match a mapping's JQL but no mapping's repo field value: %s",
+                "%d Jira issues with the label %r match no mapping's own JQL and repo field value: %s",
                 len(unrouted),
                 self.ai_label,
                 ", ".join(sorted(unrouted)),
@@ -198,8 +226,9 @@ class JiraClient(ServiceClient):
     async def ticket(self, key_or_id: str, scopes: Sequence[TicketScope] = ()) -> Ticket | None:
         """One issue as a ticket, read now (webhooks announce, this confirms); None when missing or hidden.
 
-        Its `route_key` is that of the first of `scopes` whose repo field value the issue holds, or
-        empty when none does (or none is given): routing is the caller's decision, with its mappings.
+        Its `route_key` is that of the first of `scopes` whose repo field value the issue holds and
+        whose own JQL selects it, or empty when none does (or none is given): routing is the caller's
+        decision, with its mappings.
         """
         repo_fields = [repo_field_id(scope.repo_field) for scope in scopes if scope.repo_field]
         fields = ",".join(dict.fromkeys([*TICKET_FIELDS, *repo_fields]))
@@ -208,8 +237,37 @@ class JiraClient(ServiceClient):
         except JiraNotFound:
             return None
         issue = self._parse(_TicketIssue, body, call)
-        keys = route_keys(issue.fields.model_extra or {}, scopes)
+        candidates = [scope for scope in scopes if route_keys(issue.fields.model_extra or {}, [scope])]
+        if candidates:
+            selected = await self._selected_by([issue], candidates)
+            candidates = [scope for scope in candidates if issue.id in selected[_clause(scope)]]
+        keys = route_keys(issue.fields.model_extra or {}, candidates)
         return self._ticket_from(issue, keys[0] if keys else "")
+
+    async def _selected_by(self, issues: Sequence[_TicketIssue], scopes: Sequence[TicketScope]) -> dict[str, set[str]]:
+        """Which of `issues` each scope's own JQL selects, keyed by the clause (Jira's `jql/match`)."""
+        clauses = list(dict.fromkeys(_clause(scope) for scope in scopes))
+        ids = [issue.id for issue in issues]
+        selected: dict[str, set[str]] = {clause: set() for clause in clauses}
+        if "" in selected:
+            selected[""] = set(ids)  # no restriction: every labelled issue
+        sent = [clause for clause in clauses if clause]
+        numbers = [int(issue_id) for issue_id in ids if issue_id.isdigit()]
+        for start in range(0, len(numbers), MATCH_BATCH):
+            for first in range(0, len(sent), MATCH_BATCH):
+                batch = sent[first : first + MATCH_BATCH]
+                body = {"issueIds": numbers[start : start + MATCH_BATCH], "jqls": batch}
+                answer, call = await self._call("POST", "jql/match", idempotent=True, json=body)
+                matches = self._parse(_JqlMatches, answer, call).matches
+                if len(matches) != len(batch):
+                    raise JiraError(f"Jira answered {call} with {len(matches)} results for {len(batch)} JQLs")
+                for clause, match in zip(batch, matches, strict=True):
+                    if match.errors:
+                        logger.warning(
+                            "Jira cannot match issues against a mapping's JQL %r: %s", clause, "; ".join(match.errors)
+                        )
+                    selected[clause].update(str(number) for number in match.matched_issues)
+        return selected
 
     async def transitions(self, issue: str) -> list[JiraTransition]:
         """The transitions the workflow offers this user from the issue's current status."""
@@ -501,3 +559,8 @@ def _transition_to(offered: Iterable[JiraTransition], wanted: str) -> JiraTransi
     options = [option for option in offered if option.is_available]
     by_target = next((option for option in options if _same_name(option.to.name, wanted)), None)
     return by_target or next((option for option in options if _same_name(option.name, wanted)), None)
+
+
+def _clause(scope: TicketScope) -> str:
+    """A scope's JQL as the poll and `jql/match` use it: without its ORDER BY."""
+    return without_order_by(scope.jql or "")

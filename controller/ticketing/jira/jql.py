@@ -4,6 +4,11 @@ DESIGN §3 asks for one poll per provider, not one per mapping. For Jira that is
 (EXTERNAL_APIS.md §2.2) whose JQL is `labels = "<AI label>" AND ((<jql 1>) OR (<jql 2>) …)`; the
 answers are routed back to mappings by their repo field (`controller.ticketing.jira.tickets`).
 
+A mapping's clause is spliced into that query, so it must stay inside its own parentheses
+(`controller.resources.jql_rules`: the API and the poller refuse one that could escape them).
+Routing does not trust the combined query either: an issue goes to a mapping only when that
+mapping's own JQL selects it (`jql/match`), and only with the AI label.
+
 Three things keep that query valid and bounded:
 - a mapping's own `ORDER BY` is cut off (inside parentheses it is a syntax error; the poll needs no
   order), and identical clauses are sent once (many mappings often share `project = X` and differ
@@ -54,27 +59,34 @@ def without_order_by(jql: str) -> str:
 
 def ai_ticket_queries(label: str, clauses: Iterable[str], *, max_chars: int = MAX_JQL_CHARS) -> list[str]:
     """The JQLs of one poll: as few as fit under `max_chars`, together covering every clause once."""
+    return [query for query, _ in ai_ticket_batches(label, clauses, max_chars=max_chars)]
+
+
+def ai_ticket_batches(
+    label: str, clauses: Iterable[str], *, max_chars: int = MAX_JQL_CHARS
+) -> list[tuple[str, list[str]]]:
+    """Each JQL of one poll with the clauses it covers: an issue a one-clause query returned is known to
+    be selected by that clause, while one of a combined query has to be matched against each."""
     prefix = f"labels = {quote_jql_string(label)}"
     unique = list(dict.fromkeys(without_order_by(clause) for clause in clauses))
     if not unique:
         return []
     if "" in unique:
-        return [prefix]
+        return [(prefix, [""])]
     opening, closing, separator = f"{prefix} AND (", ")", " OR "
-    queries: list[str] = []
+    batches: list[tuple[str, list[str]]] = []
     batch: list[str] = []
     length = len(opening) + len(closing)
     for clause in unique:
-        part = f"({clause})"
-        added = len(part) + (len(separator) if batch else 0)
+        added = len(clause) + 2 + (len(separator) if batch else 0)
         if batch and length + added > max_chars:
-            queries.append(opening + separator.join(batch) + closing)
+            batches.append((opening + separator.join(f"({part})" for part in batch) + closing, batch))
             batch, length = [], len(opening) + len(closing)
-            added = len(part)
-        batch.append(part)
+            added = len(clause) + 2
+        batch.append(clause)
         length += added
-    queries.append(opening + separator.join(batch) + closing)
-    return queries
+    batches.append((opening + separator.join(f"({part})" for part in batch) + closing, batch))
+    return batches
 
 
 def _starts_order_by(jql: str, index: int) -> bool:

@@ -188,6 +188,17 @@ class _CommentList(_JiraModel):
     values: tuple[JiraComment, ...] = ()
 
 
+class _JqlMatch(_JiraModel):
+    matched_issues: tuple[int, ...] = Field(default=(), alias="matchedIssues")
+    errors: tuple[str, ...] = ()
+
+
+class _JqlMatches(_JiraModel):
+    """`IssueMatches`: one entry per JQL sent, in order."""
+
+    matches: tuple[_JqlMatch, ...]
+
+
 class _ParsedQueries(_JiraModel):
     queries: tuple[JqlValidation, ...]
 
