@@ -14,7 +14,7 @@ from controller.config.report import (
     operational_problems,
     render_config_check,
 )
-from controller.config.requirements import effective_execution_mode, missing_for_mapping
+from controller.config.requirements import bedrock_kept_off_fly, effective_execution_mode, missing_for_mapping
 from controller.config.settings import (
     Environment,
     LogLevel,
@@ -38,6 +38,7 @@ __all__ = [
     "Section",
     "Settings",
     "ValueSource",
+    "bedrock_kept_off_fly",
     "effective_configuration",
     "effective_execution_mode",
     "load_settings",

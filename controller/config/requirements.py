@@ -25,13 +25,30 @@ _RUNS_ON: Final = {"fly-machines": "on Fly Machines", "local": "in local Docker"
 _RUNS_ON_TEXT: Final = {**_RUNS_ON, "github-actions": "on GitHub Actions"}
 
 
-def effective_execution_mode(runner_mode: RunnerMode, execution_mode: str) -> str:
-    """Where a mapping's runs really execute: RUNNER_MODE wins over the mapping unless it is `default`.
+def effective_execution_mode(runner_mode: RunnerMode, execution_mode: str, model_provider: str = "anthropic") -> str:
+    """Where a mapping's runs really execute: RUNNER_MODE wins over the mapping unless it is `default`,
+    or unless it would send a Bedrock mapping to Fly Machines, where its runs get no AWS credentials:
+    such a mapping keeps its own mode (`bedrock_kept_off_fly` says so).
 
     `shadow` dispatches through GitHub Actions; the Fly credentials its extra machine needs are
     already required when the settings load, so no mapping has to ask for them.
     """
-    return _FORCED_EXECUTION_MODES.get(runner_mode, execution_mode)
+    forced = _FORCED_EXECUTION_MODES.get(runner_mode, execution_mode)
+    if forced == "fly-machines" and model_provider == "bedrock":
+        return execution_mode if execution_mode != "fly-machines" else "github-actions"
+    return forced
+
+
+def bedrock_kept_off_fly(runner_mode: RunnerMode, execution_mode: str, model_provider: str) -> str | None:
+    """Why a Bedrock mapping does not go where the runner mode sends every mapping, or None (pure)."""
+    if model_provider != "bedrock" or runner_mode not in (RunnerMode.FLY, RunnerMode.SHADOW):
+        return None
+    kept = effective_execution_mode(runner_mode, execution_mode, model_provider)
+    where = "Fly Machines" if runner_mode is RunnerMode.FLY else "a shadow Fly machine"
+    return (
+        f"the runner mode {runner_mode} would run it on {where}, but Bedrock cannot run on Fly Machines "
+        f"(no AWS credentials there): its runs go to {kept}"
+    )
 
 
 def missing_for_mapping(
@@ -54,10 +71,10 @@ def missing_for_mapping(
     _require_known("model_provider", model_provider, MODEL_PROVIDERS)
     problems = [
         ConfigProblem(variable, f"{variable} is not set: {reason}.")
-        for variable, reason in _needed_variables(mode, mode_name, ticketing_provider, execution_mode)
+        for variable, reason in _needed_variables(mode, mode_name, ticketing_provider, execution_mode, model_provider)
         if not settings.is_set(variable)
     ]
-    runs_on = effective_execution_mode(mode, execution_mode)
+    runs_on = effective_execution_mode(mode, execution_mode, model_provider)
     claude_is_set = settings.is_set("CLAUDE_CODE_OAUTH_TOKEN") or settings.is_set("ANTHROPIC_API_KEY")
     if runs_on in _RUNS_ON and model_provider == "anthropic" and not claude_is_set:
         problems.append(
@@ -72,7 +89,7 @@ def missing_for_mapping(
 
 
 def _needed_variables(
-    runner_mode: RunnerMode, mode_name: str, ticketing_provider: str, execution_mode: str
+    runner_mode: RunnerMode, mode_name: str, ticketing_provider: str, execution_mode: str, model_provider: str
 ) -> Iterator[tuple[str, str]]:
     """Each variable the mapping needs, with why, in the order an operator would set them up."""
     github_reason = "every mapping acts on its repository as the GitHub App"
@@ -84,8 +101,8 @@ def _needed_variables(
         for variable in JIRA_VARIABLES:
             yield variable, "the mapping uses Jira, which needs JIRA_TOKEN, JIRA_CLOUD_ID and JIRA_SITE_URL"
 
-    runs_on = effective_execution_mode(runner_mode, execution_mode)
-    if runner_mode is RunnerMode.DEFAULT:
+    runs_on = effective_execution_mode(runner_mode, execution_mode, model_provider)
+    if runner_mode is RunnerMode.DEFAULT or bedrock_kept_off_fly(runner_mode, execution_mode, model_provider):
         where = f"the mapping runs {_RUNS_ON_TEXT[runs_on]}"
     else:
         where = f"{mode_name} runs every mapping {_RUNS_ON_TEXT[runs_on]}"

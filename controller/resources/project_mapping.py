@@ -293,6 +293,11 @@ class ProjectMappingStatus(StatusModel):
     effective_runner_mode: str | None = Field(
         default=None, max_length=32, description="The runner mode in force after global overrides."
     )
+    effective_runner_mode_note: str | None = Field(
+        default=None,
+        max_length=512,
+        description="Why the effective runner mode is not the global one, e.g. Bedrock kept off Fly Machines.",
+    )
     effective_max_iterations: int | None = Field(
         default=None, ge=1, description="capacity.maxIterations, or the provider's default when blank."
     )

@@ -234,8 +234,8 @@ async def _create_dispatch(context: WebContext, pull: TrackedPullRequest, mappin
     runner_mode = (await runner_mode_in_force(context.store, context.settings)).mode
     mode = (
         "shadow"
-        if runner_mode is RunnerMode.SHADOW
-        else effective_execution_mode(runner_mode, spec.runner.execution_mode)
+        if runner_mode is RunnerMode.SHADOW and spec.provider.name != "bedrock"
+        else effective_execution_mode(runner_mode, spec.runner.execution_mode, spec.provider.name)
     )
     image = spec.runner.session_image or context.settings.session_image
     earlier = [

@@ -15,7 +15,7 @@ from typing import Final
 from aiohttp import web
 from pydantic import Field
 
-from controller.config import effective_execution_mode
+from controller.config import bedrock_kept_off_fly, effective_execution_mode
 from controller.store import runner_mode_in_force
 from controller.web.context import WebContext, context_of
 from controller.web.mappings import mappings_of
@@ -48,6 +48,9 @@ class LiveSession(CamelModel):
 class ProjectRunner(CamelModel):
     team_key: str
     configured: str = Field(description="The mapping's runner.executionMode.")
+    note: str | None = Field(
+        default=None, description="Why the effective mode is not the global one (Bedrock kept off Fly Machines)."
+    )
     effective: str = Field(description="Where its runs execute now, after the global runner mode.")
     in_progress: int
     cap: int
@@ -97,7 +100,10 @@ async def runners_of(context: WebContext) -> RunnersPanel:
             ProjectRunner(
                 team_key=view.team_key,
                 configured=view.spec.runner.execution_mode,
-                effective=effective_execution_mode(resolved.mode, view.spec.runner.execution_mode),
+                effective=effective_execution_mode(
+                    resolved.mode, view.spec.runner.execution_mode, view.spec.provider.name
+                ),
+                note=bedrock_kept_off_fly(resolved.mode, view.spec.runner.execution_mode, view.spec.provider.name),
                 in_progress=view.status.in_progress or 0,
                 cap=view.spec.capacity.max_in_progress_ai_issues,
             )

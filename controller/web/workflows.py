@@ -288,7 +288,11 @@ async def models_of(context: WebContext) -> ModelsPanel:
     mode = (await resolved_runner_mode(context)).mode
     rows = await asyncio.gather(
         *(
-            _models_row(context, mapping.spec, effective_execution_mode(mode, mapping.spec.runner.execution_mode))
+            _models_row(
+                context,
+                mapping.spec,
+                effective_execution_mode(mode, mapping.spec.runner.execution_mode, mapping.spec.provider.name),
+            )
             for mapping in mappings
         )
     )

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 
-from controller.kube import DISPATCHES, RUNNER_SESSIONS
+from controller.kube import DISPATCHES, PROJECT_MAPPINGS, RUNNER_SESSIONS
 from controller.sandbox import LinearSandbox
 from controller.sandbox.runner import PIPELINES
 from controller.secrets import KubernetesSecretBackend
@@ -163,3 +163,29 @@ async def test_runs_receive_the_teams_and_global_secrets_but_never_in_a_readable
         assert wanted | {"ANTHROPIC_API_KEY": "sk-ant-api03-runLoopSandboxKey"} == run.received_environment
         [machine] = loop.fly.machines_of("ai-implement-sessions")
         assert not set(wanted.values()) & set(machine.config["env"].values())
+
+
+async def test_a_bedrock_mapping_stays_off_fly_machines_when_the_runner_mode_sends_every_run_there(
+    loop: RunLoop, linear: LinearSandbox
+) -> None:
+    """RUNNER_MODE=fly would give a Bedrock run no AWS credentials: it keeps its own mode, and says so."""
+    loop.add_repo("eng")
+    bedrock = {"name": "bedrock", "awsRegion": "eu-west-1"}
+    await apply_mapping(loop.kube, loop.namespace, "ENG", planning={"enabled": False}, provider=bedrock)
+    linear.add_issue("ENG", "Add dark mode", labels=["AI-Implement"])
+    runtime = await loop.operator(RUNNER_MODE="fly")
+    await cached(runtime, "eng")
+    await loop.lead(runtime)
+
+    status = await loop.until_closed(NAME)
+    dispatch = await loop.kube.get(DISPATCHES, loop.namespace, NAME)
+
+    assert status["phase"] == "Succeeded", status.get("error")
+    assert dispatch["spec"]["runnerMode"] == "github-actions"
+    assert loop.fly.machines_of("ai-implement-sessions") == []
+
+    async def noted() -> bool:
+        mapping = await loop.kube.get(PROJECT_MAPPINGS, loop.namespace, "eng")
+        return "Bedrock cannot run on Fly Machines" in str((mapping.get("status") or {}).get("effectiveRunnerModeNote"))
+
+    await eventually(noted)

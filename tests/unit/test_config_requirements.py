@@ -7,6 +7,7 @@ import pytest
 from controller.config import (
     RunnerMode,
     Settings,
+    bedrock_kept_off_fly,
     effective_execution_mode,
     load_settings,
     missing_for_mapping,
@@ -174,6 +175,29 @@ def test_runner_mode_overrides_the_mappings_execution_mode_unless_default(
     runner_mode: RunnerMode, execution_mode: str, effective: str
 ) -> None:
     assert effective_execution_mode(runner_mode, execution_mode) == effective
+
+
+@pytest.mark.parametrize(
+    ("runner_mode", "execution_mode", "effective", "kept_off"),
+    [
+        (RunnerMode.FLY, "github-actions", "github-actions", True),
+        (RunnerMode.FLY, "local", "local", True),
+        (RunnerMode.SHADOW, "github-actions", "github-actions", True),
+        (RunnerMode.LOCAL, "github-actions", "local", False),
+        (RunnerMode.GHA, "local", "github-actions", False),
+        (RunnerMode.DEFAULT, "github-actions", "github-actions", False),
+    ],
+)
+def test_a_bedrock_mapping_never_goes_to_fly_whatever_the_runner_mode(
+    runner_mode: RunnerMode, execution_mode: str, effective: str, kept_off: bool
+) -> None:
+    assert effective_execution_mode(runner_mode, execution_mode, "bedrock") == effective
+    note = bedrock_kept_off_fly(runner_mode, execution_mode, "bedrock")
+    assert (note is not None) == kept_off
+    if note is not None:
+        assert "Bedrock cannot run on Fly Machines" in note
+        assert f"its runs go to {effective}" in note
+    assert bedrock_kept_off_fly(runner_mode, execution_mode, "anthropic") is None
 
 
 @pytest.mark.parametrize(

@@ -74,7 +74,14 @@ async def test_the_runners_panel_shows_each_projects_configured_and_effective_mo
 
     assert body["runnerMode"] == {"mode": "local", "source": "environment", "envLocked": True}
     assert body["projects"] == [
-        {"teamKey": "ENG", "configured": "github-actions", "effective": "local", "inProgress": 0, "cap": 1}
+        {
+            "teamKey": "ENG",
+            "configured": "github-actions",
+            "note": None,
+            "effective": "local",
+            "inProgress": 0,
+            "cap": 1,
+        }
     ]
     assert (body["liveSessions"], body["liveFlySessions"], body["topSessions"], body["reapedRecently"]) == (0, 0, [], 0)
     ui = await sign_in(api)

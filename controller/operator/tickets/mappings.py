@@ -14,7 +14,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from controller.config import ConfigProblem, RunnerMode, Settings, effective_execution_mode, missing_for_mapping
+from controller.config import (
+    ConfigProblem,
+    RunnerMode,
+    Settings,
+    bedrock_kept_off_fly,
+    effective_execution_mode,
+    missing_for_mapping,
+)
 from controller.kube import ChangeType, Informer, KubeObject
 from controller.resources import ProjectMappingSpec, effective_max_iterations
 from controller.resources.base import Condition
@@ -241,6 +248,9 @@ def mapping_status_patch(
         "observedGeneration": mapping.generation,
         "conditions": [credentials.to_wire(), ready.to_wire()],
         "effectiveRunnerMode": effective_runner_mode(facts.runner_mode, mapping.spec),
+        "effectiveRunnerModeNote": bedrock_kept_off_fly(
+            facts.runner_mode, mapping.spec.runner.execution_mode, mapping.spec.provider.name
+        ),
         "effectiveMaxIterations": effective_max_iterations(mapping.spec),
     }
     return status
@@ -281,7 +291,8 @@ def _by_type(conditions: Any) -> dict[str, Any]:
 
 
 def effective_runner_mode(runner_mode: RunnerMode, spec: ProjectMappingSpec) -> str:
-    """Where runs really go; `shadow` is reported as such, since it also boots a Fly machine."""
-    if runner_mode is RunnerMode.SHADOW:
+    """Where runs really go; `shadow` is reported as such, since it also boots a Fly machine (never for
+    Bedrock, which cannot run on Fly Machines)."""
+    if runner_mode is RunnerMode.SHADOW and spec.provider.name != "bedrock":
         return "shadow"
-    return effective_execution_mode(runner_mode, spec.runner.execution_mode)
+    return effective_execution_mode(runner_mode, spec.runner.execution_mode, spec.provider.name)
