@@ -106,6 +106,16 @@ def _print_gap_fill_secret(args: argparse.Namespace) -> int:
     return 0
 
 
+def _refuse_unsafe_production(settings: Settings) -> None:
+    """A serving process does not start in production with secrets or trust anchors an outsider could beat."""
+    from controller.config import production_problems
+
+    problems = production_problems(settings)
+    if problems:
+        sys.stderr.write("".join(f"error: {problem.message}\n" for problem in problems))
+        raise _BadConfiguration
+
+
 def _serve_api(args: argparse.Namespace) -> int:
     import logging
 
@@ -114,6 +124,7 @@ def _serve_api(args: argparse.Namespace) -> int:
     from controller.web.server import run_api
 
     settings = _settings(args)
+    _refuse_unsafe_production(settings)
     connection = _kubernetes_or_refuse()
     configure_logging(settings.log_level.value)
     logger = logging.getLogger("controller")
@@ -133,6 +144,7 @@ def _run_operator(args: argparse.Namespace) -> int:
     from controller.operator.main import OperatorStopped, run_operator
 
     settings = _settings(args)
+    _refuse_unsafe_production(settings)
     problems = operational_problems(settings)
     if problems:
         sys.stderr.write("".join(f"error: {problem.message}\n" for problem in problems))

@@ -7,6 +7,7 @@ from typing import Final
 
 from aiohttp import web
 
+from controller.web.auth import check_access_code
 from controller.web.clients import client_address
 from controller.web.context import context_of
 from webui import views
@@ -64,14 +65,13 @@ async def _sign_in(request: web.Request) -> web.StreamResponse:
         check_same_origin(request)
     except CrossSiteRefused as refused:
         return _sign_in_error(request, str(refused), target, 403)
-    client, now = client_address(request), context.clock()
-    wait = context.login_throttle.retry_after(client, now)
-    if wait is not None:
-        return _sign_in_error(request, f"Too many failed attempts: try again in {wait} seconds.", target, 429)
-    if not context.admin_tokens.code_matches(str(form.get("code") or "")):
-        context.login_throttle.record_failure(client, now)
+    verdict = check_access_code(context, client_address(request), str(form.get("code") or ""))
+    if verdict.status == 429:
+        return _sign_in_error(
+            request, f"Too many failed attempts: try again in {verdict.retry_after} seconds.", target, 429
+        )
+    if not verdict.ok:
         return _sign_in_error(request, "That access code is not right.", target, 401)
-    context.login_throttle.forget(client)
     response = web.HTTPSeeOther(target)
     start_session(request, response)
     raise response

@@ -12,6 +12,7 @@ from controller.config.report import (
     ValueSource,
     effective_configuration,
     operational_problems,
+    production_problems,
     render_config_check,
 )
 from controller.config.requirements import bedrock_kept_off_fly, effective_execution_mode, missing_for_mapping
@@ -44,6 +45,7 @@ __all__ = [
     "load_settings",
     "missing_for_mapping",
     "operational_problems",
+    "production_problems",
     "render_config_check",
     "settings_reference_markdown",
     "with_settings_table",

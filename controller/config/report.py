@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
+from urllib.parse import urlsplit
 
 from controller.config.problems import ConfigProblem, ConfigurationError
 from controller.config.settings import Section, Settings, as_environment_text, describe_settings
@@ -88,6 +89,49 @@ def operational_problems(settings: Settings) -> list[ConfigProblem]:
     ]
 
 
+MIN_SECRET_CHARS: Final = 16
+SHARED_SECRETS: Final = ("ADMIN_ACCESS_CODE", "RUNNER_TOKEN_SECRET", "GITHUB_WEBHOOK_SECRET", "GAP_FILL_TRIGGER_SECRET")
+"""Secrets an outsider can try to guess at an endpoint: in production each is long enough not to be."""
+TRUSTED_URLS: Final = ("RUNNER_CALLBACK_BASE_URL", "GITHUB_OIDC_ISSUER", "FLY_OIDC_ISSUER")
+"""Where runs send their tokens and results, and whose keys prove a run's identity: https in production."""
+_LOOPBACK_HOSTS: Final = ("localhost", "127.0.0.1", "::1", "[::1]")
+
+
+def production_problems(settings: Settings) -> list[ConfigProblem]:
+    """What a production deployment refuses to start with: short shared secrets, plain-http trust anchors.
+
+    In development (`make dev`, tests) anything goes; the processes that serve (`api`, `operator`)
+    refuse these in production, and `config check` lists them as errors.
+    """
+    if not settings.is_production:
+        return []
+    problems = []
+    for variable in SHARED_SECRETS:
+        value = getattr(settings, variable.lower())
+        if value is not None and len(value.get_secret_value()) < MIN_SECRET_CHARS:
+            problems.append(
+                ConfigProblem(
+                    variable,
+                    f"{variable} is shorter than {MIN_SECRET_CHARS} characters: in production it must not be "
+                    "guessable; generate one with `openssl rand -hex 32`.",
+                )
+            )
+    for variable in TRUSTED_URLS:
+        value = getattr(settings, variable.lower())
+        if value is None or not value.startswith("http://"):
+            continue
+        host = urlsplit(value).hostname or ""
+        if host not in _LOOPBACK_HOSTS and not host.startswith("127."):
+            problems.append(
+                ConfigProblem(
+                    variable,
+                    f"{variable} is plain http ({value}): in production runs send their tokens there, or the "
+                    "controller trusts the keys it serves, so it must be https (http is allowed on loopback only).",
+                )
+            )
+    return problems
+
+
 def render_config_check(
     outcome: Settings | ConfigurationError, *, more_errors: Sequence[ConfigProblem] = ()
 ) -> tuple[str, int]:
@@ -101,7 +145,7 @@ def render_config_check(
         problems = [*outcome.problems, *more_errors]
         lines = ["AI-Implement configuration is invalid.", "", *_problem_lines("error", problems)]
         return _with_verdict(lines, errors=len(problems), warnings=0), 1
-    errors = [*operational_problems(outcome), *more_errors]
+    errors = [*operational_problems(outcome), *production_problems(outcome), *more_errors]
     warnings = outcome.warnings
     lines = [f"AI-Implement configuration ({outcome.environment}, {outcome.environment_reason})", ""]
     lines += _table_lines(effective_configuration(outcome))

@@ -308,7 +308,7 @@ class Settings(BaseSettings):
         default=None,
         description=(
             "Password for the admin UI at /admin. When unset, the admin UI is disabled entirely and every "
-            "/admin and /api/ route answers 404."
+            "/admin and /api/ route answers 404. In production it must be at least 16 characters."
         ),
         json_schema_extra={"section": Section.SERVICE},
     )
@@ -357,9 +357,10 @@ class Settings(BaseSettings):
     github_webhook_secret: SecretStr | None = Field(
         default=None,
         description=(
-            "HMAC-SHA256 secret that validates incoming GitHub webhook payloads. Point a webhook in each "
-            "target repository (or the organisation) at `https://<orchestrator-host>/api/github/webhook` "
-            "with this secret. When unset, the webhook endpoint rejects every request."
+            "HMAC-SHA256 secret that validates incoming GitHub webhook payloads. Set it as the GitHub App's "
+            "webhook secret, with the App's webhook at `https://<orchestrator-host>/api/github/webhook` "
+            "(preferred over repository webhooks, see docs/github.md). When unset, the webhook endpoint "
+            "rejects every request. In production it must be at least 16 characters."
         ),
         json_schema_extra={"section": Section.SERVICE},
     )
@@ -499,7 +500,8 @@ class Settings(BaseSettings):
         default=None,
         description=(
             "Public base URL runners call back to, e.g. `https://ai-implement.example.com`. Required for "
-            "every run (GitHub Actions, Fly Machines, local Docker): without it no run can start."
+            "every run (GitHub Actions, Fly Machines, local Docker): without it no run can start. In "
+            "production it must be https (plain http only on loopback)."
         ),
         json_schema_extra={"section": Section.RUNNER_CALLBACKS},
     )
@@ -508,7 +510,8 @@ class Settings(BaseSettings):
         description=(
             "Secret that signs and verifies the short-lived runner-callback tokens. Required when "
             "RUNNER_CALLBACK_BASE_URL is set; without it /runner/progress and /runner/result answer 501. "
-            "Use a long random string, e.g. the output of `openssl rand -hex 32`."
+            "Use a long random string, e.g. the output of `openssl rand -hex 32` (in production at least "
+            "16 characters)."
         ),
         json_schema_extra={"section": Section.RUNNER_CALLBACKS},
     )
@@ -535,7 +538,8 @@ class Settings(BaseSettings):
         default="https://token.actions.githubusercontent.com",
         description=(
             "Issuer of the OIDC tokens GitHub Actions runs present to POST /runner/credentials to obtain "
-            "their callback tokens. Change it only for GitHub Enterprise Server or a sandbox."
+            "their callback tokens. Change it only for GitHub Enterprise Server or a sandbox; in production "
+            "it must be https."
         ),
         json_schema_extra={"section": Section.RUNNER_CALLBACKS},
     )
@@ -543,7 +547,8 @@ class Settings(BaseSettings):
         default=None,
         description=(
             "Issuer of the OIDC tokens Fly Machines present to POST /runner/credentials: "
-            "`https://oidc.fly.io/<your Fly organization slug>`. Required for Fly Machine runs."
+            "`https://oidc.fly.io/<your Fly organization slug>`. Required for Fly Machine runs; in "
+            "production it must be https."
         ),
         json_schema_extra={"section": Section.RUNNER_CALLBACKS},
     )
@@ -554,7 +559,7 @@ class Settings(BaseSettings):
             "calls when someone comments /ai-implement on a pull request. Each repository gets its own "
             "secret derived from it (`ai-implement gap-fill-secret OWNER/REPO` prints it; store it as that "
             "repository's GAP_FILL_TRIGGER_SECRET), so one repository's secret opens no other. When unset, "
-            "the endpoint is disabled."
+            "the endpoint is disabled. In production it must be at least 16 characters."
         ),
         json_schema_extra={"section": Section.RUNNER_CALLBACKS},
     )

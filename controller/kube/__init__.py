@@ -2,12 +2,14 @@
 
 from controller.kube.client import (
     DeletePreconditions,
+    InvalidObjectName,
     KubeClient,
     KubeObject,
     ObjectList,
     PropagationPolicy,
     WatchEvent,
     WatchEventType,
+    object_name,
 )
 from controller.kube.conditions import apply_conditions
 from controller.kube.connection import (
@@ -54,6 +56,7 @@ __all__ = [
     "GoneError",
     "Informer",
     "InvalidError",
+    "InvalidObjectName",
     "KubeApiError",
     "KubeClient",
     "KubeConfigError",
@@ -74,4 +77,5 @@ __all__ = [
     "connection_in_cluster",
     "connection_to",
     "load_connection",
+    "object_name",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -359,13 +360,31 @@ class KubeClient:
             raise ValueError(f"{resource.kind} is namespaced: give the namespace of {name!r}")
         segments = [*resource.path_prefix]
         if namespace is not None:
-            segments += ["namespaces", namespace]
+            segments += ["namespaces", object_name(namespace, "namespace")]
         segments.append(resource.plural)
         if name is not None:
-            segments.append(name)
+            segments.append(object_name(name, f"{resource.kind} name"))
         if subresource is not None:
-            segments.append(subresource)
-        return self._base_url.joinpath(*segments)
+            segments.append(object_name(subresource, "subresource"))
+        return self._base_url.joinpath(*segments, encoded=True)
+
+
+OBJECT_NAME: Final = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+"""A DNS-1123 subdomain: every name, namespace and subresource the controller puts into an API path."""
+
+
+class InvalidObjectName(ValueError):
+    """A name that is no Kubernetes object name; it never reaches a URL (`..`, `/` and the like)."""
+
+
+def object_name(value: str, what: str = "name") -> str:
+    """`value` when it is a DNS-1123 subdomain of at most 253 characters, else `InvalidObjectName`."""
+    if len(value) > 253 or not OBJECT_NAME.fullmatch(value):
+        raise InvalidObjectName(
+            f"{value[:80]!r} is not a Kubernetes {what}: lower-case letters, digits, '-' and '.', "
+            "starting and ending with a letter or digit, at most 253 characters"
+        )
+    return value
 
 
 def _selectors(label_selector: str | None, field_selector: str | None) -> dict[str, str]:

@@ -39,11 +39,11 @@ class AdminTokens:
     def __init__(self, *, access_code: str, installation_secret: bytes) -> None:
         code_digest = hashlib.sha256(access_code.encode()).digest()
         self._key = hmac.new(installation_secret, b"admin-token-v1:" + code_digest, hashlib.sha256).digest()
-        self._code = access_code.encode()
+        self._code_digest = code_digest
 
     def code_matches(self, candidate: str) -> bool:
-        """Constant-time comparison, so response timing reveals nothing about the code."""
-        return hmac.compare_digest(candidate.encode(), self._code)
+        """Digests compared in constant time: neither the timing nor the lengths reveal anything."""
+        return hmac.compare_digest(hashlib.sha256(candidate.encode()).digest(), self._code_digest)
 
     def issue(self, now: datetime) -> IssuedToken:
         now = now.replace(microsecond=0)

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
 from datetime import datetime
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from controller.web.clients import client_address
-from controller.web.context import context_of
+from controller.web.context import WebContext, context_of
 from controller.web.errors import ApiError, Handler
 from controller.web.models import CamelModel
 from controller.web.routing import Access, ApiRouter, endpoint_of, read_body, respond
+from controller.web.throttle import client_key
 
 router = ApiRouter(tag="auth")
+logger = logging.getLogger(__name__)
+NO_STORE = {"Cache-Control": "no-store"}
+"""What answers carrying a token or a verdict on the code must never be: kept by a cache."""
 
 _ADMIN_PREFIXES = ("/api/",)
 
@@ -42,24 +48,56 @@ async def authenticate(request: web.Request) -> web.Response:
     tokens = context.admin_tokens
     assert tokens is not None, "the auth middleware answers 404 while the admin API is disabled"
     body = await read_body(request, AuthRequest)
-    client = client_address(request)
-    now = context.clock()
-    # Check, compare and record with no await in between, so that parallel attempts cannot all pass
-    # the check before any of them is recorded.
-    wait = context.login_throttle.retry_after(client, now)
+    verdict = check_access_code(context, client_address(request), body.code)
+    if not verdict.ok:
+        headers = NO_STORE | ({"Retry-After": str(verdict.retry_after)} if verdict.retry_after else {})
+        code = "too_many_attempts" if verdict.status == 429 else "invalid_code"
+        raise ApiError(verdict.status, code, verdict.message, headers=headers)
+    issued = tokens.issue(context.clock())
+    response = respond(AuthResponse(token=issued.token, expires_at=issued.expires_at))
+    response.headers.update(NO_STORE)
+    return response
+
+
+@dataclass(frozen=True, slots=True)
+class SignInVerdict:
+    ok: bool
+    status: int
+    """200, 401 (a wrong code) or 429 (wait `retry_after` seconds)."""
+    message: str = ""
+    retry_after: int | None = None
+
+
+def check_access_code(context: WebContext, client: str, code: str) -> SignInVerdict:
+    """One sign-in attempt, for the JSON API and the admin UI alike.
+
+    Nothing here awaits, so parallel attempts are counted one by one. A correct code is let through
+    unless the global failure budget is spent; every failure is logged with its client's bucket.
+    """
+    tokens = context.admin_tokens
+    assert tokens is not None
+    throttle, now = context.login_throttle, context.clock()
+    wait = throttle.refusal(now)
     if wait is not None:
-        raise ApiError(
-            429,
-            "too_many_attempts",
-            f"too many failed attempts from this client; try again in {wait} seconds",
-            headers={"Retry-After": str(wait)},
+        logger.warning(
+            "sign-in from %s not checked: too many failed sign-ins everywhere, %d s to wait", client_key(client), wait
         )
-    if not tokens.code_matches(body.code):
-        context.login_throttle.record_failure(client, now)
-        raise ApiError(401, "invalid_code", "the access code is wrong")
-    context.login_throttle.forget(client)
-    issued = tokens.issue(now)
-    return respond(AuthResponse(token=issued.token, expires_at=issued.expires_at))
+        return SignInVerdict(False, 429, f"too many failed sign-ins recently; try again in {wait} seconds", wait)
+    if tokens.code_matches(code):
+        throttle.succeeded(client)
+        return SignInVerdict(True, 200)
+    over = throttle.failed(client, now)
+    logger.warning(
+        "failed sign-in from %s (%d in the last %d minutes)",
+        client_key(client),
+        throttle.recent_failures(client, now),
+        int(throttle.window.total_seconds() // 60),
+    )
+    if over is not None:
+        return SignInVerdict(
+            False, 429, f"too many failed attempts from this client; try again in {over} seconds", over
+        )
+    return SignInVerdict(False, 401, "the access code is wrong")
 
 
 def _bearer_token(request: web.Request) -> str | None:

@@ -16,6 +16,7 @@ from aiohttp import web
 from pydantic import Field
 
 from controller.kube import DISPATCHES
+from controller.kube.client import OBJECT_NAME
 from controller.kube.errors import NotFoundError
 from controller.resources.dispatch import DispatchStatus, RunUsage, log_status_of_phase
 from controller.store import DispatchLogEntry, Usage
@@ -216,6 +217,8 @@ async def job_steps(request: web.Request) -> web.Response:
 
 async def job_steps_of(context: WebContext, job_id: str) -> JobSteps:
     """One dispatch's steps, live while its Dispatch exists, else as logged; ApiError 404 when neither has it."""
+    if not OBJECT_NAME.fullmatch(job_id) or len(job_id) > 253:
+        raise not_found(f"there is no job {job_id[:80]!r}: a job id is a Dispatch name, e.g. eng-42-implementation-1")
     try:
         dispatch = await context.kube.get(DISPATCHES, context.namespace, job_id)
     except NotFoundError:

@@ -15,6 +15,7 @@ The API never changes a run's phase itself: the operator does, from what is reco
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
@@ -27,6 +28,7 @@ from controller import constants
 from controller.clock import kube_timestamp
 from controller.github import GitHubAppNotInstalled, GitHubError, GitHubNotFound
 from controller.kube import DISPATCHES, RUNNER_SESSIONS
+from controller.kube.client import OBJECT_NAME
 from controller.kube.errors import ConflictError, KubeError, NotFoundError
 from controller.metrics import RUNNER_CALLBACKS
 from controller.resources import ProjectMappingSpec
@@ -60,6 +62,7 @@ from controller.web.routing import Access, ApiRouter, read_body, respond
 from controller.workflows import RUNNER_WORKFLOW_PATH
 
 router = ApiRouter(tag="runner")
+logger = logging.getLogger(__name__)
 
 MAX_REPORTED_OUTPUT_BYTES = 64 * 1024
 MAX_REPORTED_MESSAGE_CHARS = 16 * 1024
@@ -148,7 +151,12 @@ class ResultAccepted(CamelModel):
 
 
 class CredentialsRequest(CamelModel):
-    dispatch: str = Field(min_length=1, max_length=253, description="The Dispatch name the run was started for.")
+    dispatch: str = Field(
+        min_length=1,
+        max_length=253,
+        pattern=f"^{OBJECT_NAME.pattern}$",
+        description="The Dispatch name the run was started for (a Kubernetes object name).",
+    )
 
 
 class RunGitHubAccess(CamelModel):
@@ -414,19 +422,18 @@ async def exchange_credentials(request: web.Request) -> web.Response:
     try:
         dispatch = await context.kube.get(DISPATCHES, context.namespace, body.dispatch)
     except NotFoundError:
-        raise ApiError(410, "dispatch_gone", f"dispatch {body.dispatch} does not exist") from None
+        raise _not_this_run(body.dispatch, "no such Dispatch") from None
     status = DispatchStatus.model_validate(dispatch.get("status") or {})
+    if is_terminal(status.phase):
+        raise _not_this_run(body.dispatch, "the run has ended")
     if status.runner is None or status.deadline_at is None:
         raise _not_started(body.dispatch)
-    if is_terminal(status.phase):
-        raise ApiError(409, "run_ended", f"dispatch {body.dispatch} has already ended")
     if identity.platform == "fly-machines" and dispatch["spec"].get("runnerMode") == "shadow" and status.shadow is None:
         raise _not_started(body.dispatch)
     recorded = await _recorded_run(context, body.dispatch, str(dispatch["spec"].get("mapping", "")), status)
     matches, shadow, why = identity_matches(identity, recorded)
     if not matches:
-        RUNNER_CALLBACKS.labels("credentials", "unauthorized").inc()
-        raise ApiError(401, "identity_mismatch", f"not the run of dispatch {body.dispatch}: {why}")
+        raise _not_this_run(body.dispatch, why)
     RUNNER_CALLBACKS.labels("credentials", "accepted").inc()
     if shadow:
         return respond(
@@ -502,6 +509,14 @@ async def _github_access(context: WebContext, team_key: str) -> RunGitHubAccess 
         api_url=context.github.base_url.rstrip("/"),
         repository=f"{owner}/{repo}",
     )
+
+
+def _not_this_run(dispatch: str, why: str) -> ApiError:
+    """The one answer for an unknown, ended or foreign Dispatch: the caller learns neither which nor
+    where the run is recorded (the reason is logged for the operator)."""
+    RUNNER_CALLBACKS.labels("credentials", "unauthorized").inc()
+    logger.warning("refused a credentials exchange for dispatch %s: %s", dispatch, why)
+    return ApiError(401, "not_this_run", f"this identity is not the run of dispatch {dispatch}")
 
 
 def _not_started(dispatch: str) -> ApiError:

@@ -14,6 +14,7 @@ import yaml
 
 from controller import constants
 from controller.kube import (
+    DISPATCHES,
     PROJECT_MAPPINGS,
     SECRETS,
     AlreadyExistsError,
@@ -21,6 +22,7 @@ from controller.kube import (
     DeletePreconditions,
     GoneError,
     InvalidError,
+    InvalidObjectName,
     KubeClient,
     NotFoundError,
     UnauthorizedError,
@@ -128,6 +130,22 @@ async def test_get_of_a_missing_object_is_not_found(kube: KubeClient, namespace:
 
     assert raised.value.status_code == 404
     assert "nobody" in raised.value.message
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["../../../api/v1/namespaces/default/serviceaccounts/x", "..", ".", "a/b", "a%2Fb", "Upper", "", "a" * 254],
+)
+async def test_a_name_that_is_no_object_name_never_reaches_the_api_server(
+    kube: KubeClient, namespace: str, name: str
+) -> None:
+    """Joined into a URL, `..` and `/` would reach other API paths (a service account's token, say)."""
+    with pytest.raises(InvalidObjectName, match="is not a Kubernetes"):
+        await kube.get(DISPATCHES, namespace, name)
+    with pytest.raises(InvalidObjectName, match="namespace"):
+        await kube.get(DISPATCHES, "../kube-system", "x")
+    with pytest.raises(InvalidObjectName):
+        await kube.merge_patch(DISPATCHES, namespace, "x", {}, subresource="../../secrets")
 
 
 async def test_creating_a_name_twice_is_already_exists(kube: KubeClient, namespace: str) -> None:

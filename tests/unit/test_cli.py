@@ -207,3 +207,34 @@ def test_gap_fill_secret_names_what_is_missing_or_wrong(tmp_path: Path) -> None:
     assert "GAP_FILL_TRIGGER_SECRET is not set" in unset.stderr
     assert "OWNER/NAME" in malformed.stderr
     assert unset.stdout == malformed.stdout == ""
+
+
+def test_in_production_short_secrets_and_plain_http_trust_anchors_refuse_to_start(
+    tmp_path: Path, rsa_key_pem: str
+) -> None:
+    env = working_environment(tmp_path, rsa_key_pem) | {
+        "AI_IMPLEMENT_ENV": "production",
+        "ADMIN_ACCESS_CODE": "short-code",
+        "RUNNER_TOKEN_SECRET": "also-short",
+        "GITHUB_WEBHOOK_SECRET": "a-webhook-secret-long-enough",
+        "RUNNER_CALLBACK_BASE_URL": "http://ai.example.com",
+        "GITHUB_OIDC_ISSUER": "http://127.0.0.1:9000/oidc",
+    }
+
+    check = _run("config", "check", env=env, cwd=tmp_path)
+    api = _run("api", env=env, cwd=tmp_path)
+    operator = _run("operator", env=env, cwd=tmp_path)
+
+    assert check.returncode == 1
+    errors = [line for line in check.stdout.splitlines() if line.startswith("error:")]
+    for variable in ("ADMIN_ACCESS_CODE", "RUNNER_TOKEN_SECRET", "RUNNER_CALLBACK_BASE_URL"):
+        assert any(variable in line for line in errors), variable
+    assert not any("GITHUB_WEBHOOK_SECRET" in line or "GITHUB_OIDC_ISSUER" in line for line in errors), (
+        "long enough, and http on loopback"
+    )
+    for refused in (api, operator):
+        assert refused.returncode == 1
+        assert "ADMIN_ACCESS_CODE is shorter than 16 characters" in refused.stderr
+        assert "short-code" not in refused.stderr + refused.stdout
+    development = _run("config", "check", env=env | {"AI_IMPLEMENT_ENV": "development"}, cwd=tmp_path)
+    assert development.returncode == 0, development.stdout

@@ -10,6 +10,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import Case
+from schemathesis.checks import positive_data_acceptance
 
 from controller.sandbox import JiraSandbox
 from controller.sandbox.jira import FieldKind
@@ -72,6 +73,10 @@ def fuzz_target(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> I
         yield FuzzTarget(base_url=api.base_url, headers=headers, document=document)
 
 
+SEMANTIC_RULES = {("POST", "/api/mappings")}
+"""Endpoints with rules no JSON Schema can state (a Jira JQL's parentheses must balance), answered with 422:
+every other check still holds for them, only "schema-valid data is accepted" does not."""
+
 DOCUMENT = build_app()[OPENAPI]
 schema = schemathesis.openapi.from_dict(DOCUMENT)
 
@@ -84,7 +89,10 @@ def test_the_served_document_is_the_one_fuzzed(fuzz_target: FuzzTarget) -> None:
 @settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_every_endpoint_answers_as_documented(case: Case, fuzz_target: FuzzTarget) -> None:
     headers = fuzz_target.headers if case.path != "/api/auth" else {}
-    case.call_and_validate(base_url=fuzz_target.base_url, headers=headers)
+    excluded = []
+    if (case.method, case.path) in SEMANTIC_RULES:
+        excluded.append(positive_data_acceptance)
+    case.call_and_validate(base_url=fuzz_target.base_url, headers=headers, excluded_checks=excluded)
 
 
 def test_the_document_covers_every_route(fuzz_target: FuzzTarget) -> None:

@@ -118,14 +118,40 @@ async def test_changing_the_access_code_invalidates_earlier_tokens(start_api: Ap
     assert (await after.client.get("/api/mappings", headers=await after.login("a-brand-new-code"))).status == 200
 
 
-async def test_repeated_failures_are_throttled_with_retry_after(api: Api, clock: FakeClock) -> None:
+async def test_repeated_failures_are_throttled_but_the_right_code_still_gets_in(api: Api, clock: FakeClock) -> None:
     for _ in range(5):
         assert (await api.client.post("/api/auth", json={"code": "guess"})).status == 401
-    throttled = await api.client.post("/api/auth", json={"code": ACCESS_CODE})
+    throttled = await api.client.post("/api/auth", json={"code": "guess"})
     assert throttled.status == 429
     assert int(throttled.headers["Retry-After"]) == 15 * 60
-    clock.advance(timedelta(minutes=15))
+    assert (await api.client.post("/api/auth", json={"code": ACCESS_CODE})).status == 200, (
+        "behind an ingress every admin shares the address: a guesser must not lock them out"
+    )
+
+
+async def test_guessing_from_many_addresses_spends_one_global_budget(start_api: ApiFactory, clock: FakeClock) -> None:
+    api = await start_api(env={"TRUSTED_PROXY_HOPS": "1"})
+    for client in range(30):
+        forwarded = {"X-Forwarded-For": f"203.0.113.{client}"}
+        assert (await api.client.post("/api/auth", json={"code": "guess"}, headers=forwarded)).status == 401
+    paused = await api.client.post("/api/auth", json={"code": ACCESS_CODE}, headers={"X-Forwarded-For": "198.51.100.1"})
+
+    assert paused.status == 429, "no code is checked while the budget is spent, not even the right one"
+    assert "too many failed sign-ins recently" in (await paused.json())["error"]["message"]
+    clock.advance(timedelta(seconds=int(paused.headers["Retry-After"])))
     assert (await api.client.post("/api/auth", json={"code": ACCESS_CODE})).status == 200
+
+
+async def test_answers_about_the_code_are_never_cached_and_failures_are_logged(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    wrong = await api.client.post("/api/auth", json={"code": "guess"})
+    right = await api.client.post("/api/auth", json={"code": ACCESS_CODE})
+
+    assert (wrong.status, right.status) == (401, 200)
+    assert wrong.headers["Cache-Control"] == right.headers["Cache-Control"] == "no-store"
+    assert any("failed sign-in from" in record.getMessage() for record in caplog.records)
+    assert not any("guess" in record.getMessage() for record in caplog.records), "never the code tried"
 
 
 async def test_a_success_clears_the_failure_count(api: Api) -> None:
@@ -147,19 +173,19 @@ async def test_behind_a_proxy_throttling_follows_the_forwarded_client(start_api:
     api = await start_api(env={"TRUSTED_PROXY_HOPS": "1"})
     for _ in range(5):
         await api.client.post("/api/auth", json={"code": "guess"}, headers={"X-Forwarded-For": "203.0.113.7"})
-    locked = await api.client.post("/api/auth", json={"code": ACCESS_CODE}, headers={"X-Forwarded-For": "203.0.113.7"})
+    locked = await api.client.post("/api/auth", json={"code": "guess"}, headers={"X-Forwarded-For": "203.0.113.7"})
     assert locked.status == 429
     other = await api.client.post(
-        "/api/auth", json={"code": ACCESS_CODE}, headers={"X-Forwarded-For": "198.51.100.1, 203.0.113.9"}
+        "/api/auth", json={"code": "guess"}, headers={"X-Forwarded-For": "198.51.100.1, 203.0.113.9"}
     )
-    assert other.status == 200
+    assert other.status == 401
 
 
 async def test_without_trusted_proxies_the_forwarded_header_is_ignored(api: Api) -> None:
     for number in range(5):
         forged = {"X-Forwarded-For": f"192.0.2.{number}"}
         await api.client.post("/api/auth", json={"code": "guess"}, headers=forged)
-    assert (await api.client.post("/api/auth", json={"code": ACCESS_CODE})).status == 429
+    assert (await api.client.post("/api/auth", json={"code": "guess"})).status == 429
 
 
 @pytest.mark.parametrize("path", ["/admin", "/admin/overview", "/admin/overview/live"])

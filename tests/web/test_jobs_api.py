@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from controller.kube import DISPATCHES, KubeClient
 from controller.store import Store
 from tests.support.api_fixtures import Api
@@ -75,3 +77,11 @@ async def test_steps_come_from_the_live_dispatch_then_from_the_log(
 async def test_the_log_and_steps_need_the_admin_token(api: Api) -> None:
     assert (await api.client.get("/api/log")).status == 401
     assert (await api.client.get(f"/api/jobs/{NAME}/steps")).status == 401
+
+
+@pytest.mark.parametrize("job_id", ["..%2F..%2F..%2Fapi%2Fv1%2Fnamespaces%2Fdefault%2Fsecrets", "a..b%2F", "ENG-1"])
+async def test_a_job_id_that_is_no_dispatch_name_is_404_without_a_call_to_the_api_server(api: Api, job_id: str) -> None:
+    response = await api.client.get(f"/api/jobs/{job_id}/steps", headers=await api.login())
+
+    assert response.status == 404
+    assert "a job id is a Dispatch name" in (await response.json())["error"]["message"]

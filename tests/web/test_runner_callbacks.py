@@ -501,6 +501,7 @@ async def test_an_identity_that_is_not_the_run_is_401(
     claims: dict[str, Any],
     audience: str,
     why: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     await add_session(kube, namespace, dispatch, exchange)
 
@@ -511,7 +512,51 @@ async def test_an_identity_that_is_not_the_run_is_401(
     )
 
     assert response.status == 401
-    assert why in (await response.json())["error"]["message"]
+    error = (await response.json())["error"]
+    if error["code"] == "not_this_run":  # a valid token of another run: the caller learns nothing more
+        assert error["message"] == f"this identity is not the run of dispatch {NAME}"
+        assert any(why in record.getMessage() for record in caplog.records), "the operator reads why in the log"
+    else:
+        assert why in error["message"]
+
+
+async def test_unknown_ended_and_foreign_dispatches_get_the_same_401(
+    exchange: Api, issuer: OidcIssuer, dispatch: dict[str, Any], kube: KubeClient, namespace: str, clock: FakeClock
+) -> None:
+    """None of them tells a caller with a valid token of some other run whether, or where, a run exists."""
+    await add_session(kube, namespace, dispatch, exchange)
+    foreign = bearer(actions_token(issuer, repository="evil/fork", run_id=1))
+
+    answers = [await exchange.client.post("/runner/credentials", json={"dispatch": NAME}, headers=foreign)]
+    answers.append(
+        await exchange.client.post("/runner/credentials", json={"dispatch": "eng-9-implementation-1"}, headers=foreign)
+    )
+    await kube.merge_patch(DISPATCHES, namespace, NAME, {"status": {"phase": "Succeeded"}}, subresource="status")
+    answers.append(
+        await exchange.client.post(
+            "/runner/credentials", json={"dispatch": NAME}, headers=bearer(actions_token(issuer))
+        )
+    )
+
+    bodies = [(answer.status, (await answer.json())["error"]["code"]) for answer in answers]
+    assert bodies == [(401, "not_this_run")] * 3
+    for answer in answers:
+        assert REPO not in await answer.text()
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["../../../../api/v1/namespaces/default/serviceaccounts/x", "..", "eng/../x", "ENG-1", "a" * 254, ""],
+)
+async def test_a_dispatch_name_that_is_no_object_name_never_reaches_the_api_server(
+    exchange: Api, issuer: OidcIssuer, name: str
+) -> None:
+    response = await exchange.client.post(
+        "/runner/credentials", json={"dispatch": name}, headers=bearer(actions_token(issuer))
+    )
+
+    assert response.status == 422
+    assert (await response.json())["error"]["details"][0]["field"] == "dispatch"
 
 
 async def test_a_token_from_an_unknown_issuer_is_401(
