@@ -18,11 +18,15 @@ $(INSTALLED): pyproject.toml
 	@touch $@
 
 .PHONY: install
-install: $(INSTALLED) system-deps control-plane-binaries ## Install Python packages, system packages and the control-plane binaries (idempotent).
+install: $(INSTALLED) system-deps control-plane-binaries test-tools ## Install Python packages, system packages, the control-plane binaries and actionlint (idempotent).
 
 .PHONY: system-deps
-system-deps: ## Install the Debian packages the tests need (PostgreSQL, libfaketime, Chromium), when missing.
+system-deps: ## Install the Debian packages the tests need (PostgreSQL, libfaketime, Chromium, shellcheck), when missing.
 	@bash hack/install-system-deps.sh
+
+.PHONY: test-tools
+test-tools: ## Build actionlint (lints the rendered workflows) into ~/.cache/ai-implement (once).
+	@bash hack/build-actionlint.sh >/dev/null
 
 .PHONY: control-plane-binaries
 control-plane-binaries: ## Build kube-apiserver and etcd into ~/.cache/ai-implement (once).

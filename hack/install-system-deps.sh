@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests need (PostgreSQL server, libfaketime, Chromium for the
-# admin UI's browser tests), once.
+# admin UI's browser tests, shellcheck for actionlint's checks of the rendered workflows), once.
 # Idempotent: does nothing when everything is already there.
 set -euo pipefail
 
@@ -8,6 +8,8 @@ missing=()
 compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null || missing+=(postgresql)
 command -v faketime >/dev/null || missing+=(faketime)
 command -v chromium >/dev/null || missing+=(chromium fonts-dejavu-core)
+command -v shellcheck >/dev/null || missing+=(shellcheck)
+command -v jq >/dev/null || missing+=(jq)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

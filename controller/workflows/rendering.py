@@ -135,13 +135,20 @@ _ANTHROPIC_ENV: Final = """\
 """The OAuth token when the repository has one, else the API key: never both (the key would win)."""
 _BEDROCK_STEPS: Final = """\
       - name: Assume the Bedrock role
-        uses: aws-actions/configure-aws-credentials@v4
+        uses: @@{aws_credentials_action} # v4.0.2
         with:
           role-to-assume: ${{ secrets.AWS_BEDROCK_ROLE_ARN }}
           aws-region: @@{aws_region}"""
 _BEDROCK_ENV: Final = """\
           CLAUDE_CODE_USE_BEDROCK: "1"
           AWS_REGION: @@{aws_region}"""
+
+
+PINNED_ACTIONS: Final = {
+    "checkout_action": "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683",
+    "aws_credentials_action": "aws-actions/configure-aws-credentials@e3dd6a429d7300a6a4c196c26e071d42e0343502",
+}
+"""The actions the workflows use, by commit: a tag can be moved to other code, a commit cannot."""
 
 
 class _Template(string.Template):
@@ -187,6 +194,7 @@ def _values(spec: ProjectMappingSpec, session_image: str) -> dict[str, str]:
         "max_job_minutes": str(spec.capacity.max_job_minutes),
         "inputs": _inputs_yaml(),
         "trigger_body": "{" + ", ".join(f"{name}: ${name}" for name in GAP_FILL_TRIGGER_FIELDS) + "}",
+        **PINNED_ACTIONS,
     }
     values["credential_steps"] = _Template(steps).substitute(values)
     values["credential_env"] = _Template(env).substitute(values)

@@ -15,6 +15,7 @@ from controller.runners.github_actions import WORKFLOW_INPUTS
 from controller.sandbox.github import parse_workflow
 from controller.workflows import (
     COMMENT_TRIGGER_PATH,
+    DEFAULT_SESSION_IMAGE,
     GAP_FILL_TRIGGER_FIELDS,
     PLANNING_PROMPT_PATH,
     RUNNER_WORKFLOW_PATH,
@@ -83,7 +84,8 @@ def test_the_runner_workflow_follows_the_documented_contract(spec: ProjectMappin
     documented = documented_workflow()
     assert rendered[True]["workflow_dispatch"]["inputs"] == documented[True]["workflow_dispatch"]["inputs"]
     assert rendered["run-name"] == documented["run-name"] == "${{ inputs.dispatch }} in ${{ inputs.namespace }}"
-    assert rendered["permissions"] == documented["permissions"] == {"contents": "read", "id-token": "write"}
+    assert rendered["permissions"] == documented["permissions"] == {}
+    assert rendered["jobs"]["run"]["permissions"] == documented["jobs"]["run"]["permissions"] == {"id-token": "write"}
     for name in ("Export the run's settings", RUN_STEP):
         documented_step, rendered_step = steps(documented)[name], steps(rendered)[name]
         assert rendered_step["run"] == documented_step["run"]
@@ -118,14 +120,14 @@ def test_the_run_exports_its_settings_then_runs_the_pipeline_in_the_session_imag
     assert "GITHUB_ENV" in export["run"]
     assert steps(document)["Run the pipeline"]["run"] == "ai-implement-runner"
     assert document["jobs"]["run"]["container"]["image"] == "${{ needs.image.outputs.image }}"
-    assert "ghcr.io/builddownai/ai-implement-runner:latest" in steps(document, "image")["pick"]["run"]
+    assert steps(document, "image")["pick"]["env"]["SYNCED_IMAGE"] == DEFAULT_SESSION_IMAGE
 
 
 def test_the_mappings_session_image_wins_over_the_default() -> None:
     own = mapping(runner={"sessionImage": "ghcr.io/acme/runner:1.4"})
     for spec, image in ((own, "ghcr.io/acme/runner:1.4"), (ANTHROPIC, "registry.example.com/runner:2")):
         text = render_templates(spec, session_image="registry.example.com/runner:2")[RUNNER_WORKFLOW_PATH]
-        assert f"image='{image}'" in steps(yaml.safe_load(text), "image")["pick"]["run"]
+        assert steps(yaml.safe_load(text), "image")["pick"]["env"]["SYNCED_IMAGE"] == image
 
 
 def test_anthropic_runs_use_the_oauth_token_else_the_api_key() -> None:
