@@ -426,8 +426,8 @@ async def exchange(start_api: ApiFactory, issuer: OidcIssuer) -> AsyncIterator[A
 SYNCED_WORKFLOW_REF = f"{REPO}/.github/workflows/ai-implement.yml@refs/heads/main"
 
 
-async def add_session(kube: KubeClient, namespace: str, dispatch: dict[str, Any], api: Api) -> None:
-    """The run's RunnerSession, and its mapping (ENG on acme/web, branch main) as the API caches it."""
+async def add_eng_mapping(kube: KubeClient, namespace: str, api: Api) -> None:
+    """The mapping of the dispatches here, ENG on acme/web (branch main), once the API caches it."""
     mapping = {
         "apiVersion": constants.API_VERSION,
         "kind": constants.PROJECT_MAPPING_KIND,
@@ -440,6 +440,11 @@ async def add_session(kube: KubeClient, namespace: str, dispatch: dict[str, Any]
     }
     await kube.create(PROJECT_MAPPINGS, namespace, mapping)
     await eventually(lambda: api.context.mappings.get("eng") is not None)
+
+
+async def add_session(kube: KubeClient, namespace: str, dispatch: dict[str, Any], api: Api) -> None:
+    """The run's RunnerSession, and its mapping as the API caches it."""
+    await add_eng_mapping(kube, namespace, api)
     body = {
         "apiVersion": constants.API_VERSION,
         "kind": constants.RUNNER_SESSION_KIND,

@@ -12,16 +12,14 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from controller import constants
 from controller.github import GitHubClient
-from controller.kube import PROJECT_MAPPINGS, KubeClient
+from controller.kube import KubeClient
 from controller.sandbox.github import GitHubSandbox
 from controller.store import Store
 from controller.web.runner_callbacks import pull_request_number_in
 from tests.support.api_fixtures import Api, ApiFactory
 from tests.support.clock import FakeClock
-from tests.support.waiting import eventually
-from tests.web.test_runner_callbacks import ENV, bearer, create_dispatch, record, status_of
+from tests.web.test_runner_callbacks import ENV, add_eng_mapping, bearer, create_dispatch, record, status_of
 
 APP_ID = 4711
 
@@ -43,18 +41,7 @@ async def results(
 ) -> AsyncIterator[Api]:
     async with GitHubClient(APP_ID, rsa_key, base_url=str(github.url)) as client:
         api = await start_api(ENV, github=client)
-        mapping = {
-            "apiVersion": constants.API_VERSION,
-            "kind": constants.PROJECT_MAPPING_KIND,
-            "metadata": {"name": "eng", "namespace": namespace},
-            "spec": {
-                "teamKey": "ENG",
-                "ticketing": {"provider": "linear"},
-                "source": {"owner": "acme", "repo": "web", "defaultBranch": "main"},
-            },
-        }
-        await kube.create(PROJECT_MAPPINGS, namespace, mapping)
-        await eventually(lambda: api.context.mappings.get("eng") is not None)
+        await add_eng_mapping(kube, namespace, api)
         yield api
 
 
