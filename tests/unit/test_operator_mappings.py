@@ -230,3 +230,15 @@ def test_a_mapping_newer_than_the_cache_is_indexed_as_kopf_hands_it_over() -> No
 
     assert "eng-again" in directory.index_with(duplicate).conflicts
     assert directory.index_with(first) is directory.index(), "what the cache already has costs no rebuild"
+
+
+def test_a_note_that_no_longer_applies_is_written_away(rsa_key_pem: str) -> None:
+    env = GITHUB | CALLBACKS | {"GITHUB_APP_PRIVATE_KEY": rsa_key_pem, "LINEAR_API_KEY": "lin_api_x"}
+    bedrock = mapping("eng", "ENG", provider={"name": "bedrock", "awsRegion": "us-east-1"})
+    on_fly = status(env, bedrock, MappingStatusFacts(RunnerMode.FLY))
+    by_default = status(env, bedrock, MappingStatusFacts(RunnerMode.DEFAULT))
+
+    assert "Bedrock cannot run on Fly Machines" in on_fly["effectiveRunnerModeNote"]
+    assert "effectiveRunnerModeNote" not in by_default, "never null: the CRD takes a string or nothing"
+    assert status_patch_changes(on_fly, by_default), "the note has to go"
+    assert not status_patch_changes(by_default, by_default)

@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from pydantic import ValidationError
 
@@ -248,11 +248,11 @@ def mapping_status_patch(
         "observedGeneration": mapping.generation,
         "conditions": [credentials.to_wire(), ready.to_wire()],
         "effectiveRunnerMode": effective_runner_mode(facts.runner_mode, mapping.spec),
-        "effectiveRunnerModeNote": bedrock_kept_off_fly(
-            facts.runner_mode, mapping.spec.runner.execution_mode, mapping.spec.provider.name
-        ),
         "effectiveMaxIterations": effective_max_iterations(mapping.spec),
     }
+    note = bedrock_kept_off_fly(facts.runner_mode, mapping.spec.runner.execution_mode, mapping.spec.provider.name)
+    if note is not None:  # applied without it, the field goes: server-side apply drops what is no longer owned
+        status["effectiveRunnerModeNote"] = note
     return status
 
 
@@ -268,6 +268,10 @@ def readiness_change(current: Mapping[str, Any], patch: Mapping[str, Any]) -> tu
     return after.get("status") == "True", str(after.get("reason", "")), str(after.get("message", ""))
 
 
+DROPPED_WHEN_ABSENT: Final = ("effectiveRunnerModeNote",)
+"""Status fields this writer owns only sometimes: applying a status without one removes it."""
+
+
 def status_patch_changes(current: Mapping[str, Any], patch: Mapping[str, Any]) -> bool:
     """Whether applying `patch` to the status `current` would change anything (a skipped write costs nothing).
 
@@ -281,7 +285,7 @@ def status_patch_changes(current: Mapping[str, Any], patch: Mapping[str, Any]) -
                 return True
         elif current.get(key) != value:
             return True
-    return False
+    return any(key in current and key not in patch for key in DROPPED_WHEN_ABSENT)
 
 
 def _by_type(conditions: Any) -> dict[str, Any]:
