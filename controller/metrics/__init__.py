@@ -26,6 +26,8 @@ from controller.metrics.definitions import (
     RUNNER_CALLBACKS,
     RUNS_STARTED,
     WEBHOOK_EVENTS,
+    clear_team_gauges,
+    keep_team_gauges,
     render_latest,
 )
 
@@ -52,5 +54,7 @@ __all__ = [
     "RUNNER_CALLBACKS",
     "RUNS_STARTED",
     "WEBHOOK_EVENTS",
+    "clear_team_gauges",
+    "keep_team_gauges",
     "render_latest",
 ]

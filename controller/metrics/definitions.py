@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
 
 API_REQUESTS = Counter(
@@ -85,8 +87,9 @@ AGENT_COST = Counter(
 )
 DISPATCH_SECONDS = Histogram(
     "ai_implement_dispatch_duration_seconds",
-    "Time from a run's start on its backend to its terminal phase, by team and kind.",
-    ["team", "kind"],
+    "Time from a run's start on its backend to its terminal phase, by kind of run (not by team: a histogram "
+    "per team would multiply its buckets by the number of mappings).",
+    ["kind"],
     buckets=(60, 300, 600, 900, 1800, 2700, 3600, 5400, 7200, 10800),
 )
 RUNS_STARTED = Counter(
@@ -96,8 +99,8 @@ RUNS_STARTED = Counter(
 )
 REAPER_ACTIONS = Counter(
     "ai_implement_reaper_actions",
-    "Runner resources the reaper acted on, by rule and mode (dry-run, destroyed, failed).",
-    ["rule", "mode"],
+    "Runner resources the reaper acted on, by rule and outcome (dry-run, destroyed, failed).",
+    ["rule", "outcome"],
 )
 REAPER_SWEEPS = Counter(
     "ai_implement_reaper_sweeps",
@@ -122,3 +125,22 @@ LIVE_SESSIONS = Gauge(
     "Live runner resources (machines, containers, workflow runs) by backend and state, as last listed.",
     ["backend", "state"],
 )
+
+
+TEAM_GAUGES = (IN_PROGRESS, CAPACITY)
+"""Per-mapping gauges: they describe mappings that exist, on the replica that leads, and nothing else."""
+
+
+def keep_team_gauges(teams: Iterable[str]) -> None:
+    """Drop the per-team series of mappings that are gone, so a deleted mapping stops being reported."""
+    wanted = set(teams)
+    for gauge in TEAM_GAUGES:
+        shown = {sample.labels["team"] for metric in gauge.collect() for sample in metric.samples}
+        for team in shown - wanted:
+            gauge.remove(team)
+
+
+def clear_team_gauges() -> None:
+    """A replica that stops leading stops reporting mappings: the next leader reports them."""
+    for gauge in TEAM_GAUGES:
+        gauge.clear()

@@ -21,7 +21,7 @@ import kopf
 
 from controller.config import Settings
 from controller.kube import KubeConnection
-from controller.metrics import LEADER
+from controller.metrics import LEADER, clear_team_gauges
 from controller.operator.endpoints import operator_app, serving
 from controller.operator.handlers import build_registry
 from controller.operator.runtime import OperatorRuntime, open_operator_runtime
@@ -93,6 +93,7 @@ def term_of(
                 raise error  # the elector logs it and steps down
         finally:
             LEADER.set(0)
+            clear_team_gauges()
             await _end_term(handlers, work, stop_kopf, stopping, runtime.elector.timing.handover_margin)
 
     return lead

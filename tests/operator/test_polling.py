@@ -216,3 +216,24 @@ async def test_a_mapping_whose_runs_cannot_call_back_is_not_ready_and_dispatches
     ready = next(c for c in status["conditions"] if c["type"] == "Ready")
     assert (ready["status"], ready["reason"]) == ("False", "CredentialsMissing")
     assert ready["message"] == "runs cannot start until RUNNER_CALLBACK_BASE_URL and RUNNER_TOKEN_SECRET are set"
+
+
+async def test_a_deleted_mappings_gauges_go_at_the_next_poll(
+    start_operator: RuntimeFactory, kube: KubeClient, namespace: str, linear: LinearSandbox
+) -> None:
+    await apply_mapping(kube, namespace, "ENG")
+    await apply_mapping(kube, namespace, "OPS")
+    runtime = await start_operator()
+    await cached(runtime, "eng")
+    await cached(runtime, "ops")
+    (linear_poller,) = [p for p in runtime.pollers() if p.source.provider == "linear"]
+    await linear_poller.poll_once()
+    assert REGISTRY.get_sample_value("ai_implement_capacity", {"team": "OPS"}) == 1
+
+    await kube.delete(PROJECT_MAPPINGS, namespace, "ops")
+    await eventually(lambda: runtime.mappings.get("ops") is None)
+    await linear_poller.poll_once()
+
+    assert REGISTRY.get_sample_value("ai_implement_capacity", {"team": "OPS"}) is None
+    assert REGISTRY.get_sample_value("ai_implement_in_progress", {"team": "OPS"}) is None
+    assert REGISTRY.get_sample_value("ai_implement_capacity", {"team": "ENG"}) == 1

@@ -216,7 +216,7 @@ async def test_each_rule_fires_on_exactly_the_resources_it_should(
     world = await seed_world(loop, linear, operator_clock)
     runtime = await operator_seeing(loop, *SEEDED_DISPATCHES, CLIENT_SLUG="acme-corp")
     destroyed_before = reaped(
-        REGISTRY.get_sample_value("ai_implement_reaper_actions_total", {"rule": "orphan", "mode": "destroyed"})
+        REGISTRY.get_sample_value("ai_implement_reaper_actions_total", {"rule": "orphan", "outcome": "destroyed"})
     )
     sweeps_before = reaped(REGISTRY.get_sample_value("ai_implement_reaper_sweeps_total", {"outcome": "ok"}))
     operator_clock.advance(LATER)
@@ -250,7 +250,7 @@ async def test_each_rule_fires_on_exactly_the_resources_it_should(
     assert not world.container_running(loop, "docker-orphan")
     assert world.container_running(loop, "docker-live")
     assert report.backend_errors == {}
-    after = REGISTRY.get_sample_value("ai_implement_reaper_actions_total", {"rule": "orphan", "mode": "destroyed"})
+    after = REGISTRY.get_sample_value("ai_implement_reaper_actions_total", {"rule": "orphan", "outcome": "destroyed"})
     assert reaped(after) - destroyed_before == 3
 
     headers = await loop.api.login()

@@ -406,7 +406,7 @@ class DispatchReconciler:
         spec = DispatchSpec.model_validate(dispatch["spec"])
         DISPATCHES_FINISHED.labels(spec.mapping, spec.kind, step.phase).inc()
         if status.started_at is not None:
-            DISPATCH_SECONDS.labels(spec.mapping, spec.kind).observe((self.clock() - status.started_at).total_seconds())
+            DISPATCH_SECONDS.labels(spec.kind).observe((self.clock() - status.started_at).total_seconds())
         logger.info("%s ended %s", name, step.phase, extra=_log_context(spec, name))
 
     # Closing out ---------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Any
 from controller import constants
 from controller.httpclient import ServiceError
 from controller.kube import PROJECT_MAPPINGS, Informer, KubeClient, KubeError
-from controller.metrics import CAPACITY, IN_PROGRESS, LAST_POLL, POLL_SECONDS, POLLS
+from controller.metrics import CAPACITY, IN_PROGRESS, LAST_POLL, POLL_SECONDS, POLLS, keep_team_gauges
 from controller.operator.periodic import Sleep, every
 from controller.operator.tickets.dispatching import Dispatcher, PassReport, snapshot_rows
 from controller.operator.tickets.mappings import IndexedMapping, MappingDirectory, MappingIndex
@@ -53,6 +53,7 @@ class MappingStatusWriter:
             counts = {"inProgress": in_progress, "blocked": blocked.get(team, 0)}
             if any(current.get(key) != value for key, value in counts.items()):
                 changed.append((mapping, counts))
+        keep_team_gauges(index.team_keys())
         limit = asyncio.Semaphore(STATUS_WRITERS)
         await asyncio.gather(*(self._patch(mapping, counts, limit) for mapping, counts in changed))
 
@@ -91,6 +92,7 @@ class ProviderPoller:
         index = self.mappings.index()
         scopes = index.scopes(provider)
         if not scopes:
+            keep_team_gauges(index.team_keys())  # the provider's last mapping may just have gone
             await self.store.replace_issue_snapshot(provider, [])
             return None
         started = time.perf_counter()
