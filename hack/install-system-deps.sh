@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests need (PostgreSQL server, libfaketime, Chromium for the
-# admin UI's browser tests, shellcheck for actionlint's checks of the rendered workflows), once.
+# admin UI's browser tests, shellcheck for actionlint's checks of the rendered workflows, promtool
+# from prometheus for the alert rules' tests), once.
 # Idempotent: does nothing when everything is already there.
 set -euo pipefail
 
@@ -10,6 +11,7 @@ command -v faketime >/dev/null || missing+=(faketime)
 command -v chromium >/dev/null || missing+=(chromium fonts-dejavu-core)
 command -v shellcheck >/dev/null || missing+=(shellcheck)
 command -v jq >/dev/null || missing+=(jq)
+command -v promtool >/dev/null || missing+=(prometheus)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
