@@ -126,6 +126,15 @@ LIVE_SESSIONS = Gauge(
     ["backend", "state"],
 )
 
+STORE_UP = Gauge(
+    "ai_implement_store_up",
+    "1 when the store (SQLite or PostgreSQL) answered the last check, else 0: set by the API's /readyz and the "
+    "leader's periodic check.",
+)
+DISPATCHES_OVERDUE = Gauge(
+    "ai_implement_dispatches_overdue",
+    "Unfinished Dispatches whose deadline passed more than OVERDUE_GRACE ago: runs the controller failed to stop.",
+)
 
 TEAM_GAUGES = (IN_PROGRESS, CAPACITY)
 """Per-mapping gauges: they describe mappings that exist, on the replica that leads, and nothing else."""

@@ -12,10 +12,11 @@ import functools
 import logging
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import kopf
 
@@ -32,6 +33,7 @@ from controller.kube import (
     KubeConnection,
     load_connection,
 )
+from controller.metrics import DISPATCHES_OVERDUE, STORE_UP
 from controller.operator.error_boundary import ErrorBoundary
 from controller.operator.housekeeping import Housekeeper
 from controller.operator.leadership import LeaderElector, LeaseTiming
@@ -46,6 +48,7 @@ from controller.operator.runs.reconciler import (
     DispatchReconciler,
     no_checkpoint,
 )
+from controller.operator.runs.rules import overdue_count
 from controller.operator.runs.services import fly_sessions_in_force, open_run_services, team_secrets_reader
 from controller.operator.runs.ticket_updates import (
     ticket_updaters,
@@ -145,6 +148,21 @@ class OperatorRuntime:
                 every(self.settings.poll_interval.total_seconds(), self.refresh_mapping_statuses, "mapping status"),
                 name="mapping-status",
             )
+            group.create_task(every(HEALTH_METRICS_SECONDS, self.report_health, "health metrics"), name="health")
+
+    async def report_health(self) -> None:
+        """What on-call is paged by and only the leader can see: the store's reach, runs nobody stopped."""
+        STORE_UP.set(1 if await self.store.is_reachable() else 0)
+        deadlines = self.dispatches.project(_phase_and_deadline)
+        DISPATCHES_OVERDUE.set(overdue_count(deadlines, self.clock()))
+
+
+HEALTH_METRICS_SECONDS = 30.0
+
+
+def _phase_and_deadline(dispatch: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    status = dispatch.get("status") or {}
+    return status.get("phase"), status.get("deadlineAt")
 
 
 EVENT_COMPONENT = "ai-implement-operator"

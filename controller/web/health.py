@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from controller.metrics import render_latest
+from controller.metrics import STORE_UP, render_latest
 from controller.web.context import context_of
 from controller.web.routing import Access, ApiRouter, respond
 
@@ -42,6 +42,7 @@ async def readiness(request: web.Request) -> web.Response:
     context = context_of(request)
     kube_ok = await context.kube.healthy()
     store_ok = await context.store.is_reachable()
+    STORE_UP.set(1 if store_ok else 0)
     synced = context.mappings.synced
     checks = {
         "kubernetes": DependencyCheck(

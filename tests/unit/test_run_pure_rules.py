@@ -11,6 +11,7 @@ import pytest
 from controller.github import WorkflowRun
 from controller.operator.runs.messages import closing_comment, failed_step, log_message, notification_kind
 from controller.operator.runs.reconciler import releases_ticket
+from controller.operator.runs.rules import overdue_count
 from controller.operator.sessions.reconciler import status_patch
 from controller.resources.runner_session import RunnerSessionStatus
 from controller.runners.backend import RunHandle
@@ -260,3 +261,20 @@ def test_a_run_named_like_a_dispatch_is_adopted_only_when_the_app_started_it(run
     if why is not None:
         assert refused is not None
         assert why in refused
+
+
+def test_only_unfinished_runs_well_past_their_deadline_are_overdue() -> None:
+    def at(minutes: int) -> str:
+        return (NOW + timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z")
+
+    deadlines = [
+        ("Running", at(-11)),
+        ("Running", at(-9)),
+        ("Pending", at(-60)),
+        ("Succeeded", at(-60)),
+        ("TimedOut", at(-60)),
+        ("Running", None),
+        (None, at(-30)),
+    ]
+
+    assert overdue_count(deadlines, NOW) == 3

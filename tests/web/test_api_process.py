@@ -37,6 +37,7 @@ def test_the_process_serves_the_api_over_the_real_cluster(cluster: Cluster, name
         assert listing.status_code == 200
         metrics = httpx.get(f"{api.base_url}/metrics").text
         assert 'ai_implement_api_requests_total{method="GET",route="/api/mappings",status="200"}' in metrics
+        assert "ai_implement_store_up 1.0" in metrics, "the readiness check reports the store's reach"
         lines = [line for line in api.log.read_text().splitlines() if line.strip()]
         assert all(line.startswith("{") for line in lines), lines
 

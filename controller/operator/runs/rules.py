@@ -8,11 +8,14 @@ fails it, and when the effects of a terminal phase are still owed.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Final
 
-from controller.resources.dispatch import STOPPED_BY_THE_CONTROLLER, TERMINAL_PHASES
+from controller.clock import parse_kube_timestamp
+from controller.resources.dispatch import STOPPED_BY_THE_CONTROLLER, TERMINAL_PHASES, is_terminal
 
 RUNNER_EXIT_GRACE = timedelta(minutes=2)
 """How long a result may trail the end of its runner (the callback can be in flight) before it fails."""
@@ -118,3 +121,18 @@ def _running(facts: RunFacts, now: datetime, progress_timeout: timedelta) -> Nex
             )
         checks.append(facts.runner_ended_at + RUNNER_EXIT_GRACE)
     return NextStep(action=Action.WAIT, recheck_after=max(min(checks) - now, timedelta(0)))
+
+
+OVERDUE_GRACE: Final = timedelta(minutes=10)
+"""How long past its deadline an unfinished Dispatch may be before it counts as overdue: the controller
+times runs out at their deadline, and a stopping run may take its stop grace to save its work."""
+
+
+def overdue_count(deadlines: Iterable[tuple[str | None, str | None]], now: datetime) -> int:
+    """Unfinished Dispatches, given as (phase, deadlineAt), whose deadline passed more than OVERDUE_GRACE ago."""
+    count = 0
+    for phase, deadline in deadlines:
+        moment = parse_kube_timestamp(deadline)
+        if not is_terminal(phase) and moment is not None and moment + OVERDUE_GRACE < now:
+            count += 1
+    return count
