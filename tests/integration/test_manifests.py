@@ -132,7 +132,7 @@ async def test_the_service_account_may_do_what_the_processes_do_and_no_more(kube
 
 
 def test_the_service_monitor_scrapes_both_processes() -> None:
-    monitor = yaml.safe_load((BASE.parent / "monitoring" / "servicemonitor.yaml").read_text())
+    monitor = yaml.safe_load((BASE.parent / "components" / "monitoring" / "servicemonitor.yaml").read_text())
     (service,) = [d for d in base_documents() if d["kind"] == "Service"]
     assert {e["port"] for e in monitor["spec"]["endpoints"]} == {p["name"] for p in service["spec"]["ports"]}
     assert all(e["path"] == "/metrics" for e in monitor["spec"]["endpoints"])
