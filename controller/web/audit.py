@@ -13,7 +13,7 @@ from controller.store import JsonValue
 from controller.web.clients import client_address
 from controller.web.context import WebContext, context_of
 from controller.web.models import CamelModel
-from controller.web.routing import ApiRouter, QueryParameter, limit_of, reject_unknown_query, respond
+from controller.web.routing import ApiRouter, limit_of, limit_parameter, reject_unknown_query, respond
 
 router = ApiRouter(tag="audit")
 
@@ -61,12 +61,7 @@ async def record_change_by(
     "GET",
     "/api/audit",
     summary="The admin changes recorded in the audit trail, newest first",
-    query={
-        "limit": QueryParameter(
-            f"How many: 1 to {MAX_AUDIT_PAGE} (default {AUDIT_PAGE}).",
-            schema={"type": "integer", "minimum": 1, "maximum": MAX_AUDIT_PAGE},
-        )
-    },
+    query=limit_parameter(AUDIT_PAGE, MAX_AUDIT_PAGE),
     responses={200: AuditTrail, 422: None},
 )
 async def audit_trail(request: web.Request) -> web.Response:

@@ -10,7 +10,7 @@ from pydantic import Field
 from controller.store import ReaperAction, ReaperBackend, ReaperOutcome, ReaperRule
 from controller.web.context import WebContext, context_of
 from controller.web.models import CamelModel
-from controller.web.routing import ApiRouter, QueryParameter, limit_of, reject_unknown_query, respond
+from controller.web.routing import ApiRouter, limit_of, limit_parameter, reject_unknown_query, respond
 
 router = ApiRouter(tag="reaper")
 
@@ -98,12 +98,7 @@ async def reaper_summary_of(context: WebContext) -> ReaperSummary:
     "GET",
     "/api/reaper/recent",
     summary="List recent reaper destruction actions",
-    query={
-        "limit": QueryParameter(
-            f"How many, newest first: 1 to {MAX_RECENT} (default {DEFAULT_RECENT}).",
-            schema={"type": "integer", "minimum": 1, "maximum": MAX_RECENT},
-        )
-    },
+    query=limit_parameter(DEFAULT_RECENT, MAX_RECENT),
     responses={200: ReaperActionList, 422: None},
 )
 async def reaper_recent(request: web.Request) -> web.Response:

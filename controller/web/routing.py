@@ -152,6 +152,16 @@ def reject_unknown_query(request: web.Request) -> None:
         )
 
 
+def limit_parameter(default: int, maximum: int) -> dict[str, QueryParameter]:
+    """The `limit` query parameter of a listing as the OpenAPI document declares it (`limit_of` reads it)."""
+    return {
+        "limit": QueryParameter(
+            f"How many, newest first: 1 to {maximum} (default {default}).",
+            schema={"type": "integer", "minimum": 1, "maximum": maximum},
+        )
+    }
+
+
 def limit_of(request: web.Request, default: int, maximum: int) -> int:
     """The `limit` query parameter of a listing: a whole number from 1 to `maximum`, else 422."""
     text = request.query.get("limit")
