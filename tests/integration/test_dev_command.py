@@ -40,8 +40,14 @@ def wait_for_login(base: str, process: subprocess.Popen[bytes]) -> dict[str, str
 
 
 def succeeded_jobs(base: str, headers: dict[str, str]) -> list[dict[str, object]]:
+    """Implementation runs that succeeded: they, not a planning run that may end first, open a pull request."""
     body = httpx.get(f"{base}/api/log", headers=headers, timeout=5).json()
-    return [dispatch for job in body["jobs"] for dispatch in job["dispatches"] if dispatch["status"] == "succeeded"]
+    return [
+        dispatch
+        for job in body["jobs"]
+        for dispatch in job["dispatches"]
+        if dispatch["status"] == "succeeded" and dispatch["kind"] == "implementation"
+    ]
 
 
 def reaped_orphans(base: str, headers: dict[str, str]) -> int:
