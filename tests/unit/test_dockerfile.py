@@ -28,7 +28,7 @@ def test_the_runner_image_runs_the_runner_unprivileged_with_a_pinned_agent_and_c
 
 def test_the_controller_image_is_the_default_target_and_unprivileged() -> None:
     last = DOCKERFILE.rsplit("\nFROM ", 1)[1]
-    assert last.startswith("python:3.11-slim AS controller")
+    assert re.match(r"python:3\.11-slim@sha256:[0-9a-f]{64} AS controller\n", last)
     controller = stage("controller")
     assert "USER 65532:65532" in controller
     assert "COPY custom /app/custom" in controller

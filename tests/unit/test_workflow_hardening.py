@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -20,8 +19,8 @@ import yaml
 
 from controller.resources import ProjectMappingSpec
 from controller.workflows import COMMENT_TRIGGER_PATH, RUNNER_WORKFLOW_PATH, render_templates
+from tests.support.workflow_linters import lint_workflows
 
-ROOT = Path(__file__).parents[2]
 BASE: dict[str, Any] = {
     "teamKey": "ENG",
     "ticketing": {"provider": "linear"},
@@ -100,13 +99,7 @@ def test_the_rendered_workflows_are_clean_under_actionlint_and_shellcheck(provid
     for path in WORKFLOWS:
         (tmp_path / path).write_text(render_templates(SPECS[provider])[path])
 
-    linted = subprocess.run(
-        [_actionlint(), "-shellcheck", _shellcheck(), *(str(tmp_path / path) for path in WORKFLOWS)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    linted = lint_workflows(*(tmp_path / path for path in WORKFLOWS), cwd=tmp_path)
 
     assert linted.returncode == 0, linted.stdout + linted.stderr
 
@@ -127,19 +120,3 @@ def _run(script: str, settings: dict[str, str], github_env: Path) -> subprocess.
         "GITHUB_ENV": str(github_env),
     }
     return subprocess.run(["bash", "-e", "-c", script], env=environment, capture_output=True, text=True, check=False)
-
-
-def _actionlint() -> str:
-    built = subprocess.run(
-        ["bash", str(ROOT / "hack" / "build-actionlint.sh")], capture_output=True, text=True, check=False
-    )
-    if built.returncode != 0:
-        pytest.fail(f"actionlint could not be built (make install builds it): {built.stderr[-2000:]}")
-    return built.stdout.strip()
-
-
-def _shellcheck() -> str:
-    found = shutil.which("shellcheck")
-    if found is None:
-        pytest.fail("shellcheck is not installed: `make install` installs Debian's shellcheck package")
-    return found
