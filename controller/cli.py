@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import logging
+
     from controller.config import ConfigProblem, Settings
     from controller.kube import KubeConnection
 
@@ -116,31 +118,44 @@ def _refuse_unsafe_production(settings: Settings) -> None:
         raise _BadConfiguration
 
 
-def _serve_api(args: argparse.Namespace) -> int:
+def _start_logging(settings: Settings) -> logging.Logger:
+    """JSON logs naming this deployment on every line, then which client file applies and the warnings."""
     import logging
 
-    from controller.config import operational_problems
     from controller.logs import configure_logging
-    from controller.web.server import run_api
+
+    configure_logging(settings.log_level.value, client=settings.client_slug, fly_app=settings.fly_app_name)
+    logger = logging.getLogger("controller")
+    client_file = settings.client_file
+    if client_file is not None and client_file.found:
+        logger.info("client %s: settings read from %s", client_file.slug, client_file.path)
+    elif client_file is not None:
+        logger.info("client %s: no client file at %s, so none applies", client_file.slug, client_file.path)
+    for problem in settings.warnings:
+        logger.warning(problem.message)
+    return logger
+
+
+def _serve_api(args: argparse.Namespace) -> int:
+    from controller.config import operational_problems
+    from controller.web.server import MetricsPortUnavailable, run_api
 
     settings = _settings(args)
     _refuse_unsafe_production(settings)
     connection = _kubernetes_or_refuse()
-    configure_logging(settings.log_level.value)
-    logger = logging.getLogger("controller")
-    for problem in settings.warnings:
-        logger.warning(problem.message)
+    logger = _start_logging(settings)
     for problem in operational_problems(settings):
         logger.error("%s (the API serves anyway; the operator will not start)", problem.message)
-    run_api(settings, connection)
+    try:
+        run_api(settings, connection)
+    except MetricsPortUnavailable as error:
+        sys.stderr.write(f"error: {error}\n")
+        return 1
     return 0
 
 
 def _run_operator(args: argparse.Namespace) -> int:
-    import logging
-
     from controller.config import operational_problems
-    from controller.logs import configure_logging
     from controller.operator.main import OperatorStopped, run_operator
 
     settings = _settings(args)
@@ -150,9 +165,7 @@ def _run_operator(args: argparse.Namespace) -> int:
         sys.stderr.write("".join(f"error: {problem.message}\n" for problem in problems))
         return 1
     connection = _kubernetes_or_refuse()
-    configure_logging(settings.log_level.value)
-    for problem in settings.warnings:
-        logging.getLogger("controller").warning(problem.message)
+    _start_logging(settings)
     try:
         asyncio.run(run_operator(settings, connection=connection))
     except OperatorStopped as stopped:
@@ -163,15 +176,20 @@ def _run_operator(args: argparse.Namespace) -> int:
 
 def _run_dev(args: argparse.Namespace) -> int:
     from controller.config import ConfigurationError
-    from controller.dev.main import dev_port
+    from controller.dev.main import dev_metrics_port, dev_port
     from controller.dev.main import main as run_dev
 
     try:
-        port = dev_port(args.port, os.environ)
+        port, metrics_port = dev_port(args.port, os.environ), dev_metrics_port(os.environ)
     except ConfigurationError as error:
         sys.stderr.write("".join(f"error: {problem.message}\n" for problem in error.problems))
         return 1
-    return run_dev(port=port, work_dir=Path(args.work_dir), admin_code=os.environ.get("ADMIN_ACCESS_CODE"))
+    return run_dev(
+        port=port,
+        metrics_port=metrics_port,
+        work_dir=Path(args.work_dir),
+        admin_code=os.environ.get("ADMIN_ACCESS_CODE"),
+    )
 
 
 def _print_crds(args: argparse.Namespace) -> int:

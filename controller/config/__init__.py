@@ -1,6 +1,7 @@
 """Configuration: the environment variables the controller reads, their checks and their documentation.
 
-Load once at start-up with `load_settings()`; it raises `ConfigurationError` listing every bad
+Load once at start-up with `load_settings()`, which reads the environment over the dotenv file over
+the client file `clients/<CLIENT_SLUG>.toml`; it raises `ConfigurationError` listing every bad
 variable. `render_config_check()` is the text of `ai-implement config check`, `missing_for_mapping()`
 says what one project mapping still needs, and `python -m controller.config` prints the reference.
 """
@@ -9,7 +10,6 @@ from controller.config.docs import settings_reference_markdown, with_settings_ta
 from controller.config.problems import ConfigProblem, ConfigurationError
 from controller.config.report import (
     ConfigEntry,
-    ValueSource,
     effective_configuration,
     operational_problems,
     production_problems,
@@ -26,8 +26,10 @@ from controller.config.settings import (
     Settings,
     load_settings,
 )
+from controller.config.sources import ClientFile, ValueOrigin, ValueSource
 
 __all__ = [
+    "ClientFile",
     "ConfigEntry",
     "ConfigProblem",
     "ConfigurationError",
@@ -38,6 +40,7 @@ __all__ = [
     "SecretsBackend",
     "Section",
     "Settings",
+    "ValueOrigin",
     "ValueSource",
     "bedrock_kept_off_fly",
     "effective_configuration",

@@ -2,26 +2,16 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import StrEnum
+from pathlib import Path
 from typing import Final
 from urllib.parse import urlsplit
 
 from controller.config.problems import ConfigProblem, ConfigurationError
 from controller.config.settings import Section, Settings, as_environment_text, describe_settings
+from controller.config.sources import ValueOrigin, ValueSource
 
 SET: Final = "<set>"
 UNSET: Final = "<unset>"
-
-
-class ValueSource(StrEnum):
-    """Where a shown value came from."""
-
-    ENVIRONMENT = "environment"
-    """Set in the process environment or the dotenv file."""
-    DEFAULT = "default"
-    """Not set; the documented default applies."""
-    DERIVED = "derived"
-    """Not set; the value follows from other variables (e.g. DEDUP_DB_PATH from AI_IMPLEMENT_ENV)."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +23,13 @@ class ConfigEntry:
     value: str
     source: ValueSource
     secret: bool
+    path: Path | None = None
+    """The file the value came from: the dotenv file or the client file."""
+
+    @property
+    def origin(self) -> str:
+        """The source column: `environment`, `.env file (.env)`, `clients/acme.toml`, `default`, `derived`."""
+        return str(ValueOrigin(self.source, self.path))
 
 
 def effective_configuration(settings: Settings) -> list[ConfigEntry]:
@@ -44,18 +41,19 @@ def effective_configuration(settings: Settings) -> list[ConfigEntry]:
     entries = []
     for described in describe_settings():
         value = getattr(settings, described.field_name)
-        if described.field_name in settings.model_fields_set:
-            source = ValueSource.ENVIRONMENT
-        elif described.field_name in derived_values:
-            source = ValueSource.DERIVED
+        origin = settings.origin_of(described.variable)
+        if origin is None and described.field_name in derived_values:
+            origin = ValueOrigin(ValueSource.DERIVED)
             value = derived_values[described.field_name]
-        else:
-            source = ValueSource.DEFAULT
+        elif origin is None:
+            origin = ValueOrigin(ValueSource.DEFAULT)
         if described.secret:
             shown = UNSET if value is None else SET
         else:
             shown = UNSET if value is None else as_environment_text(value)
-        entries.append(ConfigEntry(described.variable, described.section, shown, source, described.secret))
+        entries.append(
+            ConfigEntry(described.variable, described.section, shown, origin.source, described.secret, origin.path)
+        )
     return entries
 
 
@@ -147,11 +145,25 @@ def render_config_check(
         return _with_verdict(lines, errors=len(problems), warnings=0), 1
     errors = [*operational_problems(outcome), *production_problems(outcome), *more_errors]
     warnings = outcome.warnings
-    lines = [f"AI-Implement configuration ({outcome.environment}, {outcome.environment_reason})", ""]
+    lines = [f"AI-Implement configuration ({outcome.environment}, {outcome.environment_reason})"]
+    lines += [*_client_file_lines(outcome), ""]
     lines += _table_lines(effective_configuration(outcome))
     if errors or warnings:
         lines += ["", *_problem_lines("error", errors), *_problem_lines("warning", warnings)]
     return _with_verdict(lines, errors=len(errors), warnings=len(warnings)), 1 if errors else 0
+
+
+def _client_file_lines(settings: Settings) -> list[str]:
+    """Which client file applies, so that a CLIENT_SLUG naming no file (a typo?) is seen at a glance."""
+    client_file = settings.client_file
+    if client_file is None:
+        return []
+    if client_file.found:
+        return [f"Client {client_file.slug}: settings read from {client_file.path}"]
+    return [
+        f"Client {client_file.slug}: no client file at {client_file.path}, so only the environment, the .env "
+        "file and the defaults apply"
+    ]
 
 
 def _table_lines(entries: list[ConfigEntry]) -> list[str]:
@@ -162,7 +174,7 @@ def _table_lines(entries: list[ConfigEntry]) -> list[str]:
         in_section = [entry for entry in entries if entry.section is section]
         lines.append(f"{section}:")
         lines += [
-            f"  {entry.variable:<{variable_width}}  {entry.value:<{value_width}}  {entry.source}"
+            f"  {entry.variable:<{variable_width}}  {entry.value:<{value_width}}  {entry.origin}"
             for entry in in_section
         ]
     return lines

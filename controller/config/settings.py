@@ -12,18 +12,26 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Final, TypeVar, get_args
+from typing import Final, TypeVar
 from urllib.parse import urlsplit
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
-from pydantic.fields import FieldInfo
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from controller.config.problems import ConfigProblem, ConfigurationError
+from controller.config.sources import (
+    CLIENT_SLUG_RULE,
+    ClientFile,
+    ValueOrigin,
+    ValueSource,
+    is_client_slug,
+    is_secret,
+    read_layers,
+)
 
 
 class Section(StrEnum):
@@ -172,10 +180,6 @@ def _load_rsa_private_key(pem: str) -> rsa.RSAPrivateKey:
     return key
 
 
-def _is_secret(field: FieldInfo) -> bool:
-    return field.annotation is SecretStr or SecretStr in get_args(field.annotation)
-
-
 def as_environment_text(value: object) -> str:
     """Show a value the way it would be written in the environment (`false`, not `False`)."""
     if isinstance(value, bool):
@@ -186,8 +190,9 @@ def as_environment_text(value: object) -> str:
 class Settings(BaseSettings):
     """Every variable the controller reads, each documented by its description.
 
-    Build it with `load_settings()`, which passes the environment in explicitly; `Settings()` on its
-    own reads nothing and yields the defaults, which keeps tests free of the host's environment.
+    Build it with `load_settings()`, which merges the environment, the dotenv file and the client file
+    and passes the result in explicitly; `Settings()` on its own reads nothing and yields the
+    defaults, which keeps tests free of the host's environment.
     """
 
     model_config = SettingsConfigDict(
@@ -197,6 +202,9 @@ class Settings(BaseSettings):
         hide_input_in_errors=True,
         validate_default=True,
     )
+    _origins: dict[str, ValueOrigin] = PrivateAttr(default_factory=dict)
+    """Where each given value came from, by field name; filled in by `load_settings`."""
+    _client_file: ClientFile | None = PrivateAttr(default=None)
 
     github_app_id: int | None = Field(
         default=None,
@@ -322,6 +330,14 @@ class Settings(BaseSettings):
         description=(
             "HTTP port the operator serves its own /metrics and /healthz on (the API has PORT), from 1 to "
             "65535; it must differ from PORT when both run in one pod."
+        ),
+        json_schema_extra={"section": Section.SERVICE},
+    )
+    metrics_port: int = Field(
+        default=9090,
+        description=(
+            "HTTP port the API serves /metrics on, apart from PORT so that publishing the API's public paths "
+            "never publishes the metrics; from 1 to 65535, different from PORT and OPERATOR_PORT."
         ),
         json_schema_extra={"section": Section.SERVICE},
     )
@@ -610,16 +626,27 @@ class Settings(BaseSettings):
     client_slug: str | None = Field(
         default=None,
         description=(
-            "Client identifier matching this instance's `clients/<slug>.toml`, used in logs and "
-            "notifications to tell multi-tenant deployments apart."
+            "Client identifier of this instance when many clients are deployed from one repository, e.g. "
+            "`acme`: 1 to 63 lower-case letters, digits and -. `<CLIENTS_DIR>/<slug>.toml`, when it exists, "
+            "holds the client's non-secret settings, read under the environment and the .env file. Every "
+            "log line carries it as `client` and every notification names it, to tell deployments apart."
         ),
         json_schema_extra={"section": Section.MULTI_TENANT},
     )
     fly_app_name: str | None = Field(
         default=None,
         description=(
-            "Fly.io app name of this instance, read for logging only (Fly sets it automatically). Its "
-            "presence also makes AI_IMPLEMENT_ENV default to production."
+            "Fly.io app name of this instance, read for logging only (Fly sets it automatically): every "
+            "log line carries it as `flyApp`. Its presence also makes AI_IMPLEMENT_ENV default to production."
+        ),
+        json_schema_extra={"section": Section.MULTI_TENANT},
+    )
+    clients_dir: Path = Field(
+        default=Path("clients"),
+        description=(
+            "Directory of the client files, `<CLIENT_SLUG>.toml` each. A relative path is read from the "
+            "working directory (the container image keeps it at `/app/clients`). Set it in the environment "
+            "or the .env file: like CLIENT_SLUG, it cannot be set in a client file."
         ),
         json_schema_extra={"section": Section.MULTI_TENANT},
     )
@@ -714,8 +741,8 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Read values given explicitly first, then the dotenv file; never `os.environ` behind our back."""
-        return init_settings, dotenv_settings
+        """Read only the values given explicitly: `load_settings` merges the layers and keeps their origins."""
+        return (init_settings,)
 
     @field_validator("github_app_id", mode="before")
     @classmethod
@@ -747,6 +774,12 @@ class Settings(BaseSettings):
     def _operator_port_is_in_range(cls, value: object) -> int:
         expected = "use a port number from 1 to 65535 (the default is 8081)"
         return _parse_integer("OPERATOR_PORT", value, minimum=1, maximum=65535, expected=expected)
+
+    @field_validator("metrics_port", mode="before")
+    @classmethod
+    def _metrics_port_is_in_range(cls, value: object) -> int:
+        expected = "use a port number from 1 to 65535 (the default is 9090)"
+        return _parse_integer("METRICS_PORT", value, minimum=1, maximum=65535, expected=expected)
 
     @field_validator("leader_lease_seconds", mode="before")
     @classmethod
@@ -823,6 +856,17 @@ class Settings(BaseSettings):
     @classmethod
     def _environment_is_known(cls, value: object) -> Environment | None:
         return None if value is None else _parse_choice("AI_IMPLEMENT_ENV", value, Environment)
+
+    @field_validator("client_slug", mode="before")
+    @classmethod
+    def _client_slug_is_a_slug(cls, value: object) -> str | None:
+        """A slug names a file, so nothing that could climb out of CLIENTS_DIR (`../x`) gets through."""
+        if value is None:
+            return None
+        text = str(value).strip()
+        if not is_client_slug(text):
+            raise _invalid(f"CLIENT_SLUG={text!r} is not a client slug: {CLIENT_SLUG_RULE}.")
+        return text
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -1045,8 +1089,24 @@ class Settings(BaseSettings):
         return found
 
     def explicitly_set(self, variable: str) -> bool:
-        """Whether the variable was given (environment or .env), rather than left at its default."""
+        """Whether the variable was given (environment, .env or client file), rather than left at its default."""
         return variable.lower() in self.model_fields_set
+
+    def origin_of(self, variable: str) -> ValueOrigin | None:
+        """Where the variable's value came from, by its environment name; None when it was not set.
+
+        Settings built directly rather than by `load_settings` count what they were given as the
+        environment.
+        """
+        field_name = variable.lower()
+        if field_name not in self.model_fields_set:
+            return None
+        return self._origins.get(field_name, ValueOrigin(ValueSource.ENVIRONMENT))
+
+    @property
+    def client_file(self) -> ClientFile | None:
+        """The client file CLIENT_SLUG names, found or not; None without CLIENT_SLUG."""
+        return self._client_file
 
     def is_set(self, variable: str) -> bool:
         """Whether the variable has a value, by its environment name (`is_set("JIRA_TOKEN")`)."""
@@ -1085,7 +1145,7 @@ def describe_settings() -> list[SettingDescription]:
                 variable=field_name.upper(),
                 field_name=field_name,
                 section=Section(str(extra["section"])),
-                secret=_is_secret(field),
+                secret=is_secret(field),
                 default=field.default,
                 derived_default=None if derived_default is None else str(derived_default),
                 description=field.description,
@@ -1095,25 +1155,34 @@ def describe_settings() -> list[SettingDescription]:
 
 
 def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path | None = ".env") -> Settings:
-    """Read the settings from `environ` (default: the process environment) over the dotenv file.
+    """Read the settings from `environ` (default: the process environment) over the dotenv file, over
+    the client file `<CLIENTS_DIR>/<CLIENT_SLUG>.toml`, over the defaults.
 
     Variable names match in any letter case, empty values count as unset, unknown variables are
-    ignored, and a missing dotenv file is no error. Raises `ConfigurationError` listing every bad
-    variable; pydantic's own error text is dropped because it quotes the input, secrets included.
+    ignored, and a missing dotenv or client file is no error. Raises `ConfigurationError` listing every
+    bad variable, and every fault of the client file; a value from a file is reported with the file's
+    name. Pydantic's own error text is dropped because it quotes the input, secrets included.
     """
-    source = os.environ if environ is None else environ
-    known = Settings.model_fields.keys()
-    values: dict[str, Any] = {name.lower(): value for name, value in source.items() if value and name.lower() in known}
+    layers = read_layers(Settings, os.environ if environ is None else environ, env_file)
     try:
-        return Settings(_env_file=env_file, **values)
+        settings = Settings(**layers.values)
     except ValidationError as error:
-        raise ConfigurationError(_problems_from(error)) from None
+        raise ConfigurationError([*layers.problems, *_problems_from(error, layers.origins)]) from None
+    if layers.problems:
+        raise ConfigurationError(layers.problems)
+    settings._origins = layers.origins
+    settings._client_file = layers.client_file
+    return settings
 
 
-def _problems_from(error: ValidationError) -> list[ConfigProblem]:
+def _problems_from(error: ValidationError, origins: Mapping[str, ValueOrigin]) -> list[ConfigProblem]:
     problems = []
     for detail in error.errors(include_url=False, include_context=False, include_input=False):
-        variable = str(detail["loc"][0]).upper()
+        field_name = str(detail["loc"][0])
+        variable = field_name.upper()
         message = detail["msg"] if detail["type"] == _INVALID_SETTING else f"{variable} is not valid: {detail['msg']}."
+        origin = origins.get(field_name)
+        if origin is not None and origin.path is not None:
+            message = f"{origin.path}: {message}"
         problems.append(ConfigProblem(variable, message))
     return problems

@@ -53,6 +53,7 @@ from controller.dev.story import DevStory
 from controller.devcluster import ControlPlane, ControlPlaneError, install_crds, locate_binaries
 from controller.kube import KubeClient, load_connection
 from controller.logs import configure_logging
+from controller.metrics.exposition import metrics_app
 from controller.operator.main import run_operator
 from controller.sandbox.chat import ChatSandbox
 from controller.sandbox.docker import DockerSandbox
@@ -96,6 +97,11 @@ def dev_port(argument: int | None, environ: Mapping[str, str]) -> int:
     return DEFAULT_PORT
 
 
+def dev_metrics_port(environ: Mapping[str, str]) -> int:
+    """METRICS_PORT read and checked as a deployment reads it, else its default (9090)."""
+    return load_settings({"METRICS_PORT": environ.get("METRICS_PORT") or ""}, env_file=None).metrics_port
+
+
 POLL_INTERVAL_MS = 15_000
 """Long enough that a ticket dispatched within a second of its label was clearly dispatched by its webhook."""
 
@@ -108,17 +114,26 @@ def api_url_of(port: int) -> str:
     return f"http://127.0.0.1:{port}"
 
 
-def dev_settings(sandboxes: Sandboxes, *, port: int, work_dir: Path, admin_code: str) -> Settings:
+def dev_settings(sandboxes: Sandboxes, *, port: int, metrics_port: int, work_dir: Path, admin_code: str) -> Settings:
     """The settings of a deployment whose services are the sandboxes."""
+    environ = dev_environment(sandboxes, port=port, metrics_port=metrics_port, work_dir=work_dir, admin_code=admin_code)
+    return load_settings(environ, env_file=None)
+
+
+def dev_environment(
+    sandboxes: Sandboxes, *, port: int, metrics_port: int, work_dir: Path, admin_code: str
+) -> dict[str, str]:
+    """The environment of a deployment whose services are the sandboxes (tests run processes with it)."""
     key_pem = sandboxes.app_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
     api_url = api_url_of(port)
     webhooks = sandboxes.webhooks
-    environ = {
+    return {
         "AI_IMPLEMENT_ENV": "development",
         "ADMIN_ACCESS_CODE": admin_code,
         "PORT": str(port),
+        "METRICS_PORT": str(metrics_port),
         "POLL_INTERVAL_MS": str(POLL_INTERVAL_MS),
         "RUNNER_PROGRESS_TIMEOUT_MINUTES": str(STALL_AFTER_MINUTES),
         "DEDUP_DB_PATH": str(work_dir / "dev.sqlite"),
@@ -150,7 +165,6 @@ def dev_settings(sandboxes: Sandboxes, *, port: int, work_dir: Path, admin_code:
         "RUNNER_TOKEN_SECRET": secrets.token_hex(32),
         "NOTIFY_WEBHOOK_URL": sandboxes.chat.add_slack_hook(),
     }
-    return load_settings(environ, env_file=None)
 
 
 @asynccontextmanager
@@ -205,6 +219,10 @@ async def serve_api(settings: Settings, stack: AsyncExitStack) -> None:
     await runner.setup()
     stack.push_async_callback(runner.cleanup)
     await web.TCPSite(runner, "127.0.0.1", settings.port).start()
+    metrics = web.AppRunner(metrics_app(), access_log=None)
+    await metrics.setup()
+    stack.push_async_callback(metrics.cleanup)
+    await web.TCPSite(metrics, "127.0.0.1", settings.metrics_port).start()
 
 
 def banner(settings: Settings, admin_code: str, kubeconfig: Path, sandboxes: Sandboxes) -> str:
@@ -216,6 +234,7 @@ def banner(settings: Settings, admin_code: str, kubeconfig: Path, sandboxes: San
             "AI-Implement is running on this machine, against sandboxes of every external service.",
             f"  Admin UI:     {url}/admin",
             f"  Admin code:   {admin_code}",
+            f"  Metrics:      http://127.0.0.1:{settings.metrics_port}/metrics",
             f"  API:          curl -s -X POST {url}/api/auth -H 'Content-Type: application/json' "
             f'-d \'{{"code": "{admin_code}"}}\'',
             f"  kubectl:      export KUBECONFIG={kubeconfig}; kubectl get pmap,disp,rsess",
@@ -230,11 +249,11 @@ def banner(settings: Settings, admin_code: str, kubeconfig: Path, sandboxes: San
     )
 
 
-async def run_dev(*, port: int, work_dir: Path, admin_code: str | None, kubeconfig: Path) -> None:
+async def run_dev(*, port: int, metrics_port: int, work_dir: Path, admin_code: str | None, kubeconfig: Path) -> None:
     code = admin_code or secrets.token_urlsafe(12)
     async with AsyncExitStack() as stack:
         sandboxes = await stack.enter_async_context(running_sandboxes(api_url_of(port), work_dir))
-        settings = dev_settings(sandboxes, port=port, work_dir=work_dir, admin_code=code)
+        settings = dev_settings(sandboxes, port=port, metrics_port=metrics_port, work_dir=work_dir, admin_code=code)
         await serve_api(settings, stack)
         print(banner(settings, code, kubeconfig, sandboxes), flush=True)
         kube = await stack.enter_async_context(KubeClient(load_connection()))
@@ -263,7 +282,7 @@ def _story(sandboxes: Sandboxes, kube: KubeClient) -> DevStory:
     )
 
 
-def main(*, port: int, work_dir: Path, admin_code: str | None) -> int:
+def main(*, port: int, metrics_port: int, work_dir: Path, admin_code: str | None) -> int:
     """Start the control plane, then everything else; stop it all on Ctrl-C or SIGTERM."""
     configure_logging("INFO")
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -275,7 +294,15 @@ def main(*, port: int, work_dir: Path, admin_code: str | None) -> int:
     with ControlPlane(binaries) as plane:
         prepare_cluster(plane.kubeconfig_path)
         with _kubeconfig_in_environment(plane.kubeconfig_path), contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(run_dev(port=port, work_dir=work_dir, admin_code=admin_code, kubeconfig=plane.kubeconfig_path))
+            asyncio.run(
+                run_dev(
+                    port=port,
+                    metrics_port=metrics_port,
+                    work_dir=work_dir,
+                    admin_code=admin_code,
+                    kubeconfig=plane.kubeconfig_path,
+                )
+            )
     print("stopped", flush=True)
     return 0
 

@@ -14,7 +14,7 @@ from typing import Final
 
 from aiohttp import web
 
-from controller.metrics import render_latest
+from controller.metrics.exposition import metrics_response
 
 HOST: Final = "0.0.0.0"  # noqa: S104 - probed by the kubelet and scraped by Prometheus from outside the pod
 
@@ -27,15 +27,9 @@ def operator_app(*, electing: Callable[[], bool], leading: Callable[[], bool]) -
         body = {"status": "ok" if alive else "election stopped", "leader": leading()}
         return web.json_response(body, status=200 if alive else 503)
 
-    async def metrics(request: web.Request) -> web.Response:
-        body, content_type = render_latest()
-        response = web.Response(body=body)
-        response.headers["Content-Type"] = content_type
-        return response
-
     app = web.Application()
     app.router.add_get("/healthz", healthz)
-    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/metrics", metrics_response)
     return app
 
 

@@ -83,10 +83,10 @@ class LeaderElector:
             while True:
                 if await self._try_acquire():
                     self._holds_lease = True
-                    logger.info("became the leader", extra={"client": self.identity})
+                    logger.info("became the leader as %s", self.identity)
                     await self._lead_while_renewed(lead)
                     self._holds_lease = False
-                    logger.warning("stopped leading", extra={"client": self.identity})
+                    logger.warning("%s stopped leading", self.identity)
                 await asyncio.sleep(self._timing.retry_every)
         finally:
             if self._holds_lease:

@@ -1,11 +1,11 @@
-"""Liveness, readiness and metrics: what Kubernetes probes and Prometheus scrapes."""
+"""Liveness and readiness: what Kubernetes probes (Prometheus scrapes METRICS_PORT, controller.metrics.exposition)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from controller.metrics import STORE_UP, render_latest
+from controller.metrics import STORE_UP
 from controller.web.context import context_of
 from controller.web.routing import Access, ApiRouter, respond
 
@@ -64,17 +64,3 @@ async def readiness(request: web.Request) -> web.Response:
     }
     ready = all(check.ok for check in checks.values())
     return respond(Readiness(ready=ready, checks=checks), status=200 if ready else 503)
-
-
-@router.route(
-    "GET",
-    "/metrics",
-    summary="Prometheus metrics in the text exposition format",
-    responses={200: None},
-    access=Access.PUBLIC,
-)
-async def metrics(request: web.Request) -> web.Response:
-    body, content_type = render_latest()
-    response = web.Response(body=body)
-    response.headers["Content-Type"] = content_type
-    return response

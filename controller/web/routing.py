@@ -30,7 +30,7 @@ class Access(StrEnum):
     OWN_SECRET = "own-secret"
     """The handler checks its own secret (webhooks, callbacks, triggers); never the admin token."""
     PUBLIC = "public"
-    """Anyone, always (health, readiness, metrics)."""
+    """Anyone, always (health, readiness; metrics are on their own port)."""
     UI = "ui"
     """The admin UI under /admin: 404 while ADMIN_ACCESS_CODE is unset; its pages check the session cookie."""
 

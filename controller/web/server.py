@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Final
 
 import httpx
 from aiohttp import web
@@ -16,6 +17,7 @@ from controller.config.overrides import read_service_account_namespace, resolve_
 from controller.gc_tuning import tune_for_serving
 from controller.github import GitHubClient
 from controller.kube import PROJECT_MAPPINGS, Informer, KubeClient, KubeConnection, load_connection
+from controller.metrics.exposition import metrics_app
 from controller.runners.identity import IdentityVerifier
 from controller.secrets import KubernetesSecretBackend
 from controller.store import Store, database_url_from_settings, redact_database_url, upgrade_database
@@ -26,6 +28,8 @@ from controller.web.context import CONTEXT, WebContext
 from controller.web.identity import IdentityProbe
 
 logger = logging.getLogger("controller.web")
+
+METRICS_HOST: Final = "0.0.0.0"  # noqa: S104 - scraped by Prometheus from outside the pod
 
 RESTART_BOUND_SETTINGS = (constants.SETTING_FLY_SESSIONS_APP, constants.SETTING_FLY_SESSIONS_REGION)
 
@@ -132,6 +136,31 @@ def create_app(settings: Settings, connection: KubeConnection | None = None) -> 
     return app
 
 
+class MetricsPortUnavailable(RuntimeError):
+    """METRICS_PORT could not be bound; the message names the port and the cause."""
+
+
+def serve_metrics_on(port: int) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup context that serves /metrics on `port` (all interfaces) for as long as the app runs."""
+
+    async def metrics_server(app: web.Application) -> AsyncIterator[None]:
+        runner = web.AppRunner(metrics_app(), access_log=None)
+        await runner.setup()
+        try:
+            try:
+                await web.TCPSite(runner, METRICS_HOST, port).start()
+            except OSError as error:
+                raise MetricsPortUnavailable(f"cannot serve /metrics on METRICS_PORT={port}: {error}") from error
+            logger.info("serving /metrics on port %d", port)
+            yield
+        finally:
+            await runner.cleanup()
+
+    return metrics_server
+
+
 def run_api(settings: Settings, connection: KubeConnection | None = None) -> None:
-    """Serve until SIGINT or SIGTERM on 0.0.0.0:PORT."""
-    web.run_app(create_app(settings, connection), port=settings.port, access_log=None, print=None)
+    """Serve until SIGINT or SIGTERM on 0.0.0.0:PORT, and /metrics on 0.0.0.0:METRICS_PORT."""
+    app = create_app(settings, connection)
+    app.cleanup_ctx.insert(0, serve_metrics_on(settings.metrics_port))  # a taken port fails before migrating
+    web.run_app(app, port=settings.port, access_log=None, print=None)

@@ -81,10 +81,10 @@ def story_lines(log: Path, process: subprocess.Popen[bytes]) -> list[str]:
     pytest.fail(f"the story did not finish; it told {told}; the log ends: {text[-3000:]}")
 
 
-def accepted_webhooks(base: str) -> dict[str, float]:
+def accepted_webhooks(metrics_url: str) -> dict[str, float]:
     """`ai_implement_webhook_events_total{outcome="accepted"}` by source, from /metrics."""
     counts = {}
-    for line in httpx.get(f"{base}/metrics", timeout=5).text.splitlines():
+    for line in httpx.get(metrics_url, timeout=5).text.splitlines():
         match = re.fullmatch(r'ai_implement_webhook_events_total\{outcome="accepted",source="(\w+)"\} (\S+)', line)
         if match is not None:
             counts[match.group(1)] = float(match.group(2))
@@ -123,9 +123,9 @@ def test_make_dev_shows_a_ticket_succeed_and_stops_cleanly_on_ctrl_c(tmp_path: P
         locate_binaries()
     except ControlPlaneError as error:
         pytest.fail(f"the control-plane binaries cannot be built (make install builds them): {error}")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    environment = {**os.environ, "ADMIN_ACCESS_CODE": ADMIN_CODE, "PORT": str(port)}
+    port, metrics_port = free_port(), free_port()
+    base, metrics_url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{metrics_port}/metrics"
+    environment = {**os.environ, "ADMIN_ACCESS_CODE": ADMIN_CODE, "PORT": str(port), "METRICS_PORT": str(metrics_port)}
     environment.pop("KUBECONFIG", None)
     log = (tmp_path / "dev.log").open("wb")
     process = subprocess.Popen(
@@ -150,7 +150,7 @@ def test_make_dev_shows_a_ticket_succeed_and_stops_cleanly_on_ctrl_c(tmp_path: P
         lines = story_lines(tmp_path / "dev.log", process)
         assert any(line.startswith("[story] OPS-2 became Dispatch ops-2-implementation-1") for line in lines)
         assert any(line.startswith("[story] PAY-3 became Dispatch pay-3-implementation-1") for line in lines)
-        webhooks = accepted_webhooks(base)
+        webhooks = accepted_webhooks(metrics_url)
         assert {"linear", "jira", "github"} <= {source for source, count in webhooks.items() if count > 0}, webhooks
         kinds = jobs_by_ticket(base, headers)
         assert {"implementation", "review", "gap-fill"} <= kinds["ENG-1"], kinds

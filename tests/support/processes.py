@@ -21,18 +21,20 @@ from controller.devcluster.controlplane import free_port
 class RunningProcess:
     base_url: str
     log: Path
+    metrics_url: str
 
 
 @contextmanager
 def running_api(env: dict[str, str], work_dir: Path, *, timeout: float = 30.0) -> Iterator[RunningProcess]:
-    """`ai-implement api` on a free port with exactly `env` (plus PATH/HOME), stopped with SIGTERM."""
-    port = free_port()
+    """`ai-implement api` on free ports with exactly `env` (plus PATH/HOME), stopped with SIGTERM."""
+    port, metrics_port = free_port(), free_port()
     log = work_dir / "api.log"
     full_env = {
         "PATH": os.environ["PATH"],
         "HOME": os.environ.get("HOME", str(work_dir)),
         "PYTHONPATH": str(Path(__file__).parents[2]),
         "PORT": str(port),
+        "METRICS_PORT": str(metrics_port),
         **env,
     }
     with log.open("wb") as output:
@@ -46,7 +48,7 @@ def running_api(env: dict[str, str], work_dir: Path, *, timeout: float = 30.0) -
         base_url = f"http://127.0.0.1:{port}"
         try:
             _wait_for_health(base_url, process, log, timeout)
-            yield RunningProcess(base_url=base_url, log=log)
+            yield RunningProcess(base_url=base_url, log=log, metrics_url=f"http://127.0.0.1:{metrics_port}/metrics")
         finally:
             process.send_signal(signal.SIGTERM)
             try:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from controller.dev.main import dev_port
+from controller.dev.main import dev_metrics_port, dev_port
 from controller.github.trigger_secrets import repository_trigger_secret
 from controller.resources import ALL_KINDS
 
@@ -138,6 +138,8 @@ def test_dev_listens_on_port_unless_told_otherwise() -> None:
     assert dev_port(None, {}) == 8080
     assert dev_port(None, {"PORT": "9123"}) == 9123
     assert dev_port(9200, {"PORT": "9123"}) == 9200, "--port wins over PORT"
+    assert dev_metrics_port({}) == 9090
+    assert dev_metrics_port({"METRICS_PORT": "9124"}) == 9124
 
 
 def test_dev_refuses_a_bad_port_in_one_line_before_starting_anything(tmp_path: Path) -> None:

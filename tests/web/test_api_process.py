@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -35,7 +39,8 @@ def test_the_process_serves_the_api_over_the_real_cluster(cluster: Cluster, name
         token = httpx.post(f"{api.base_url}/api/auth", json={"code": CODE}).json()["token"]
         listing = httpx.get(f"{api.base_url}/api/mappings", headers={"Authorization": f"Bearer {token}"})
         assert listing.status_code == 200
-        metrics = httpx.get(f"{api.base_url}/metrics").text
+        assert httpx.get(f"{api.base_url}/metrics").status_code == 404, "metrics are not on the public port"
+        metrics = httpx.get(api.metrics_url).text
         assert 'ai_implement_api_requests_total{method="GET",route="/api/mappings",status="200"}' in metrics
         assert "ai_implement_store_up 1.0" in metrics, "the readiness check reports the store's reach"
         lines = [line for line in api.log.read_text().splitlines() if line.strip()]
@@ -98,3 +103,31 @@ def test_config_status_answers_while_kubernetes_is_unreachable(cluster: Cluster,
     assert "KUBECONFIG" in kubernetes["message"]
     assert checks["github-webhook"]["status"] == "ok"
     assert checks["ticketing"]["status"] == "error"
+
+
+def test_a_metrics_port_in_use_is_one_error_line_and_exit_1(cluster: Cluster, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))  # noqa: S104 - the API binds every interface; so must the squatter
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {
+            **_env(cluster.kubeconfig, "default", tmp_path),
+            "PATH": os.environ["PATH"],
+            "PYTHONPATH": str(Path(__file__).parents[2]),
+            "PORT": str(free_port()),
+            "METRICS_PORT": str(port),
+        }
+        result = subprocess.run(
+            [sys.executable, "-m", "controller.cli", "api", "--env-file", str(tmp_path / "no.env")],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.stderr
+    assert errors[0].startswith(f"error: cannot serve /metrics on METRICS_PORT={port}: ")

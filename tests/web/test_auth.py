@@ -35,10 +35,15 @@ async def test_everything_admin_is_404_while_the_access_code_is_unset(
     assert (await response.json())["error"]["code"] == "not_found"
 
 
-@pytest.mark.parametrize("path", ["/healthz", "/metrics"])
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
 async def test_operations_routes_answer_without_any_code(start_api: ApiFactory, path: str) -> None:
     api = await start_api(env={"ADMIN_ACCESS_CODE": None})
-    assert (await api.client.get(path)).status == 200
+    assert (await api.client.get(path)).status in (200, 503)
+
+
+async def test_metrics_are_not_served_on_the_apis_port(api: Api) -> None:
+    """They are on METRICS_PORT, so that publishing the API's public paths never publishes them."""
+    assert (await api.client.get("/metrics")).status == 404
 
 
 @pytest.mark.parametrize(("method", "path"), ADMIN_PATHS)
