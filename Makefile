@@ -11,22 +11,28 @@ INSTALLED := $(VENV)/.installed
 help: ## Show this help.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-24s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(INSTALLED): pyproject.toml
+$(INSTALLED): pyproject.toml requirements/dev.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q --require-hashes -r requirements/dev.lock
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
 	@touch $@
 
 .PHONY: install
 install: $(INSTALLED) system-deps control-plane-binaries test-tools ## Install Python packages, system packages, the control-plane binaries and actionlint (idempotent).
+
+.PHONY: lock
+lock: ## Re-lock the Python dependencies into requirements/*.lock (with hashes) after changing pyproject.toml.
+	bash hack/lock-dependencies.sh
 
 .PHONY: system-deps
 system-deps: ## Install the Debian packages the tests need (PostgreSQL, libfaketime, Chromium, shellcheck), when missing.
 	@bash hack/install-system-deps.sh
 
 .PHONY: test-tools
-test-tools: ## Build actionlint (lints the rendered workflows) into ~/.cache/ai-implement (once).
+test-tools: ## Build actionlint and kustomize, fetch the Prometheus Operator's CRDs, into ~/.cache/ai-implement (once).
 	@bash hack/build-actionlint.sh >/dev/null
+	@bash hack/build-kustomize.sh >/dev/null
+	@bash hack/fetch-monitoring-crds.sh >/dev/null
 
 .PHONY: control-plane-binaries
 control-plane-binaries: ## Build kube-apiserver and etcd into ~/.cache/ai-implement (once).
@@ -81,11 +87,13 @@ runner-image: ## Build the session image ai-implement-runner:dev: the runner, gi
 	docker build --target runner -t ai-implement-runner:dev .
 
 .PHONY: kind-deploy
-kind-deploy: image runner-image ## Build both images, load them into the kind cluster and deploy manifests/base (needs Docker).
+kind-deploy: ## Deploy manifests/overlays/kind with both images built here (needs Docker; the first run creates kind.env to fill in).
+	@bash hack/kind-env.sh
+	$(MAKE) image runner-image
 	kind load docker-image ai-implement:dev ai-implement-runner:dev --name ai-implement
-	kubectl apply -f crds/
-	kubectl apply -k manifests/base
-	kubectl -n ai-implement set image deployment/ai-implement operator=ai-implement:dev api=ai-implement:dev
+	kubectl apply --server-side -f crds/
+	kubectl apply -k manifests/overlays/kind
+	kubectl -n ai-implement rollout status deployment/ai-implement --timeout=180s
 
 .PHONY: kind-down
 kind-down: ## Delete the kind cluster.

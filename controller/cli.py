@@ -90,6 +90,21 @@ def _upgrade_database(args: argparse.Namespace) -> int:
     return 0
 
 
+def _back_up_database(args: argparse.Namespace) -> int:
+    from controller.store import database_url_from_settings
+    from controller.store.backup import BackupError, back_up_sqlite, sqlite_path_of
+
+    url = database_url_from_settings(_settings(args))
+    destination = Path(args.destination)
+    try:
+        size = back_up_sqlite(sqlite_path_of(url), destination)
+    except BackupError as error:
+        sys.stderr.write(f"error: {error}\n")
+        return 2
+    sys.stdout.write(f"backed up the store to {destination} ({size} bytes)\n")
+    return 0
+
+
 def _print_gap_fill_secret(args: argparse.Namespace) -> int:
     from controller.github.trigger_secrets import repository_trigger_secret
 
@@ -266,6 +281,13 @@ def _build_parser() -> argparse.ArgumentParser:
         db_commands.add_parser("upgrade", help="create or migrate the store's tables (idempotent)")
     )
     upgrade.set_defaults(handler=_upgrade_database)
+    backup = _with_env_file(
+        db_commands.add_parser(
+            "backup", help="copy the SQLite store, consistently, to a new file while the processes run"
+        )
+    )
+    backup.add_argument("destination", help="the new file, e.g. /data/backup-2026-01-31.sqlite")
+    backup.set_defaults(handler=_back_up_database)
 
     gap_fill_secret = _with_env_file(
         commands.add_parser(

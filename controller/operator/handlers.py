@@ -54,7 +54,13 @@ def build_registry(runtime: OperatorRuntime) -> kopf.OperatorRegistry:
 def _register_settings(registry: kopf.OperatorRegistry) -> None:
     @kopf.on.startup(registry=registry)
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
-        """Progress in our own annotations and our own finalizer; only warnings become Kubernetes Events."""
+        """Progress in our own annotations and our own finalizer; only warnings become Kubernetes Events.
+
+        No scanning: kopf serves our one namespace and our CRDs as discovery shows them at the start of
+        the term, so the operator needs no cluster-wide right to list namespaces or CRDs (RBAC in
+        manifests/base); CRDs added or upgraded later are picked up by the next term or restart.
+        """
+        settings.scanning.disabled = True
         settings.posting.level = logging.WARNING
         settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=ANNOTATION_PREFIX)
         settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=ANNOTATION_PREFIX)
