@@ -11,9 +11,10 @@ import pytest
 import yaml
 
 from controller.config import Settings
-from controller.kube import KubeClient
+from controller.kube import KubeApiError, KubeClient, connection_from_kubeconfig
 from controller.web.app import all_endpoints
 from controller.web.routing import Access
+from tests.support.cluster import Cluster
 from tests.support.manifests import (
     MANIFESTS,
     RESOURCES,
@@ -70,10 +71,8 @@ def test_the_overlays_and_components_are_the_documented_ones() -> None:
 
 
 @pytest.fixture(scope="module")
-async def monitoring_kinds(cluster: Any) -> None:
+async def monitoring_kinds(cluster: Cluster) -> None:
     """The Prometheus Operator's own CRDs, so its objects are checked against their real schemas."""
-    from controller.kube import connection_from_kubeconfig
-
     async with KubeClient(connection_from_kubeconfig(cluster.kubeconfig)) as kube:
         await apply_documents(kube, monitoring_crds(), dry_run=False)
 
@@ -105,8 +104,6 @@ async def test_every_component_is_accepted_by_the_api_server(
 async def test_a_broken_object_is_refused_so_the_dry_runs_mean_something(
     kube: KubeClient, tmp_path: Path, monitoring_kinds: None
 ) -> None:
-    from controller.kube import KubeApiError
-
     rule = one(with_component("monitoring", tmp_path), "PrometheusRule")
     rule["spec"]["groups"][0]["rules"][0]["for"] = "soon"
     with pytest.raises(KubeApiError, match="for"):

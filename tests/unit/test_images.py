@@ -184,23 +184,33 @@ def test_the_controller_image_carries_the_client_settings() -> None:
 # The release workflow.
 
 
-def test_the_release_workflow_is_clean_under_actionlint_and_shellcheck() -> None:
-    linted = lint_workflows(RELEASE, cwd=ROOT)
+OWN_WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+
+
+@pytest.mark.parametrize("workflow", OWN_WORKFLOWS, ids=lambda path: path.name)
+def test_this_repositorys_workflows_are_clean_under_actionlint_and_shellcheck(workflow: Path) -> None:
+    linted = lint_workflows(workflow, cwd=ROOT)
 
     assert linted.returncode == 0, linted.stdout + linted.stderr
 
 
-def test_the_release_workflow_grants_nothing_by_default_and_pins_every_action_by_commit() -> None:
-    uses = re.findall(r"^\s*(?:- )?uses:\s*(\S+)(.*)$", RELEASE_TEXT, re.M)
+@pytest.mark.parametrize("workflow", OWN_WORKFLOWS, ids=lambda path: path.name)
+def test_this_repositorys_workflows_grant_nothing_by_default_and_pin_every_action_by_commit(workflow: Path) -> None:
+    text = workflow.read_text()
+    document = yaml.safe_load(text)
+    uses = re.findall(r"^\s*(?:- )?uses:\s*(\S+)(.*)$", text, re.M)
 
-    assert RELEASE_DOCUMENT["permissions"] == {}
-    for name, job in release_jobs().items():
+    assert document["permissions"] == {}
+    for name, job in document["jobs"].items():
         assert "permissions" in job, f"job {name} names its permissions"
-    assert release_jobs()["version"]["permissions"] == {"contents": "read"}
     assert uses
     for action, comment in uses:
         assert PINNED_ACTION.match(action), f"{action} is not pinned by a full commit SHA"
         assert re.fullmatch(r"\s*# v\d+(\.\d+)*", comment), f"{action} says which release its commit is"
+
+
+def test_the_release_workflows_version_check_reads_the_tree_only() -> None:
+    assert release_jobs()["version"]["permissions"] == {"contents": "read"}
 
 
 def test_the_release_publishes_both_targets_with_provenance_version_and_revision() -> None:
