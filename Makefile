@@ -65,6 +65,10 @@ test: install lint test-far-future ## Everything CI runs: install, lint, the dat
 test-far-future: install ## The tests that need no API server, 400 days ahead (libfaketime): none may depend on the date.
 	faketime -f '+400d' $(BIN)/pytest -m "not controlplane" -q
 
+.PHONY: bench
+bench: install ## Run every benchmark case (docs/performance.md): one table, bench/results/<date>.json, the docs updated.
+	$(BIN)/python -m bench.run
+
 .PHONY: assets
 assets: ## Vendor the admin UI's front-end assets (htmx; axe-core for the tests) from npm at pinned versions.
 	bash hack/vendor-assets.sh

@@ -206,6 +206,8 @@ class Sandbox(abc.ABC):
         """`clock` gives wall-clock epoch seconds, so tests can share one fake time with the clients."""
         self.clock = clock
         self.requests: list[RecordedRequest] = []
+        self.serving_seconds = 0.0
+        """Time spent answering requests; benchmarks subtract it from their clients' time in one process."""
         self.url: str | None = None
         self._faults = _Faults()
 
@@ -262,6 +264,13 @@ class Sandbox(abc.ABC):
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = time.perf_counter()
+        try:
+            return await self._answer(request, handler)
+        finally:
+            self.serving_seconds += time.perf_counter() - started
+
+    async def _answer(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         body = await request.read()
         recorded = RecordedRequest(
             method=request.method,

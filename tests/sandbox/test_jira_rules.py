@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from controller.sandbox.jira import JqlError, parse_jql
+from controller.sandbox.jira import JiraSandbox, JqlError, parse_jql
+from controller.sandbox.jira.jql import matcher, matches
 from controller.ticketing.jira import (
     DEFAULT_CANCELLED_STATUSES,
     adf_document,
@@ -241,3 +242,34 @@ def test_missing_or_odd_descriptions_read_as_little_text(document: Any) -> None:
 def test_the_sandbox_parser_refuses_broken_jql(jql: str) -> None:
     with pytest.raises(JqlError, match=r"^Error in the JQL Query: "):
         parse_jql(jql)
+
+
+MATCHER_QUERIES = [
+    "project = P1",
+    "project in (P1, p2) OR project = P3",
+    'labels = "AI-Implement" AND (project = P0 OR project = P2 OR project = "Project 3")',
+    "project = P1 OR labels = AI-Implement",
+    "project != P1",
+    "labels is EMPTY OR project = P2",
+    'summary ~ "ticket" AND project in (P0, P1)',
+    "NOT project = P2",
+]
+
+
+@pytest.mark.parametrize("jql", MATCHER_QUERIES)
+def test_the_prepared_matcher_selects_what_matches_selects(jql: str) -> None:
+    """The sandbox's fast path for searches over many issues never changes an answer."""
+    jira = JiraSandbox()
+    jira.add_site("5a1d7c3e-0d1e-4c0f-9a7b-be7c00000009")
+    for n in range(4):
+        jira.add_project(f"P{n}", f"Project {n}")
+    for n in range(24):
+        labels = ["AI-Implement"] if n % 3 else []
+        jira.add_issue(f"P{n % 4}", f"Ticket {n}", labels=labels)
+    (site,) = jira.sites.values()
+    query = parse_jql(jql)
+    selects = matcher(query.where, site, now=0.0)
+    issues = list(site.issues.values())
+    expected = [issue.key for issue in issues if matches(query.where, issue, site, now=0.0)]
+    assert [issue.key for issue in issues if selects(issue)] == expected
+    assert 0 < len(expected) < len(issues), "a query that selects all or nothing would prove little"

@@ -40,7 +40,7 @@ from controller.sandbox.base import (
     read_json,
     retry_after_seconds,
 )
-from controller.sandbox.jira.jql import JqlError, Query, check_jql, matches, parse_jql, structure_json
+from controller.sandbox.jira.jql import JqlError, Query, check_jql, matcher, matches, parse_jql, structure_json
 from controller.sandbox.jira.state import (
     ISSUE_EXPAND,
     FieldKind,
@@ -414,11 +414,11 @@ class JiraSandbox(WebhookSandbox):
         query = self._checked_query(site, jql)
         offset = self._page_offset(token, jql) if token else 0
         reconciled = {str(issue_id) for issue_id in reconcile}
-        now = self.clock()
+        selects = matcher(query.where, site, now=self.clock())
         found = [
             view
             for issue in sorted(site.issues.values(), key=lambda issue: int(issue.id))
-            if (view := self._search_view(issue, reconciled)) is not None and matches(query.where, view, site, now=now)
+            if (view := self._search_view(issue, reconciled)) is not None and selects(view)
         ]
         cap = SEARCH_IDS_PAGE_LIMIT if only_ids(wanted) else SEARCH_FIELDS_PAGE_LIMIT
         limit = max(1, min(size or 50, cap, self.search_page_limit or cap))
@@ -558,7 +558,8 @@ class JiraSandbox(WebhookSandbox):
             if errors:
                 answers.append({"matchedIssues": [], "errors": errors})
                 continue
-            chosen = [int(issue.id) for issue in issues if matches(query.where, issue, site, now=now)]
+            selects = matcher(query.where, site, now=now)
+            chosen = [int(issue.id) for issue in issues if selects(issue)]
             answers.append({"matchedIssues": chosen, "errors": []})
         return web.json_response({"matches": answers})
 

@@ -201,14 +201,17 @@ class JiraClient(ServiceClient):
             )
         labelled = [issue for issue in issues.values() if self.ai_label in issue.fields.labels]
         to_match = [issue for issue in labelled if issue.id in combined]
-        matched_scopes = [scope for scope in scopes if any(_clause(scope) in combined[i.id] for i in to_match)]
+        clauses_of = {id(scope): _clause(scope) for scope in scopes}  # each scope's clause, worked out once
+        returned = {clause for issue in to_match for clause in combined[issue.id]}
+        matched_scopes = [scope for scope in scopes if clauses_of[id(scope)] in returned]
         selected = await self._selected_by(to_match, matched_scopes) if to_match else {}
         for clause, ids in known.items():
             selected.setdefault(clause, set()).update(ids)
+        scopes_selecting = _scopes_selecting(scopes, clauses_of, selected)
         tickets: list[Ticket] = []
         unrouted: list[str] = []
         for issue in labelled:
-            own = [scope for scope in scopes if issue.id in selected.get(_clause(scope), set())]
+            own = scopes_selecting.get(issue.id, [])
             keys = route_keys(issue.fields.model_extra or {}, own)
             if not keys:
                 unrouted.append(issue.key)
@@ -559,6 +562,17 @@ def _transition_to(offered: Iterable[JiraTransition], wanted: str) -> JiraTransi
     options = [option for option in offered if option.is_available]
     by_target = next((option for option in options if _same_name(option.to.name, wanted)), None)
     return by_target or next((option for option in options if _same_name(option.name, wanted)), None)
+
+
+def _scopes_selecting(
+    scopes: Sequence[TicketScope], clauses_of: Mapping[int, str], selected: Mapping[str, set[str]]
+) -> dict[str, list[TicketScope]]:
+    """Issue id → the scopes whose own JQL selects it, in the scopes' order; in one pass over the answers."""
+    by_issue: dict[str, list[TicketScope]] = {}
+    for scope in scopes:
+        for issue_id in selected.get(clauses_of[id(scope)], ()):
+            by_issue.setdefault(issue_id, []).append(scope)
+    return by_issue
 
 
 def _clause(scope: TicketScope) -> str:
