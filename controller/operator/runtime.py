@@ -61,7 +61,7 @@ from controller.operator.tickets.mapping_reconciler import MappingReconciler
 from controller.operator.tickets.mappings import MappingDirectory
 from controller.operator.tickets.polling import MappingStatusWriter, ProviderPoller, WakeupProcessor
 from controller.operator.wakeups import Wakeups
-from controller.store import Store, database_url_from_settings, upgrade_database
+from controller.store import RunnerModeReader, Store, database_url_from_settings, upgrade_database
 from controller.ticketing.clients import open_ticketing_clients
 from controller.ticketing.model import Provider, TicketSource
 from controller.workflows import TEMPLATE_VERSION, WorkflowSync
@@ -234,7 +234,9 @@ async def open_operator_runtime(
             sources=ticketing.sources(),
             dispatcher=dispatcher,
             statuses=MappingStatusWriter(kube, mappings),
-            mapping_reconciler=MappingReconciler(settings, store, kube, directory, clock, events),
+            mapping_reconciler=MappingReconciler(
+                settings, RunnerModeReader(store, settings), kube, directory, clock, events
+            ),
             elector=LeaderElector(
                 kube,
                 namespace,
@@ -283,10 +285,13 @@ async def open_operator_runtime(
                 kube,
                 namespace,
                 mappings,
+                directory,
+                store,
                 WorkflowSync(services.github, session_image=settings.session_image, clock=clock)
                 if services.github is not None
                 else None,
                 clock,
                 TEMPLATE_VERSION,
+                session_image=settings.session_image,
             ),
         )

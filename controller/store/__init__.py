@@ -15,6 +15,7 @@ from controller.store.reaper_history import ReaperHistory
 from controller.store.records import (
     AuditEntry,
     CensusState,
+    CheckedFile,
     DedupEntry,
     DispatchLogEntry,
     IssueSnapshot,
@@ -23,6 +24,7 @@ from controller.store.records import (
     ReaperAction,
     ReaperCounts,
     ReaperSweep,
+    RepositoryCheck,
     ReviewFeedback,
     SessionReset,
     SettingValue,
@@ -31,9 +33,10 @@ from controller.store.records import (
     Usage,
 )
 from controller.store.repository import Store
+from controller.store.repository_checks import RepositoryChecks
 from controller.store.runner_tokens import RunnerTokens
 from controller.store.session_resets import SessionResets
-from controller.store.stored_settings import StoredSettings, runner_mode_in_force
+from controller.store.stored_settings import RunnerModeReader, StoredSettings, runner_mode_in_force
 from controller.store.ticket_wakeups import TicketWakeups
 from controller.store.urls import database_url, database_url_from_settings, redact_database_url
 from controller.store.vocabulary import (
@@ -56,6 +59,7 @@ __all__ = [
     "AdminAudit",
     "AuditEntry",
     "CensusState",
+    "CheckedFile",
     "DecisionReason",
     "DedupEntry",
     "DedupWindow",
@@ -75,7 +79,10 @@ __all__ = [
     "ReaperOutcome",
     "ReaperRule",
     "ReaperSweep",
+    "RepositoryCheck",
+    "RepositoryChecks",
     "ReviewFeedback",
+    "RunnerModeReader",
     "RunnerTokenPurpose",
     "RunnerTokens",
     "SessionBackend",

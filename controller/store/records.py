@@ -291,3 +291,41 @@ class SessionReset:
     destroyed_at: datetime | None = None
     dispatch_name: str | None = None
     shadow: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckedFile:
+    """One synced file as a check found it on the default branch: enough to judge it, not its text."""
+
+    sha256: str
+    """Hex SHA-256 of the file's text: a controller-owned file is current when it equals the rendering's."""
+    template_version: int | None
+    """The version its template marker names (None: no marker): a team-owned file needs the current one."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RepositoryCheck:
+    """The last read of one target repository's default branch, for the template-status and models panels.
+
+    The operator's leader writes one per repository (and a sync through the API writes the one it
+    read); the API only reads them. `error` says why the repository could not be read: then
+    `files` is empty and no model id is known.
+    """
+
+    owner: str
+    repo: str
+    branch: str
+    checked_at: datetime
+    files: Mapping[str, CheckedFile | None]
+    """Every synced path: what was found there, or None when the file is not on the branch."""
+    implementation_model: str | None = None
+    implementation_model_reason: str | None = None
+    """Why there is no implementation model id (WORKFLOW.md absent, its front matter broken...)."""
+    planning_model: str | None = None
+    planning_model_reason: str | None = None
+    error: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """(owner, repo, branch): what a mapping's `source` names."""
+        return (self.owner, self.repo, self.branch)

@@ -18,6 +18,7 @@ from controller.store.issue_snapshots import IssueSnapshots
 from controller.store.live_sessions import LiveSessions
 from controller.store.pull_requests import PullRequests
 from controller.store.reaper_history import ReaperHistory
+from controller.store.repository_checks import RepositoryChecks
 from controller.store.runner_tokens import RunnerTokens
 from controller.store.session_resets import SessionResets
 from controller.store.stored_settings import StoredSettings
@@ -38,6 +39,7 @@ class Store(
     AdminAudit,
     LiveSessions,
     SessionResets,
+    RepositoryChecks,
 ):
     """The store of one process; it owns its engine and closes it in `close()`."""
 

@@ -4,6 +4,9 @@ Environment variables still win over these values; the store only remembers what
 and who chose it, so the UI can show both.
 """
 
+import asyncio
+import time
+from collections.abc import Callable
 from datetime import datetime
 
 from controller import constants
@@ -51,6 +54,36 @@ async def runner_mode_in_force(store: StoredSettings, settings: Settings) -> Res
     environment_mode = settings.runner_mode if settings.explicitly_set("RUNNER_MODE") else None
     fly_app = settings.fly_sessions_app or await _stored_text(store, constants.SETTING_FLY_SESSIONS_APP)
     return resolve_runner_mode(environment_mode, stored_mode, available_runner_modes(settings, fly_app))
+
+
+class RunnerModeReader:
+    """`runner_mode_in_force`, read from the store at most once per `max_age` seconds, however many ask at once.
+
+    The operator reconciles every mapping at the start of a term and at every poll; a thousand of
+    them each reading the store at once exhausted the connection pool and held a thousand waiting
+    tasks. Callers queue on one lock instead, and all but the first get the answer it read.
+    """
+
+    def __init__(
+        self,
+        store: StoredSettings,
+        settings: Settings,
+        *,
+        max_age: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._settings = settings
+        self._max_age = max_age
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        self._read: tuple[float, ResolvedRunnerMode] | None = None
+
+    async def __call__(self) -> ResolvedRunnerMode:
+        async with self._lock:
+            if self._read is None or self._clock() - self._read[0] >= self._max_age:
+                self._read = (self._clock(), await runner_mode_in_force(self._store, self._settings))
+            return self._read[1]
 
 
 async def _stored_text(store: StoredSettings, key: str) -> str | None:

@@ -355,3 +355,21 @@ class SessionResetRow(Base):
     """When the leader destroyed the resource: from then on the request only waits and resets the ticket."""
     dispatch_name: Mapped[str | None]
     shadow: Mapped[bool] = mapped_column(default=False)
+
+
+class RepositoryCheckRow(Base):
+    """The last read of a target repository's default branch; the API's template and models panels read these."""
+
+    __tablename__ = "repository_checks"
+
+    owner: Mapped[str] = mapped_column(String, primary_key=True)
+    repo: Mapped[str] = mapped_column(String, primary_key=True)
+    branch: Mapped[str] = mapped_column(String, primary_key=True)
+    checked_at: Mapped[datetime]
+    files: Mapped[dict[str, JsonValue]] = mapped_column(JSON)
+    """Synced path → {"sha256", "templateVersion"}, or null for a file not on the branch; {} after an error."""
+    implementation_model: Mapped[str | None] = mapped_column(Text)
+    implementation_model_reason: Mapped[str | None] = mapped_column(Text)
+    planning_model: Mapped[str | None] = mapped_column(Text)
+    planning_model_reason: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)

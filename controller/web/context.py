@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from aiohttp import web
 
@@ -21,6 +20,7 @@ from controller.ticketing.model import Provider, TicketSource
 from controller.web.admin_tokens import AdminTokens
 from controller.web.identity import IdentityCache, IdentityProbe
 from controller.web.throttle import FailureThrottle
+from controller.workflows import RenderedDigests
 
 
 @dataclass
@@ -43,10 +43,8 @@ class WebContext:
     identity_cache: IdentityCache = field(init=False)
     stored_at_start: dict[str, str | None] = field(default_factory=dict)
     """Restart-bound settings as stored when the process started: what it actually runs with."""
-    prompt_cache: dict[tuple[str, str, str], tuple[datetime, tuple[str | None, str | None] | str]] = field(
-        default_factory=dict
-    )
-    """WORKFLOW.md and PLANNING.md (or why they could not be read) per repository and branch, briefly."""
+    rendered_digests: RenderedDigests = field(init=False)
+    """Each mapping's rendered workflow files as digests, for the template status (rendered once per spec)."""
     identity: IdentityVerifier | None = None
     """Verifies the OIDC tokens runs trade at /runner/credentials; None without RUNNER_CALLBACK_BASE_URL."""
     github: GitHubClient | None = None
@@ -60,6 +58,7 @@ class WebContext:
 
     def __post_init__(self) -> None:
         self.identity_cache = IdentityCache(clock=self.clock)
+        self.rendered_digests = RenderedDigests(self.settings.session_image)
 
 
 CONTEXT = web.AppKey("context", WebContext)

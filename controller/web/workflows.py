@@ -1,14 +1,16 @@
 """Workflow sync, template status and the Models & providers panel (docs/workflows.md).
 
-All three read target repositories through the GitHub App (`WebContext.github`). Syncing needs it
-and answers 503 without it; the two listings work without it and say so in each row. Listings
-never fail as a whole for one repository: a GitHub error is reported in that repository's row.
+Syncing reads and writes the target repository through the GitHub App (`WebContext.github`) and
+answers 503 without it. The two listings never call GitHub: they answer from the repository checks
+the operator's leader stores (`controller.workflows.checks`), each row with the time of its check,
+so that they take as long for 1,000 mappings as reading 1,000 rows. A repository that could not be
+read, or not yet, is reported in its rows, never as a failure of the whole list.
 """
 
 from __future__ import annotations
 
-import asyncio
-from datetime import datetime, timedelta
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Final, Literal
 
 from aiohttp import web
@@ -16,31 +18,36 @@ from pydantic import Field
 
 from controller.config import effective_execution_mode
 from controller.github import GitHubClient, GitHubError
-from controller.resources import ProjectMappingSpec
 from controller.resources.project_mapping import TemplateState
+from controller.store import RepositoryCheck
 from controller.web.audit import actor_of, record_change_by
 from controller.web.context import WebContext, context_of
 from controller.web.errors import ApiError, not_found
-from controller.web.mappings import MappingView, cached_mappings, mappings_of, team_key_of
+from controller.web.mappings import MappingView, mappings_of, team_key_of
 from controller.web.models import CamelModel
 from controller.web.routing import ApiRouter, respond
 from controller.web.runner_mode import resolved_runner_mode
 from controller.workflows import (
+    FIRST_CHECK_WITHIN,
+    NOT_CHECKED_YET,
     PLANNING_PROMPT_PATH,
+    RECHECK_EVERY,
     SYNC_BRANCH,
     TEMPLATE_VERSION,
     WORKFLOW_PROMPT_PATH,
     FileState,
     ModelsRow,
+    RepositoryKey,
     SyncOutcome,
     WorkflowSync,
     WorkflowSyncError,
+    model_choices_of,
     models_kpis,
     models_row,
+    repository_key,
+    template_status_of,
+    unreadable_check,
 )
-
-PROMPT_CACHE_TTL = timedelta(minutes=5)
-"""Model ids change when someone edits a prompt; the panel may lag by this much to spare GitHub."""
 
 router = ApiRouter(tag="workflows")
 
@@ -71,8 +78,12 @@ class TemplateStatusRow(CamelModel):
         description="current, stale (a file differs), missing (a file is absent) or unknown (see error)."
     )
     files: dict[str, FileState] = Field(description="Each synced file's state; empty when unknown.")
-    checked_at: datetime
-    error: str | None = Field(description="Why the repository could not be read (GitHub's answer).")
+    checked_at: datetime | None = Field(
+        description="When the operator last read the repository; null when it has not yet."
+    )
+    error: str | None = Field(
+        description="Why the state is unknown: the repository could not be read (GitHub's answer), or not yet."
+    )
 
 
 class TemplateStatusCounts(CamelModel):
@@ -108,6 +119,9 @@ class ModelsRowView(CamelModel):
     implementation_model_reason: str | None = Field(description="Why there is no implementation model id.")
     planning_model: str | None = Field(description=f"`model` of {PLANNING_PROMPT_PATH}'s front matter.")
     planning_model_reason: str | None = Field(description="Why there is no planning model id.")
+    checked_at: datetime | None = Field(
+        description="When the operator last read the prompts; null when it has not yet (the reasons say so)."
+    )
 
 
 class ModelsPanel(CamelModel):
@@ -137,7 +151,8 @@ def _github_failed(error: GitHubError) -> ApiError:
     description="Opens, or updates, the pull request from the branch "
     f"`{SYNC_BRANCH}` that brings the target repository's workflows and starter prompts up to date "
     "(see docs/workflows.md). When nothing differs from the default branch, no pull request is opened and "
-    "`outcome` is `current`. 502 carries GitHub's answer; 503 when the GitHub App is not configured; 422 "
+    "`outcome` is `current`. What the sync read of the default branch becomes the repository's check at once "
+    "(template status, models). 502 carries GitHub's answer; 503 when the GitHub App is not configured; 422 "
     "when the mapping's default branch does not exist.",
     responses={200: SyncWorkflowsResult, 422: None, 502: None},
 )
@@ -154,9 +169,13 @@ async def sync_workflows_of(context: WebContext, team_key: str, actor: str) -> S
     try:
         result = await _sync_service(context, github).sync(mapping.spec)
     except WorkflowSyncError as error:
+        await context.store.record_repository_check(
+            unreadable_check(repository_key(mapping.spec), str(error), context.clock())
+        )
         raise ApiError(422, "mapping_not_syncable", str(error)) from None
     except GitHubError as error:
         raise _github_failed(error) from None
+    await context.store.record_repository_check(result.check)  # the panels show what this sync read, at once
     await record_change_by(
         context,
         actor,
@@ -177,80 +196,62 @@ async def sync_workflows_of(context: WebContext, team_key: str, actor: str) -> S
     )
 
 
-async def _status_row(sync: WorkflowSync | None, mapping: MappingView, now: datetime) -> TemplateStatusRow:
-    repo = f"{mapping.spec.source.owner}/{mapping.spec.source.repo}"
+def _unchecked_reason(context: WebContext) -> str:
+    """What a mapping whose repository has no check yet is told."""
+    return NOT_CHECKED_YET if context.github is not None else GITHUB_NOT_CONFIGURED
 
-    def unknown(reason: str) -> TemplateStatusRow:
-        return TemplateStatusRow(
-            team_key=mapping.team_key, repo=repo, state="unknown", files={}, checked_at=now, error=reason
-        )
 
-    if sync is None:
-        return unknown(GITHUB_NOT_CONFIGURED)
-    try:
-        status = await sync.status(mapping.spec)
-    except (GitHubError, WorkflowSyncError) as error:
-        return unknown(str(error))
-    return TemplateStatusRow(
-        team_key=mapping.team_key,
-        repo=status.repo,
-        state=status.state,
-        files=status.files,
-        checked_at=status.checked_at,
-        error=None,
-    )
+async def _checks_by_repository(context: WebContext) -> Mapping[RepositoryKey, RepositoryCheck]:
+    return {check.key: check for check in await context.store.repository_checks()}
 
 
 @router.route(
     "GET",
     "/api/admin/template-status",
     summary="Get workflow-template staleness status per target repo",
-    description="Reads the synced files on each mapping's default branch. A repository that cannot be read "
-    "(GitHub's error, a missing default branch, or no GitHub App configured) is reported in its row as state "
-    "unknown with the reason, never as a failure of the whole list.",
+    description="Judges the synced files on each mapping's default branch, as the operator last read them, "
+    "against the mapping's rendering; no GitHub call is made. The operator reads a repository within "
+    f"{FIRST_CHECK_WITHIN.seconds} s of its mapping's creation and then every {RECHECK_EVERY.seconds // 60} "
+    "minutes; Sync workflows reads it at once. `checkedAt` is the time of that read. A repository that cannot "
+    "be read (GitHub's error, a missing default branch), or that was not read yet, is reported in its row as "
+    "state unknown with the reason, never as a failure of the whole list.",
     responses={200: TemplateStatusList},
 )
 async def template_status(request: web.Request) -> web.Response:
-    context = context_of(request)
-    mappings = cached_mappings(request)
-    sync = _sync_service(context, context.github) if context.github is not None else None
-    now = context.clock()
-    rows = list(await asyncio.gather(*(_status_row(sync, mapping, now) for mapping in mappings)))
+    return respond(await template_status_list(context_of(request)))
+
+
+async def template_status_list(context: WebContext) -> TemplateStatusList:
+    """Every mapping's row from the stored checks: as long for 1,000 mappings as reading 1,000 rows."""
+    mappings = mappings_of(context)
+    checks = await _checks_by_repository(context)
+    unchecked = _unchecked_reason(context)
+    context.rendered_digests.keep_only([mapping.name for mapping in mappings])
+    rows = [_status_row(context, mapping, checks, unchecked) for mapping in mappings]
     counts = TemplateStatusCounts(
         current=sum(row.state == "current" for row in rows),
         stale=sum(row.state == "stale" for row in rows),
         missing=sum(row.state == "missing" for row in rows),
         unknown=sum(row.state == "unknown" for row in rows),
     )
-    return respond(TemplateStatusList(template_version=TEMPLATE_VERSION, counts=counts, repos=rows))
+    return TemplateStatusList(template_version=TEMPLATE_VERSION, counts=counts, repos=rows)
 
 
-async def _models_row(context: WebContext, spec: ProjectMappingSpec, runner_mode: str) -> ModelsRow:
-    """The row, with the model ids of the prompts on the default branch, or why they cannot be read."""
-    if context.github is None:
-        return models_row(spec, None, None, runner_mode=runner_mode, unreadable=GITHUB_NOT_CONFIGURED)
-    prompts = await _cached_prompts(context, context.github, spec)
-    if isinstance(prompts, str):
-        return models_row(spec, None, None, runner_mode=runner_mode, unreadable=prompts)
-    return models_row(spec, *prompts, runner_mode=runner_mode)
-
-
-async def _cached_prompts(
-    context: WebContext, github: GitHubClient, spec: ProjectMappingSpec
-) -> tuple[str | None, str | None] | str:
-    """The two prompts (or why they could not be read), read at most once per PROMPT_CACHE_TTL per repo."""
-    key = (spec.source.owner, spec.source.repo, spec.source.default_branch)
-    now = context.clock()
-    cached = context.prompt_cache.get(key)
-    if cached is not None and now - cached[0] < PROMPT_CACHE_TTL:
-        return cached[1]
-    answer: tuple[str | None, str | None] | str
-    try:
-        answer = await _sync_service(context, github).prompts(spec)
-    except (GitHubError, WorkflowSyncError) as error:
-        answer = str(error)
-    context.prompt_cache[key] = (now, answer)
-    return answer
+def _status_row(
+    context: WebContext, mapping: MappingView, checks: Mapping[RepositoryKey, RepositoryCheck], unchecked: str
+) -> TemplateStatusRow:
+    source = mapping.spec.source
+    judged = template_status_of(
+        context.rendered_digests.of(mapping.name, mapping.spec), checks.get(repository_key(mapping.spec)), unchecked
+    )
+    return TemplateStatusRow(
+        team_key=mapping.team_key,
+        repo=f"{source.owner}/{source.repo}",
+        state=judged.state,
+        files=judged.files,
+        checked_at=judged.checked_at,
+        error=judged.error,
+    )
 
 
 def _row_view(row: ModelsRow) -> ModelsRowView:
@@ -267,6 +268,7 @@ def _row_view(row: ModelsRow) -> ModelsRowView:
         implementation_model_reason=row.implementation.reason,
         planning_model=row.planning.model,
         planning_model_reason=row.planning.reason,
+        checked_at=row.checked_at,
     )
 
 
@@ -275,7 +277,8 @@ def _row_view(row: ModelsRow) -> ModelsRowView:
     "/api/models",
     summary="Model provider, region and model ids per project mapping (Models & providers panel)",
     description="Model ids come from the front matter (`model:`) of WORKFLOW.md and PLANNING.md on each target "
-    "repository's default branch; when they cannot be read the id is null and the reason says why.",
+    "repository's default branch, as the operator last read them (`checkedAt`); no GitHub call is made. When they "
+    "cannot be read, or were not read yet, the id is null and the reason says why.",
     responses={200: ModelsPanel},
 )
 async def models_panel(request: web.Request) -> web.Response:
@@ -283,19 +286,23 @@ async def models_panel(request: web.Request) -> web.Response:
 
 
 async def models_of(context: WebContext) -> ModelsPanel:
-    """The Models & providers panel, for the JSON API and the admin UI alike."""
+    """The Models & providers panel, for the JSON API and the admin UI alike, from the stored checks."""
     mappings = mappings_of(context)
     mode = (await resolved_runner_mode(context)).mode
-    rows = await asyncio.gather(
-        *(
-            _models_row(
-                context,
-                mapping.spec,
-                effective_execution_mode(mode, mapping.spec.runner.execution_mode, mapping.spec.provider.name),
+    checks = await _checks_by_repository(context)
+    unchecked = _unchecked_reason(context)
+    rows: list[ModelsRow] = []
+    for mapping in mappings:
+        spec = mapping.spec
+        check = checks.get(repository_key(spec))
+        rows.append(
+            models_row(
+                spec,
+                *model_choices_of(check, unchecked),
+                runner_mode=effective_execution_mode(mode, spec.runner.execution_mode, spec.provider.name),
+                checked_at=check.checked_at if check is not None else None,
             )
-            for mapping in mappings
         )
-    )
     kpis = models_kpis(rows)
     return ModelsPanel(
         kpis=ModelsKpiView(

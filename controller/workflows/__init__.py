@@ -2,10 +2,25 @@
 
 `rendering` renders the four synced files per mapping and decides, without I/O, whether a
 repository's copies are current; `providers` reads model ids from the prompts' front matter;
-`sync` opens or updates the sync pull request and reads a repository's template status through
-the GitHub App (docs/workflows.md).
+`sync` opens or updates the sync pull request and reads a repository's default branch through the
+GitHub App; `checks` judges each mapping from the stored read of its repository (docs/workflows.md).
 """
 
+from controller.workflows.checks import (
+    FIRST_CHECK_WITHIN,
+    NOT_CHECKED_YET,
+    RECHECK_EVERY,
+    MappingTemplateStatus,
+    RenderedDigests,
+    RepositoryKey,
+    model_choices_of,
+    repositories_due,
+    repositories_forgotten,
+    repository_check,
+    repository_key,
+    template_status_of,
+    unreadable_check,
+)
 from controller.workflows.providers import (
     ModelChoice,
     ModelsKpis,
@@ -32,6 +47,8 @@ from controller.workflows.rendering import (
     OverallState,
     Ownership,
     TemplateFile,
+    checked_file,
+    checked_file_state,
     default_model,
     file_state,
     file_states,
@@ -46,7 +63,6 @@ from controller.workflows.sync import (
     RepositoryApi,
     SyncOutcome,
     SyncResult,
-    TemplateStatus,
     WorkflowSync,
     WorkflowSyncError,
 )
@@ -54,8 +70,11 @@ from controller.workflows.sync import (
 __all__ = [
     "COMMENT_TRIGGER_PATH",
     "DEFAULT_SESSION_IMAGE",
+    "FIRST_CHECK_WITHIN",
     "GAP_FILL_TRIGGER_FIELDS",
+    "NOT_CHECKED_YET",
     "PLANNING_PROMPT_PATH",
+    "RECHECK_EVERY",
     "RUNNER_WORKFLOW_INPUTS",
     "RUNNER_WORKFLOW_PATH",
     "SYNCED_PATHS",
@@ -66,28 +85,39 @@ __all__ = [
     "FileState",
     "FrontMatterError",
     "GapFillTriggerBody",
+    "MappingTemplateStatus",
     "Marker",
     "ModelChoice",
     "ModelsKpis",
     "ModelsRow",
     "OverallState",
     "Ownership",
+    "RenderedDigests",
     "RepositoryApi",
+    "RepositoryKey",
     "SyncOutcome",
     "SyncResult",
     "TemplateFile",
-    "TemplateStatus",
     "WorkflowSync",
     "WorkflowSyncError",
+    "checked_file",
+    "checked_file_state",
     "default_model",
     "file_state",
     "file_states",
     "marker_of",
     "model_choice",
+    "model_choices_of",
     "models_kpis",
     "models_row",
     "overall_state",
     "parse_front_matter",
     "render_templates",
+    "repositories_due",
+    "repositories_forgotten",
+    "repository_check",
+    "repository_key",
     "template_state",
+    "template_status_of",
+    "unreadable_check",
 ]

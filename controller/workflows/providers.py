@@ -1,23 +1,20 @@
 """The Models & providers panel, decided without I/O from each mapping and its prompts' front matter.
 
 The controller does not choose model ids: each target repository's `WORKFLOW.md` (implementation)
-and `PLANNING.md` (planning) name theirs in their front matter (`model:`). A row shows them, or
-None with the reason (the file is not there, its front matter is broken, it has no `model`).
+and `PLANNING.md` (planning) name theirs in their front matter (`model:`). A repository's check
+reads them (`model_choice`); a row shows them, or None with the reason (the file is not there, its
+front matter is broken, it has no `model`, the repository could not be read or not yet).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Final, Literal
 
 from controller.resources import ProjectMappingSpec
-from controller.workflows.rendering import (
-    PLANNING_PROMPT_PATH,
-    WORKFLOW_PROMPT_PATH,
-    FrontMatterError,
-    parse_front_matter,
-)
+from controller.workflows.rendering import FrontMatterError, parse_front_matter
 
 MODEL_KEY: Final = "model"
 RegionBadge = Literal["missing"]
@@ -45,6 +42,8 @@ class ModelsRow:
     configured_runner_mode: str
     implementation: ModelChoice
     planning: ModelChoice
+    checked_at: datetime | None = None
+    """When the repository's prompts were read; None when they never were."""
 
 
 @dataclass(frozen=True)
@@ -72,24 +71,18 @@ def model_choice(text: str | None, *, source: str) -> ModelChoice:
 
 def models_row(
     spec: ProjectMappingSpec,
-    workflow_md: str | None,
-    planning_md: str | None,
+    implementation: ModelChoice,
+    planning: ModelChoice,
     *,
     runner_mode: str,
-    unreadable: str | None = None,
+    checked_at: datetime | None = None,
 ) -> ModelsRow:
-    """One mapping's row; `unreadable` is why the prompt files could not be read at all (GitHub's error)."""
-    repo = f"{spec.source.owner}/{spec.source.repo}"
+    """One mapping's row, with the model ids its repository's check read (`checks.model_choices_of`)."""
     bedrock = spec.provider.name == "bedrock"
     region = spec.provider.aws_region if bedrock else None
-    if unreadable is not None:
-        implementation = planning = ModelChoice(None, unreadable)
-    else:
-        implementation = model_choice(workflow_md, source=f"{repo}:{WORKFLOW_PROMPT_PATH}")
-        planning = model_choice(planning_md, source=f"{repo}:{PLANNING_PROMPT_PATH}")
     return ModelsRow(
         team_key=spec.team_key,
-        repo=repo,
+        repo=f"{spec.source.owner}/{spec.source.repo}",
         provider=spec.provider.name,
         bedrock_region=region,
         region_badge="missing" if bedrock and not region else None,
@@ -98,6 +91,7 @@ def models_row(
         configured_runner_mode=spec.runner.execution_mode,
         implementation=implementation,
         planning=planning,
+        checked_at=checked_at,
     )
 
 

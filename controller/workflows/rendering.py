@@ -35,6 +35,7 @@ from typing import Any, Final, Literal, TypedDict
 import yaml
 
 from controller.resources import ProjectMappingSpec, effective_max_iterations
+from controller.store import CheckedFile
 
 TEMPLATE_VERSION: Final = 3
 """Raise it whenever a template changes: every synced repository then reads as stale."""
@@ -250,12 +251,26 @@ def marker_of(text: str) -> Marker | None:
 
 def file_state(path: str, rendered: str, found: str | None) -> FileState:
     """Whether the file on the default branch is the rendering, by the rule of who owns it (module doc)."""
+    return checked_file_state(path, text_digest(rendered), checked_file(found) if found is not None else None)
+
+
+def checked_file_state(path: str, rendered_digest: str, found: CheckedFile | None) -> FileState:
+    """`file_state` from what a stored check kept of the file: its digest and its marker's version."""
     if found is None:
         return FileState.MISSING
     if _BY_PATH[path].ownership is Ownership.CONTROLLER:
-        return FileState.CURRENT if found == rendered else FileState.STALE
-    marker = marker_of(found)
-    return FileState.CURRENT if marker is not None and marker.version == TEMPLATE_VERSION else FileState.STALE
+        return FileState.CURRENT if found.sha256 == rendered_digest else FileState.STALE
+    return FileState.CURRENT if found.template_version == TEMPLATE_VERSION else FileState.STALE
+
+
+def checked_file(text: str) -> CheckedFile:
+    """What a check keeps of a synced file: enough to judge it against any mapping's rendering later."""
+    marker = marker_of(text)
+    return CheckedFile(sha256=text_digest(text), template_version=marker.version if marker is not None else None)
+
+
+def text_digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", errors="surrogatepass")).hexdigest()
 
 
 def file_states(rendered: Mapping[str, str], found: Mapping[str, str | None]) -> dict[str, FileState]:

@@ -14,6 +14,9 @@ controller:
   If the default branch changed a synced file since the branch was made, the pull request may show
   a conflict for a person to resolve.
 
+`WorkflowSync.check()` reads the same files once for the template-status and models panels
+(`controller.workflows.checks`); a sync hands back the check its own read amounts to.
+
 A file that is current on the default branch keeps its text there (a team's edited prompt is never
 proposed back to the starter); the others get the rendering. Running a sync twice therefore opens
 one pull request and, the second time, commits nothing.
@@ -24,7 +27,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Final, Literal, Protocol
 
 from controller.clock import Clock, utc_now
@@ -38,21 +40,18 @@ from controller.github import (
     RepositoryFile,
 )
 from controller.resources import ProjectMappingSpec
+from controller.store import RepositoryCheck
+from controller.workflows.checks import RepositoryKey, repository_check
 from controller.workflows.rendering import (
     DEFAULT_SESSION_IMAGE,
-    PLANNING_PROMPT_PATH,
     SYNCED_PATHS,
     TEMPLATE_VERSION,
-    WORKFLOW_PROMPT_PATH,
     FileState,
-    OverallState,
     file_states,
-    overall_state,
     render_templates,
 )
 
 SYNC_BRANCH: Final = "ai-implement/sync-workflows"
-PROMPT_PATHS: Final = (WORKFLOW_PROMPT_PATH, PLANNING_PROMPT_PATH)
 PULL_REQUEST_TITLE: Final = f"Sync AI-Implement workflows (template v{TEMPLATE_VERSION})"
 SyncOutcome = Literal["opened", "updated", "current"]
 
@@ -112,14 +111,8 @@ class SyncResult:
     created: bool
     changed_files: tuple[str, ...]
     """The synced files that differ from the default branch, which the pull request changes."""
-
-
-@dataclass(frozen=True)
-class TemplateStatus:
-    repo: str
-    state: OverallState
-    files: dict[str, FileState]
-    checked_at: datetime
+    check: RepositoryCheck
+    """The default branch as the sync read it: the repository's check, fresh."""
 
 
 class WorkflowSync:
@@ -136,24 +129,15 @@ class WorkflowSync:
     def render(self, spec: ProjectMappingSpec) -> dict[str, str]:
         return render_templates(spec, session_image=self._session_image)
 
-    async def status(self, spec: ProjectMappingSpec) -> TemplateStatus:
-        """The synced files on the default branch compared with the current rendering."""
-        owner, repo, branch = spec.source.owner, spec.source.repo, spec.source.default_branch
+    async def check(self, key: RepositoryKey) -> RepositoryCheck:
+        """Read the synced files on a default branch once: what the template-status and models panels need.
+
+        Raises `GitHubError` when GitHub refuses, `WorkflowSyncError` when the branch does not exist.
+        """
+        owner, repo, branch = key
         base_sha = await self._branch_head(owner, repo, branch)
         found = await self._read(owner, repo, base_sha)
-        states = file_states(self.render(spec), {path: _text(file) for path, file in found.items()})
-        return TemplateStatus(
-            repo=f"{owner}/{repo}", state=overall_state(states), files=states, checked_at=self._clock()
-        )
-
-    async def prompts(self, spec: ProjectMappingSpec) -> tuple[str | None, str | None]:
-        """`WORKFLOW.md` and `PLANNING.md` on the default branch (None for one that is not there)."""
-        owner, repo = spec.source.owner, spec.source.repo
-        base_sha = await self._branch_head(owner, repo, spec.source.default_branch)
-        workflow_md, planning_md = await asyncio.gather(
-            *(self._github.get_file(owner, repo, path, ref=base_sha) for path in PROMPT_PATHS)
-        )
-        return _text(workflow_md), _text(planning_md)
+        return repository_check(key, {path: _text(file) for path, file in found.items()}, self._clock())
 
     async def sync(self, spec: ProjectMappingSpec) -> SyncResult:
         owner, repo, base = spec.source.owner, spec.source.repo, spec.source.default_branch
@@ -161,10 +145,14 @@ class WorkflowSync:
         base_sha = await self._branch_head(owner, repo, base)
         rendered = self.render(spec)
         on_base = await self._read(owner, repo, base_sha)
-        states = file_states(rendered, {path: _text(file) for path, file in on_base.items()})
+        texts = {path: _text(file) for path, file in on_base.items()}
+        check = repository_check((owner, repo, base), texts, self._clock())
+        states = file_states(rendered, texts)
         changed = tuple(path for path in rendered if states[path] is not FileState.CURRENT)
         if not changed:
-            return SyncResult("current", full_name, SYNC_BRANCH, None, None, created=False, changed_files=changed)
+            return SyncResult(
+                "current", full_name, SYNC_BRANCH, None, None, created=False, changed_files=changed, check=check
+            )
         wanted = {path: rendered[path] if path in changed else _text(on_base[path]) or "" for path in rendered}
         pulls = await self._github.list_pull_requests(owner, repo, head=SYNC_BRANCH, base=base, state="open")
         if pulls:
@@ -172,13 +160,27 @@ class WorkflowSync:
             on_branch = await self._read(owner, repo, SYNC_BRANCH)
             await self._commit(owner, repo, wanted, on_branch)
             return SyncResult(
-                "updated", full_name, SYNC_BRANCH, pull.html_url, pull.number, created=False, changed_files=changed
+                "updated",
+                full_name,
+                SYNC_BRANCH,
+                pull.html_url,
+                pull.number,
+                created=False,
+                changed_files=changed,
+                check=check,
             )
         await self._branch_at(owner, repo, base_sha)
         await self._commit(owner, repo, wanted, on_base)
         pull = await self._open_pull_request(owner, repo, base, changed)
         return SyncResult(
-            "opened", full_name, SYNC_BRANCH, pull.html_url, pull.number, created=True, changed_files=changed
+            "opened",
+            full_name,
+            SYNC_BRANCH,
+            pull.html_url,
+            pull.number,
+            created=True,
+            changed_files=changed,
+            check=check,
         )
 
     async def _branch_head(self, owner: str, repo: str, branch: str) -> str:

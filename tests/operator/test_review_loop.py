@@ -13,6 +13,7 @@ from controller.operator.reviews.feedback import BATCH_WINDOW
 from controller.operator.runtime import OperatorRuntime
 from controller.resources import ProjectMappingSpec
 from controller.sandbox import LinearSandbox
+from controller.workflows import WorkflowSync
 from tests.operator.conftest import apply_mapping, cached
 from tests.operator.run_fixtures import OWNER, RunLoop
 from tests.support.clock import FakeClock
@@ -123,8 +124,8 @@ async def test_the_mappings_workflows_in_sync_condition_follows_the_repository(
 
     assert await runtime.templates.refresh_all() == 1
     assert await condition() == ("missing", "False")
-    sync = runtime.templates.sync
-    assert sync is not None
+    sync = runtime.templates.reader
+    assert isinstance(sync, WorkflowSync)
     result = await sync.sync(
         ProjectMappingSpec.model_validate((await loop.kube.get(PROJECT_MAPPINGS, loop.namespace, "eng"))["spec"])
     )

@@ -5,7 +5,10 @@ from datetime import timedelta
 
 import pytest
 
-from controller.store import JsonValue, SettingValue, Store
+from controller import constants
+from controller.config import load_settings
+from controller.config.overrides import RunnerMode
+from controller.store import JsonValue, RunnerModeReader, SettingValue, Store, runner_mode_in_force
 from tests.store.moments import T0
 
 
@@ -75,3 +78,32 @@ async def test_racing_initialisations_all_get_the_same_value(migrated_database_u
 
 async def test_store_is_reachable(store: Store) -> None:
     assert await store.is_reachable()
+
+
+async def test_a_thousand_callers_at_once_cost_one_read_of_the_runner_mode(store: Store) -> None:
+    """The operator reconciles every mapping at once; the pool must not run dry (bench case 6 found it)."""
+    await store.set_setting(constants.SETTING_RUNNER_MODE, "local", "admin", T0)
+    settings = load_settings({"LOCAL_RUNNER_IMAGE": "ai-implement-runner:dev"}, env_file=None)
+    now = [0.0]
+    reader = RunnerModeReader(store, settings, max_age=2.0, clock=lambda: now[0])
+    reads = 0
+    original = store.get_setting
+
+    async def counted(key: str) -> SettingValue | None:
+        nonlocal reads
+        reads += 1
+        return await original(key)
+
+    store.get_setting = counted  # type: ignore[method-assign]
+    answers = await asyncio.gather(*(reader() for _ in range(1000)))
+    per_read = reads
+    assert {answer.mode for answer in answers} == {(await runner_mode_in_force(store, settings)).mode}
+    assert per_read <= 2, "one resolution reads at most the mode and the Fly app"
+
+    await store.set_setting(constants.SETTING_RUNNER_MODE, RunnerMode.GHA.value, "admin", T0)
+    reads = 0
+    assert (await reader()).mode == answers[0].mode, "a fresh answer is reused"
+    assert reads == 0
+    now[0] = 2.0
+    assert answers[0].mode is RunnerMode.LOCAL
+    assert (await reader()).mode is RunnerMode.GHA, "and read again once it is max_age old"

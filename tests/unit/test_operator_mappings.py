@@ -216,7 +216,10 @@ class CacheOf:
         self._items = list(items)
 
     def items(self) -> list[dict[str, Any]]:
-        return [json.loads(json.dumps(item)) for item in self._items]
+        raise AssertionError("the directory reads the informer's parsed views, never a copy of every object")
+
+    def parsed(self, parse: Any) -> list[Any]:
+        return [parse(json.loads(json.dumps(item))) for item in self._items]
 
     def on_change(self, _callback: Any) -> None:
         return None
@@ -230,6 +233,14 @@ def test_a_mapping_newer_than_the_cache_is_indexed_as_kopf_hands_it_over() -> No
 
     assert "eng-again" in directory.index_with(duplicate).conflicts
     assert directory.index_with(first) is directory.index(), "what the cache already has costs no rebuild"
+
+
+def test_an_unreadable_mapping_is_left_out_of_the_directory_not_fatal() -> None:
+    broken = mapping("ops", "OPS")
+    broken["spec"]["capacity"] = {"maxInProgressAiIssues": "many"}
+    directory = MappingDirectory(CacheOf(mapping("eng", "ENG"), broken))  # type: ignore[arg-type]
+
+    assert [m.name for m in directory.index().readable] == ["eng"]
 
 
 def test_a_note_that_no_longer_applies_is_written_away(rsa_key_pem: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +26,18 @@ from controller.workflows import (
     FileState,
     FrontMatterError,
     GapFillTriggerBody,
+    ModelChoice,
+    RenderedDigests,
     file_states,
     marker_of,
+    model_choices_of,
     models_kpis,
     models_row,
     parse_front_matter,
     render_templates,
+    repository_check,
     template_state,
+    template_status_of,
 )
 
 RUNNERS_DOC = Path(__file__).parents[2] / "docs" / "runners.md"
@@ -297,6 +303,12 @@ def found(**changes: str | None) -> dict[str, str | None]:
 def test_template_states(files: dict[str, str | None], state: str, path: str, file_state: FileState) -> None:
     assert template_state(RENDERED, files) == state
     assert file_states(RENDERED, files)[path] is file_state
+    stored = template_status_of(RenderedDigests().of("eng", ANTHROPIC), repository_check(KEY, files, NOW))
+    assert (stored.state, stored.files[path]) == (state, file_state), "a stored check judges as the texts do"
+
+
+KEY = ("acme", "web", "main")
+NOW = datetime(2026, 12, 8, 9, 0, tzinfo=UTC)
 
 
 def test_a_path_not_read_at_all_is_missing() -> None:
@@ -345,9 +357,20 @@ def test_bad_front_matter_says_what_is_wrong_and_where(text: str, message: str) 
 # The Models & providers rows.
 
 
+def prompts(workflow_md: str | None, planning_md: str | None) -> tuple[ModelChoice, ModelChoice]:
+    """The model ids as a check of acme/web with these two prompts stores them."""
+    return model_choices_of(
+        repository_check(KEY, {WORKFLOW_PROMPT_PATH: workflow_md, PLANNING_PROMPT_PATH: planning_md}, NOW)
+    )
+
+
+NONE = (ModelChoice(None, "not read"), ModelChoice(None, "not read"))
+
+
 def test_a_row_shows_the_models_of_both_prompts() -> None:
     rendered = render_templates(BEDROCK)
-    row = models_row(BEDROCK, rendered[WORKFLOW_PROMPT_PATH], rendered[PLANNING_PROMPT_PATH], runner_mode="local")
+    choices = prompts(rendered[WORKFLOW_PROMPT_PATH], rendered[PLANNING_PROMPT_PATH])
+    row = models_row(BEDROCK, *choices, runner_mode="local", checked_at=NOW)
     assert (row.team_key, row.repo, row.provider, row.bedrock_region, row.region_badge) == (
         "ENG",
         "acme/web",
@@ -358,6 +381,7 @@ def test_a_row_shows_the_models_of_both_prompts() -> None:
     assert (row.planning_enabled, row.runner_mode, row.configured_runner_mode) == (True, "local", "github-actions")
     assert row.implementation.model == row.planning.model == "eu.anthropic.claude-sonnet-4-5-20250929-v1:0"
     assert row.implementation.reason is None
+    assert row.checked_at == NOW
 
 
 @pytest.mark.parametrize(
@@ -371,23 +395,18 @@ def test_a_row_shows_the_models_of_both_prompts() -> None:
     ],
 )
 def test_a_row_without_a_model_says_why(workflow_md: str | None, reason: str) -> None:
-    row = models_row(ANTHROPIC, workflow_md, "---\nmodel: p\n---\n", runner_mode="github-actions")
+    row = models_row(ANTHROPIC, *prompts(workflow_md, "---\nmodel: p\n---\n"), runner_mode="github-actions")
     assert row.implementation.model is None
     assert row.implementation.reason is not None
     assert reason in row.implementation.reason
     assert row.planning.model == "p"
 
 
-def test_unreadable_prompts_leave_both_models_empty_with_the_reason() -> None:
-    row = models_row(ANTHROPIC, None, None, runner_mode="github-actions", unreadable="GitHub answered 404")
-    assert row.implementation.reason == row.planning.reason == "GitHub answered 404"
-
-
 def test_a_bedrock_mapping_without_its_region_gets_the_missing_badge() -> None:
     regionless = mapping(provider={"name": "bedrock"})  # the API server refuses this; an older CRD did not
-    row = models_row(regionless, None, None, runner_mode="github-actions")
+    row = models_row(regionless, *NONE, runner_mode="github-actions")
     assert (row.bedrock_region, row.region_badge) == (None, "missing")
-    assert models_row(ANTHROPIC, None, None, runner_mode="github-actions").region_badge is None
+    assert models_row(ANTHROPIC, *NONE, runner_mode="github-actions").region_badge is None
 
 
 def test_kpis_count_providers_and_distinct_bedrock_regions() -> None:
@@ -399,5 +418,5 @@ def test_kpis_count_providers_and_distinct_bedrock_regions() -> None:
         mapping(teamKey="ML", provider={"name": "bedrock", "awsRegion": "eu-west-1"}),
         mapping(teamKey="NEW", provider={"name": "bedrock"}),
     ]
-    kpis = models_kpis([models_row(spec, None, None, runner_mode="github-actions") for spec in specs])
+    kpis = models_kpis([models_row(spec, *NONE, runner_mode="github-actions") for spec in specs])
     assert (kpis.projects, kpis.anthropic, kpis.bedrock, kpis.bedrock_regions) == (6, 2, 4, 2)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from markupsafe import escape
 
+from controller.resources import ProjectMappingSpec
 from controller.web.workflows import GITHUB_NOT_CONFIGURED
+from controller.workflows import PLANNING_PROMPT_PATH, WORKFLOW_PROMPT_PATH, render_templates, repository_check
 from tests.support.api_fixtures import Api
 from tests.support.ui import sign_in
 from tests.support.waiting import eventually
@@ -54,3 +58,13 @@ async def test_the_models_panel_says_why_a_model_id_is_missing(api: Api) -> None
     assert "<h1>Models &amp; providers</h1>" in page
     assert "eu-west-1" in page
     assert str(escape(GITHUB_NOT_CONFIGURED)) in page, "the reason a model id is missing, in the panel"
+
+    checked_at = api.context.clock() - timedelta(minutes=3)
+    rendered = render_templates(ProjectMappingSpec.model_validate(mapping))
+    texts = {path: rendered[path] for path in (WORKFLOW_PROMPT_PATH, PLANNING_PROMPT_PATH)}
+    await api.context.store.record_repository_check(repository_check(("acme", "webapp", "main"), texts, checked_at))
+    checked = await ui.page("/admin/models")
+
+    assert "<code>eu.anthropic.claude-sonnet-4-5-20250929-v1:0</code>" in checked, "as the operator's check read it"
+    assert f'<time datetime="{checked_at.isoformat()}"' in checked
+    assert "3 min ago" in checked

@@ -1,28 +1,35 @@
 """Workflow sync, template status and the models panel on the real API, against the GitHub sandbox.
 
-Mappings are applied through `POST /api/mappings` to the real API server; the API reads and writes
-the target repositories through the real `GitHubClient`, as the App installed on `acme`.
+Mappings are applied through `POST /api/mappings` to the real API server; a sync reads and writes
+the target repositories through the real `GitHubClient`, as the App installed on `acme`. The two
+listings answer from the repository checks in the store, which the operator's refresher (run here
+over the API's own cache of the mappings) and each sync write; they never call GitHub.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from controller.github import GitHubClient
+from controller.operator.reviews.workflow_templates import TemplateStatusRefresher
+from controller.operator.tickets.mappings import MappingDirectory
 from controller.resources import ProjectMappingSpec, mapping_name_for
 from controller.sandbox.github import GitHubSandbox
 from controller.workflows import (
     COMMENT_TRIGGER_PATH,
+    NOT_CHECKED_YET,
     PLANNING_PROMPT_PATH,
     RUNNER_WORKFLOW_PATH,
     SYNC_BRANCH,
     SYNCED_PATHS,
+    TEMPLATE_VERSION,
     WORKFLOW_PROMPT_PATH,
+    WorkflowSync,
     render_templates,
 )
 from tests.support.api_fixtures import Api, ApiFactory
@@ -72,6 +79,24 @@ async def api(start_api: ApiFactory, github: GitHubClient) -> Api:
     return await start_api(github=github)
 
 
+@pytest.fixture
+def leader(api: Api, github: GitHubClient) -> TemplateStatusRefresher:
+    """The operator leader's template check, over the API's cache of the mappings and the same store."""
+    context = api.context
+    image = context.settings.session_image
+    return TemplateStatusRefresher(
+        context.kube,
+        context.namespace,
+        context.mappings,
+        MappingDirectory(context.mappings),
+        context.store,
+        WorkflowSync(github, session_image=image, clock=context.clock),
+        context.clock,
+        TEMPLATE_VERSION,
+        session_image=image,
+    )
+
+
 async def apply(api: Api, headers: dict[str, str], body: dict[str, Any]) -> ProjectMappingSpec:
     """Apply through the API and wait until the API's cache holds this version."""
     response = await api.client.post("/api/mappings", json=body, headers=headers)
@@ -101,6 +126,11 @@ async def template_status(api: Api, headers: dict[str, str]) -> dict[str, dict[s
     return {row["teamKey"]: row for row in body["repos"]}
 
 
+def stamp(moment: datetime) -> str:
+    """A time as the API writes it."""
+    return moment.isoformat().replace("+00:00", "Z")
+
+
 def rendered(api: Api, spec: ProjectMappingSpec) -> dict[str, str]:
     return render_templates(spec, session_image=api.context.settings.session_image)
 
@@ -116,10 +146,11 @@ def branch_sha(sandbox: GitHubSandbox, branch: str, repo: str = "web") -> str:
 
 
 async def test_sync_opens_one_pull_request_that_makes_the_templates_current(
-    api: Api, github_sandbox: GitHubSandbox
+    api: Api, github_sandbox: GitHubSandbox, leader: TemplateStatusRefresher
 ) -> None:
     headers = await api.login()
     spec = await apply(api, headers, mapping_body())
+    assert await leader.refresh_all() == 1
     before = (await template_status(api, headers))["ENG"]
     assert (before["state"], before["error"]) == ("missing", None)
     assert before["files"] == dict.fromkeys(SYNCED_PATHS, "missing")
@@ -146,6 +177,8 @@ async def test_sync_opens_one_pull_request_that_makes_the_templates_current(
     assert branch_sha(github_sandbox, SYNC_BRANCH) == head  # nothing to commit the second time
 
     github_sandbox.merge_pull_request(OWNER, "web", opened["pullRequestNumber"])
+    assert (await template_status(api, headers))["ENG"]["state"] == "missing", "until the next check"
+    await leader.refresh_all()
     after = (await template_status(api, headers))["ENG"]
     assert after["state"] == "current"
     assert set(after["files"].values()) == {"current"}
@@ -158,7 +191,7 @@ async def test_sync_opens_one_pull_request_that_makes_the_templates_current(
 
 
 async def test_a_changed_workflow_on_the_default_branch_is_stale_and_synced_back(
-    api: Api, github_sandbox: GitHubSandbox
+    api: Api, github_sandbox: GitHubSandbox, leader: TemplateStatusRefresher
 ) -> None:
     headers = await api.login()
     spec = await apply(api, headers, mapping_body())
@@ -167,6 +200,7 @@ async def test_a_changed_workflow_on_the_default_branch_is_stale_and_synced_back
     edited = github_sandbox.file_text(OWNER, "web", RUNNER_WORKFLOW_PATH)
     assert edited is not None
     github_sandbox.commit_files(OWNER, "web", "main", {RUNNER_WORKFLOW_PATH: edited.replace("ubuntu-latest", "self")})
+    await leader.refresh_all()
 
     stale = (await template_status(api, headers))["ENG"]
     assert stale["state"] == "stale"
@@ -188,7 +222,7 @@ async def test_a_changed_workflow_on_the_default_branch_is_stale_and_synced_back
 
 
 async def test_a_teams_edited_prompt_is_kept_and_an_open_pull_request_moves_forward(
-    api: Api, github_sandbox: GitHubSandbox
+    api: Api, github_sandbox: GitHubSandbox, leader: TemplateStatusRefresher
 ) -> None:
     headers = await api.login()
     await apply(api, headers, mapping_body())
@@ -198,10 +232,11 @@ async def test_a_teams_edited_prompt_is_kept_and_an_open_pull_request_moves_forw
     assert prompt is not None
     own_prompt = prompt.replace("claude-sonnet-4-5", "claude-opus-4-1") + "\nAlways write the test first.\n"
     github_sandbox.commit_files(OWNER, "web", "main", {WORKFLOW_PROMPT_PATH: own_prompt})
+    await leader.refresh_all()
     assert (await template_status(api, headers))["ENG"]["state"] == "current"
 
     spec = await apply(api, headers, mapping_body(capacity={"maxJobMinutes": 30}))
-    status = (await template_status(api, headers))["ENG"]
+    status = (await template_status(api, headers))["ENG"]  # judged against the new rendering, not read again
     assert status["files"][RUNNER_WORKFLOW_PATH] == "stale"
     assert status["files"][WORKFLOW_PROMPT_PATH] == "current"
     opened = await post_sync(api, headers)
@@ -219,12 +254,13 @@ async def test_a_teams_edited_prompt_is_kept_and_an_open_pull_request_moves_forw
     assert text == rendered(api, spec)[RUNNER_WORKFLOW_PATH]
     assert "timeout-minutes: 45" in (text or "")
     github_sandbox.merge_pull_request(OWNER, "web", opened["pullRequestNumber"])
+    await leader.refresh_all()
     assert (await template_status(api, headers))["ENG"]["state"] == "current"
     assert github_sandbox.file_text(OWNER, "web", WORKFLOW_PROMPT_PATH) == own_prompt
 
 
 async def test_github_failures_are_502_for_a_sync_and_a_row_of_the_status(
-    api: Api, github_sandbox: GitHubSandbox
+    api: Api, github_sandbox: GitHubSandbox, leader: TemplateStatusRefresher
 ) -> None:
     headers = await api.login()
     await apply(api, headers, mapping_body())
@@ -238,12 +274,14 @@ async def test_github_failures_are_502_for_a_sync_and_a_row_of_the_status(
     assert "not installed on acme/docs" in not_installed["error"]["message"]
     no_workflows_permission = await post_sync(api, headers, "SITE", status=502)
     assert "workflows" in no_workflows_permission["error"]["message"]
+    await leader.refresh_all()
 
     rows = await template_status(api, headers)
     assert (rows["ENG"]["state"], rows["ENG"]["error"]) == ("missing", None)
     assert rows["DOCS"]["state"] == "unknown"
     assert rows["DOCS"]["files"] == {}
     assert "not installed on acme/docs" in rows["DOCS"]["error"]
+    assert rows["DOCS"]["checkedAt"] == rows["ENG"]["checkedAt"] == stamp(api.context.clock())
     response = await api.client.get(STATUS, headers=headers)
     assert (await response.json())["counts"] == {"current": 0, "stale": 0, "missing": 2, "unknown": 1}
 
@@ -256,9 +294,10 @@ async def test_unknown_mappings_and_missing_default_branches(api: Api) -> None:
     refused = await post_sync(api, headers, status=422)
     assert refused["error"]["code"] == "mapping_not_syncable"
     assert "acme/web has no branch 'develop'" in refused["error"]["message"]
-    row = (await template_status(api, headers))["ENG"]
+    row = (await template_status(api, headers))["ENG"]  # the refused sync read the repository: no wait
     assert row["state"] == "unknown"
     assert "acme/web has no branch 'develop'" in row["error"]
+    assert row["checkedAt"] is not None
 
 
 async def test_without_the_github_app_sync_is_503_and_the_listings_say_why(start_api: ApiFactory) -> None:
@@ -269,7 +308,7 @@ async def test_without_the_github_app_sync_is_503_and_the_listings_say_why(start
     assert refused["error"]["code"] == "github_not_configured"
     assert "GITHUB_APP_ID" in refused["error"]["message"]
     status = (await template_status(api, headers))["ENG"]
-    assert (status["state"], status["files"]) == ("unknown", {})
+    assert (status["state"], status["files"], status["checkedAt"]) == ("unknown", {}, None)
     assert "GITHUB_APP_ID" in status["error"]
     response = await api.client.get(MODELS, headers=headers)
     assert response.status == 200
@@ -279,7 +318,7 @@ async def test_without_the_github_app_sync_is_503_and_the_listings_say_why(start
 
 
 async def test_the_models_panel_counts_providers_and_reads_model_ids_from_the_prompts(
-    api: Api, github_sandbox: GitHubSandbox
+    api: Api, github_sandbox: GitHubSandbox, leader: TemplateStatusRefresher
 ) -> None:
     headers = await api.login()
     await apply(api, headers, mapping_body())
@@ -294,6 +333,7 @@ async def test_the_models_panel_counts_providers_and_reads_model_ids_from_the_pr
     synced = await post_sync(api, headers, "PAY")
     github_sandbox.merge_pull_request(OWNER, "api", synced["pullRequestNumber"])
     github_sandbox.commit_files(OWNER, "web", "main", {WORKFLOW_PROMPT_PATH: "---\nmodel: [broken\n---\n"})
+    await leader.refresh_all()
 
     response = await api.client.get(MODELS, headers=headers)
     body = await response.json()
@@ -315,6 +355,7 @@ async def test_the_models_panel_counts_providers_and_reads_model_ids_from_the_pr
         "implementationModelReason": None,
         "planningModel": profile,
         "planningModelReason": None,
+        "checkedAt": stamp(api.context.clock()),
     }
     assert (rows["ML"]["bedrockRegion"], rows["ML"]["planningEnabled"]) == ("eu-west-1", False)
     assert rows["ML"]["implementationModel"] == profile  # the same repository, synced for PAY
@@ -362,26 +403,61 @@ async def test_every_endpoint_needs_the_admin_token(api: Api, method: str, path:
     assert forged.status == 401
 
 
-async def test_model_ids_are_read_once_per_repository_for_a_few_minutes(
-    api: Api, github_sandbox: GitHubSandbox, clock: FakeClock
+async def test_the_listings_answer_from_the_stored_checks_without_calling_github(
+    api: Api, github_sandbox: GitHubSandbox, leader: TemplateStatusRefresher, clock: FakeClock
 ) -> None:
     headers = await api.login()
     await apply(api, headers, mapping_body())
+    await apply(api, headers, mapping_body("OPS", "web"))
+    await apply(api, headers, mapping_body("PAY", "api"))
     synced = await post_sync(api, headers)
     github_sandbox.merge_pull_request(OWNER, "web", synced["pullRequestNumber"])
-
-    async def model() -> str:
-        [row] = (await (await api.client.get(MODELS, headers=headers)).json())["rows"]
-        return str(row["implementationModel"])
-
-    first = await model()
-    reads = len(github_sandbox.requests_to("GET", f"/repos/{OWNER}/web/contents/WORKFLOW.md"))
+    await leader.refresh_all()
+    checked_at = clock()
+    clock.advance(timedelta(minutes=4))
     github_sandbox.commit_files(OWNER, "web", "main", {WORKFLOW_PROMPT_PATH: "---\nmodel: claude-opus-4-1\n---\n"})
-    cached = await model()
-    reads_after = len(github_sandbox.requests_to("GET", f"/repos/{OWNER}/web/contents/WORKFLOW.md"))
-    clock.advance(timedelta(minutes=6))
-    refreshed = await model()
+    calls = len(github_sandbox.requests)
 
-    assert first == cached == "claude-sonnet-4-5"
-    assert refreshed == "claude-opus-4-1"
-    assert reads_after == reads, "the second look was answered from the cache"
+    status = await template_status(api, headers)
+    models = {row["teamKey"]: row for row in (await (await api.client.get(MODELS, headers=headers)).json())["rows"]}
+
+    assert len(github_sandbox.requests) == calls, "no GitHub call in the request path"
+    assert {key: row["checkedAt"] for key, row in status.items()} == dict.fromkeys(
+        ["ENG", "OPS", "PAY"], stamp(checked_at)
+    )
+    assert (status["ENG"]["state"], status["OPS"]["state"]) == ("current", "stale"), "each against its own rendering"
+    assert models["ENG"]["implementationModel"] == "claude-sonnet-4-5", "as last checked, 4 minutes ago"
+    assert models["ENG"]["checkedAt"] == stamp(checked_at)
+
+
+async def test_a_repository_not_checked_yet_says_so(api: Api, github_sandbox: GitHubSandbox) -> None:
+    headers = await api.login()
+    await apply(api, headers, mapping_body())
+    calls = len(github_sandbox.requests)
+
+    row = (await template_status(api, headers))["ENG"]
+    [model] = (await (await api.client.get(MODELS, headers=headers)).json())["rows"]
+
+    assert len(github_sandbox.requests) == calls
+    assert (row["state"], row["files"], row["checkedAt"], row["error"]) == ("unknown", {}, None, NOT_CHECKED_YET)
+    assert (model["implementationModel"], model["planningModel"], model["checkedAt"]) == (None, None, None)
+    assert model["implementationModelReason"] == model["planningModelReason"] == NOT_CHECKED_YET
+
+
+async def test_an_api_that_cannot_reach_github_still_lists_what_the_leader_checked(
+    api: Api, start_api: ApiFactory, leader: TemplateStatusRefresher, rsa_key_pem: str
+) -> None:
+    headers = await api.login()
+    for team_key, repo in [("ENG", "web"), ("PAY", "api"), ("DOCS", "docs")]:
+        await apply(api, headers, mapping_body(team_key, repo))
+    await leader.refresh_all()
+    async with GitHubClient(APP_ID, rsa_key_pem, base_url="http://127.0.0.1:9") as unreachable:
+        replica = await start_api(github=unreachable)
+        replica_headers = await replica.login()
+        rows = await template_status(replica, replica_headers)
+        response = await replica.client.get(MODELS, headers=replica_headers)
+        models = {row["teamKey"]: row for row in (await response.json())["rows"]}
+
+    assert {key: row["state"] for key, row in rows.items()} == {"DOCS": "unknown", "ENG": "missing", "PAY": "missing"}
+    assert "not installed on acme/docs" in rows["DOCS"]["error"], "GitHub's answer to the leader, not a timeout"
+    assert "acme/web:WORKFLOW.md is not on the default branch" in models["ENG"]["implementationModelReason"]

@@ -29,7 +29,7 @@ from controller.operator.tickets.mappings import (
     readiness_change,
     status_patch_changes,
 )
-from controller.store import Store, runner_mode_in_force
+from controller.store import RunnerModeReader
 
 logger = logging.getLogger("controller.operator")
 
@@ -37,7 +37,7 @@ logger = logging.getLogger("controller.operator")
 @dataclass
 class MappingReconciler:
     settings: Settings
-    store: Store
+    runner_mode: RunnerModeReader
     kube: KubeClient
     mappings: MappingDirectory
     clock: Clock
@@ -50,7 +50,7 @@ class MappingReconciler:
         except (KeyError, ValidationError) as error:
             raise UnreadableResource(f"the ProjectMapping cannot be read: {error}") from error
         index = self.mappings.index_with(body)
-        runner_mode = await runner_mode_in_force(self.store, self.settings)
+        runner_mode = await self.runner_mode()
         facts = MappingStatusFacts(
             runner_mode=runner_mode.mode,
             conflict=index.conflicts.get(mapping.name),
