@@ -200,7 +200,7 @@ async def signed_in(base: str, mappings: int, process: subprocess.Popen[bytes], 
             try:
                 token = (await http.post("/api/auth", json={"code": ACCESS_CODE})).json()["token"]
                 listed = await http.get("/api/mappings", headers={"Authorization": f"Bearer {token}"})
-                if listed.status_code == 200 and len(listed.json()["mappings"]) >= mappings:
+                if listed.status_code == 200 and listed.json()["total"] >= mappings:
                     break
             except (httpx.TransportError, KeyError):
                 pass

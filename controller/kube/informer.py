@@ -88,6 +88,9 @@ class Informer:
         self._sleep = sleep
         self._objects: dict[ObjectKey, KubeObject] = {}
         self._parsed: dict[Callable[[KubeObject], object], dict[ObjectKey, tuple[str, object]]] = {}
+        self._derived: dict[Callable[[Informer], object], tuple[int, object]] = {}
+        self._revision = 0
+        """Counts the changes applied to the cache; what `derived` remembers is as new as this."""
         self._callbacks: list[ChangeCallback] = []
         self._synced = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -141,6 +144,26 @@ class Informer:
             for gone in [key for key in remembered if key not in self._objects]:
                 del remembered[gone]
         return views
+
+    @property
+    def revision(self) -> int:
+        """Goes up with every change applied to the cache: two reads at the same revision saw the same objects."""
+        return self._revision
+
+    def derived(self, compute: Callable[[Informer], T]) -> T:
+        """`compute(self)`, remembered until the cache next changes.
+
+        For indexes over the whole cache that requests read (the mappings sorted by team key): they
+        are built once per change instead of once per request, so a request that reads a page costs
+        the page. `compute` must be one long-lived function; what it returns is shared between
+        callers, so treat it as read-only.
+        """
+        hit = self._derived.get(compute)
+        if hit is not None and hit[0] == self._revision:
+            return hit[1]  # type: ignore[return-value]  # stored by this same `compute`
+        value = compute(self)
+        self._derived[compute] = (self._revision, value)
+        return value
 
     def get(self, name: str, namespace: str | None = None) -> KubeObject | None:
         """The cached object, looked up in the informer's own namespace unless another is given."""
@@ -219,6 +242,7 @@ class Informer:
         self._consecutive_failures = 0
         fresh = {key_of(obj): obj for obj in listed.items}
         previous, self._objects = self._objects, fresh
+        self._revision += 1
         self._resource_version = listed.resource_version
         for key, obj in fresh.items():
             before = previous.get(key)
@@ -259,6 +283,7 @@ class Informer:
                     self._objects.pop(key, None)
                 else:
                     self._objects[key] = event.object
+                self._revision += 1
                 await self._notify(event.type, event.object)
         return received
 

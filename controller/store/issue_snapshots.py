@@ -4,9 +4,11 @@ Replacing per provider in one transaction means a reader sees either the previou
 one, never half of each, and a ticket that left the scope disappears with the poll that lost it.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, exists, func, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from controller.store.base import StoreBase
 from controller.store.records import IssueSnapshot
@@ -15,6 +17,29 @@ from controller.store.timestamps import as_utc
 from controller.store.vocabulary import TicketingProvider
 
 _SNAPSHOT_COLUMNS = tuple(column.key for column in IssueSnapshotRow.__table__.columns)
+_INBOX_ORDER = (IssueSnapshotRow.team_key, IssueSnapshotRow.identifier, IssueSnapshotRow.issue_id)
+
+InboxKey = tuple[str, str, str]
+"""A ticket's place in the inbox: (team key, identifier, issue id); the id makes it unique."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IssueSnapshotPage:
+    """Up to `limit` tickets in inbox order, and whether there are more on either side of them."""
+
+    snapshots: Sequence[IssueSnapshot]
+    more_before: bool
+    more_after: bool
+    total: int
+    """Every ticket of the last polls, on every page."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TeamIssueCounts:
+    """One team's tickets of the last polls: how many per readiness, and how many held back."""
+
+    by_readiness: Mapping[str, int]
+    blocked: int
 
 
 class IssueSnapshots(StoreBase):
@@ -48,6 +73,61 @@ class IssueSnapshots(StoreBase):
         async with self._transaction() as session:
             rows = await session.scalars(query)
             return [_issue_snapshot(row) for row in rows]
+
+    async def issue_snapshot_page(
+        self, *, after: InboxKey | None = None, before: InboxKey | None = None, limit: int
+    ) -> IssueSnapshotPage:
+        """The `limit` tickets after `after` (or before `before`, or the first ones) in inbox order.
+
+        Keyset paging: the query starts at a ticket's sort key rather than skipping an offset, so a
+        page reads the page and a ticket that comes or goes moves no other ticket to another page.
+        """
+        if after is not None and before is not None:
+            raise ValueError("a page starts after one ticket or ends before one, not both")
+        forward = before is None
+        edge = after if forward else before
+        place = tuple_(*_INBOX_ORDER)
+        query = select(IssueSnapshotRow).limit(limit + 1)
+        query = query.order_by(*(_INBOX_ORDER if forward else [column.desc() for column in _INBOX_ORDER]))
+        if edge is not None:
+            query = query.where(place > tuple_(*edge) if forward else place < tuple_(*edge))
+        async with self._transaction() as session:
+            rows = list(await session.scalars(query))
+            snapshots = [_issue_snapshot(row) for row in rows[:limit]]
+            ahead = len(rows) > limit  # more tickets in the direction read
+            behind = False  # tickets on the other side of the edge: before a page read forward, after one read back
+            if edge is not None:
+                behind = await self._any(session, place <= tuple_(*edge) if forward else place >= tuple_(*edge))
+            total = await session.scalar(select(func.count()).select_from(IssueSnapshotRow)) or 0
+        if forward:
+            return IssueSnapshotPage(snapshots=snapshots, more_before=behind, more_after=ahead, total=total)
+        return IssueSnapshotPage(snapshots=snapshots[::-1], more_before=ahead, more_after=behind, total=total)
+
+    @staticmethod
+    async def _any(session: AsyncSession, condition: ColumnElement[bool]) -> bool:
+        return bool(await session.scalar(select(exists().where(condition))))
+
+    async def issue_counts_by_team(self, team_keys: Collection[str]) -> Mapping[str, TeamIssueCounts]:
+        """Each team's counts, counted by the database over its tickets only (the teams of a page of the inbox)."""
+        if not team_keys:
+            return {}
+        query = (
+            select(
+                IssueSnapshotRow.team_key,
+                IssueSnapshotRow.readiness,
+                func.count(),
+                func.count(IssueSnapshotRow.blocked_reason),
+            )
+            .where(IssueSnapshotRow.team_key.in_(sorted(set(team_keys))))
+            .group_by(IssueSnapshotRow.team_key, IssueSnapshotRow.readiness)
+        )
+        readiness: dict[str, dict[str, int]] = {}
+        blocked: dict[str, int] = {}
+        async with self._transaction() as session:
+            for team_key, ready_state, count, held_back in await session.execute(query):
+                readiness.setdefault(team_key, {})[ready_state] = count
+                blocked[team_key] = blocked.get(team_key, 0) + held_back
+        return {team: TeamIssueCounts(by_readiness=readiness[team], blocked=blocked[team]) for team in readiness}
 
 
 def _issue_snapshot_row(snapshot: IssueSnapshot) -> IssueSnapshotRow:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
+from typing import Final
 
 from aiohttp import web
 from pydantic import Field
@@ -16,11 +17,15 @@ from controller.store import DEDUP_WINDOW, DecisionReason, IssueSnapshot
 from controller.web.audit import actor_of, record_change_by
 from controller.web.context import WebContext, context_of
 from controller.web.errors import not_found
-from controller.web.mappings import mappings_of
+from controller.web.mappings import mapping_index_of
 from controller.web.models import CamelModel
-from controller.web.routing import ApiRouter, path_param, respond
+from controller.web.paging import Position, Window, cursor_of, paging_parameters
+from controller.web.routing import ApiRouter, limit_of, path_param, reject_unknown_query, respond
 
 router = ApiRouter(tag="issues")
+
+ISSUE_PAGE: Final = 100
+MAX_ISSUE_PAGE: Final = 500
 
 
 class IssueRow(CamelModel):
@@ -47,8 +52,20 @@ class MappingLoad(CamelModel):
 
 
 class IssueInbox(CamelModel):
-    issues: list[IssueRow] = Field(description="Every ticket matched by a mapping, as of the last polls.")
-    mappings: list[MappingLoad] = Field(description="In-progress counts per mapping.")
+    issues: list[IssueRow] = Field(
+        description="One page of the tickets matched by a mapping as of the last polls, by team key, identifier "
+        f"and id: the first {ISSUE_PAGE} unless limit or cursor say otherwise."
+    )
+    mappings: list[MappingLoad] = Field(
+        description="In-progress counts of the mappings whose tickets are on this page, by team key."
+    )
+    next_cursor: str | None = Field(
+        default=None, description="The cursor of the page after this one; null on the last page."
+    )
+    previous_cursor: str | None = Field(
+        default=None, description="The cursor of the page before this one; null on the first page."
+    )
+    total: int = Field(default=0, description="How many tickets there are, on every page.")
 
 
 class BlockerKpis(CamelModel):
@@ -103,32 +120,63 @@ def _row(snapshot: IssueSnapshot) -> IssueRow:
 
 
 @router.route(
-    "GET", "/api/issues", summary="List AI-Implement issues across all project mappings", responses={200: IssueInbox}
+    "GET",
+    "/api/issues",
+    summary="List AI-Implement issues across all project mappings, a page at a time",
+    description=f"{ISSUE_PAGE} tickets to a page unless `limit` says otherwise, with the in-progress counts of "
+    "their mappings; follow `nextCursor` (null on the last page) for the rest. `total` counts every ticket.",
+    query=paging_parameters(ISSUE_PAGE, MAX_ISSUE_PAGE, order="by team key, identifier and id"),
+    responses={200: IssueInbox, 422: None},
 )
 async def list_issues(request: web.Request) -> web.Response:
-    return respond(await issue_inbox_of(context_of(request)))
+    reject_unknown_query(request)
+    limit = limit_of(request, ISSUE_PAGE, MAX_ISSUE_PAGE)
+    return respond(await issue_inbox_of(context_of(request), cursor_of(request, arity=3), limit))
 
 
-async def issue_inbox_of(context: WebContext) -> IssueInbox:
-    """The inbox, for the JSON API and the Issues panel alike; ApiError 503 while mappings are not listed."""
-    snapshots = await context.store.list_issue_snapshots()
-    by_team: dict[str, Counter[str]] = {}
-    for snapshot in snapshots:
-        counts = by_team.setdefault(snapshot.team_key, Counter())
-        counts[snapshot.readiness] += 1
-        counts["blocked"] += snapshot.blocked_reason is not None
-    loads = [
-        MappingLoad(
-            team_key=view.team_key,
-            in_progress=view.status.in_progress or 0,
-            cap=view.spec.capacity.max_in_progress_ai_issues,
-            blocked=by_team.get(view.team_key, Counter())["blocked"],
-            ready=by_team.get(view.team_key, Counter())["ready"],
-            planning_pending=by_team.get(view.team_key, Counter())["planning-pending"],
+async def issue_inbox_of(context: WebContext, position: Position | None = None, limit: int = ISSUE_PAGE) -> IssueInbox:
+    """A page of the inbox, for the JSON API and the Issues panel alike; ApiError 503 while mappings are not listed.
+
+    The store reads the page by its sort key and counts the tickets of the page's teams only, so a
+    page costs the same with ten tickets or ten thousand.
+    """
+    index = mapping_index_of(context)
+    after = _inbox_key(position) if position is not None and position.forward else None
+    before = _inbox_key(position) if position is not None and not position.forward else None
+    page = await context.store.issue_snapshot_page(after=after, before=before, limit=limit)
+    teams = list(dict.fromkeys(snapshot.team_key for snapshot in page.snapshots))
+    counts = await context.store.issue_counts_by_team(teams)
+    loads = []
+    for team_key in sorted(teams):
+        view = index.by_team_key.get(team_key)
+        if view is None:
+            continue
+        tickets = counts.get(team_key)
+        by_readiness = tickets.by_readiness if tickets is not None else {}
+        loads.append(
+            MappingLoad(
+                team_key=team_key,
+                in_progress=view.status.in_progress or 0,
+                cap=view.spec.capacity.max_in_progress_ai_issues,
+                blocked=tickets.blocked if tickets is not None else 0,
+                ready=by_readiness.get("ready", 0),
+                planning_pending=by_readiness.get("planning-pending", 0),
+            )
         )
-        for view in mappings_of(context)
-    ]
-    return IssueInbox(issues=[_row(s) for s in snapshots], mappings=loads)
+    window = Window(items=page.snapshots, more_before=page.more_before, more_after=page.more_after)
+    previous, following = window.cursors(lambda s: (s.team_key, s.identifier, s.issue_id))
+    return IssueInbox(
+        issues=[_row(s) for s in page.snapshots],
+        mappings=loads,
+        next_cursor=following,
+        previous_cursor=previous,
+        total=page.total,
+    )
+
+
+def _inbox_key(position: Position) -> tuple[str, str, str]:
+    team_key, identifier, issue_id = position.key
+    return team_key, identifier, issue_id
 
 
 @router.route(

@@ -8,13 +8,15 @@ from __future__ import annotations
 import copy
 import logging
 import re
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
 
 from aiohttp import web
 from pydantic import Field, ValidationError, field_serializer, field_validator
 
 from controller import constants
-from controller.kube import PROJECT_MAPPINGS
+from controller.kube import PROJECT_MAPPINGS, Informer
 from controller.resources import ProjectMappingSpec, ProjectMappingStatus, mapping_name_for
 from controller.resources.base import refuse_booleans
 from controller.resources.jql_rules import STORED
@@ -24,12 +26,15 @@ from controller.web.audit import actor_of, record_change_by
 from controller.web.context import WebContext, context_of
 from controller.web.errors import ApiError, not_found
 from controller.web.models import CamelModel, PartialUpdate
-from controller.web.routing import ApiRouter, path_param, read_body, respond
+from controller.web.paging import Position, SortKey, Window, cursor_of, paging_parameters, window_of_sorted
+from controller.web.routing import ApiRouter, limit_of, path_param, read_body, reject_unknown_query, respond
 
 logger = logging.getLogger("controller.web")
 router = ApiRouter(tag="mappings")
 
 API_FIELD_MANAGER = f"{constants.FIELD_MANAGER}-admin-api"
+MAPPING_PAGE: Final = 100
+MAX_MAPPING_PAGE: Final = 500
 
 
 class MappingView(CamelModel):
@@ -47,7 +52,17 @@ class MappingView(CamelModel):
 
 
 class MappingList(CamelModel):
-    mappings: list[MappingView] = Field(description="Every mapping, sorted by team key.")
+    mappings: list[MappingView] = Field(
+        description=f"One page of mappings, sorted by team key: the first {MAPPING_PAGE} unless limit or cursor "
+        "say otherwise."
+    )
+    next_cursor: str | None = Field(
+        default=None, description="The cursor of the page after this one; null on the last page."
+    )
+    previous_cursor: str | None = Field(
+        default=None, description="The cursor of the page before this one; null on the first page."
+    )
+    total: int = Field(default=0, description="How many mappings there are, on every page.")
 
 
 class MappingPatch(PartialUpdate):
@@ -71,6 +86,16 @@ def mapping_view(body: dict[str, Any]) -> MappingView:
     )
 
 
+@dataclass(frozen=True)
+class MappingIndex:
+    """Every readable mapping sorted by team key, and looked up by it: built once per change of the cache."""
+
+    views: tuple[MappingView, ...]
+    keys: tuple[SortKey, ...]
+    """(team key,) of each view, in the same order: what pages bisect."""
+    by_team_key: Mapping[str, MappingView]
+
+
 def cached_mappings(request: web.Request) -> list[MappingView]:
     """Every mapping from the informer's cache; an object the models cannot read is logged and left out."""
     return mappings_of(context_of(request))
@@ -78,6 +103,16 @@ def cached_mappings(request: web.Request) -> list[MappingView]:
 
 def mappings_of(context: WebContext) -> list[MappingView]:
     """`cached_mappings` for callers without a request (the admin UI's pages)."""
+    return list(mapping_index_of(context).views)
+
+
+def mapping_of(context: WebContext, team_key: str) -> MappingView | None:
+    """The cached mapping of one team, without reading the others."""
+    return mapping_index_of(context).by_team_key.get(team_key)
+
+
+def mapping_index_of(context: WebContext) -> MappingIndex:
+    """The index of the cached mappings; ApiError 503 until the informer has listed them once."""
     informer = context.mappings
     if not informer.synced:
         raise ApiError(
@@ -86,9 +121,42 @@ def mappings_of(context: WebContext) -> list[MappingView]:
             "ProjectMappings are not listed yet: the Kubernetes API has not answered (see /readyz)",
             headers={"Retry-After": "5"},
         )
-    return sorted(
-        (view for view in informer.parsed(_readable_view) if view is not None), key=lambda view: view.team_key
+    return informer.derived(_index_of)
+
+
+def _index_of(informer: Informer) -> MappingIndex:
+    views = tuple(sorted((view for view in informer.parsed(_readable_view) if view is not None), key=_team_key))
+    return MappingIndex(
+        views=views, keys=tuple(_sort_key(view) for view in views), by_team_key={v.team_key: v for v in views}
     )
+
+
+def _team_key(view: MappingView) -> str:
+    return view.team_key
+
+
+def _sort_key(view: MappingView) -> SortKey:
+    return (view.team_key,)
+
+
+def mapping_page_of(context: WebContext, position: Position | None = None, limit: int = MAPPING_PAGE) -> MappingList:
+    """One page of mappings by team key, for the JSON API and the Projects panel alike: a slice of the index."""
+    index = mapping_index_of(context)
+    window = window_of_sorted(index.views, index.keys, position, limit)
+    previous, following = window.cursors(_sort_key)
+    return MappingList(
+        mappings=list(window.items), next_cursor=following, previous_cursor=previous, total=len(index.views)
+    )
+
+
+def mapping_page_from(context: WebContext, first: MappingView, limit: int = MAPPING_PAGE) -> MappingList:
+    """The page that starts with `first`, which the cache may not hold yet (it was just created)."""
+    index = mapping_index_of(context)
+    views = sorted([*(v for v in index.views if v.team_key != first.team_key), first], key=_team_key)
+    start = next(n for n, view in enumerate(views) if view.team_key == first.team_key)
+    window = Window(items=views[start : start + limit], more_before=start > 0, more_after=start + limit < len(views))
+    previous, following = window.cursors(_sort_key)
+    return MappingList(mappings=list(window.items), next_cursor=following, previous_cursor=previous, total=len(views))
 
 
 def _readable_view(item: dict[str, Any]) -> MappingView | None:
@@ -107,9 +175,19 @@ def team_key_of(request: web.Request) -> str:
     return team_key
 
 
-@router.route("GET", "/api/mappings", summary="List all project mappings", responses={200: MappingList})
+@router.route(
+    "GET",
+    "/api/mappings",
+    summary="List the project mappings, a page at a time",
+    description=f"Sorted by team key, {MAPPING_PAGE} to a page unless `limit` says otherwise; follow `nextCursor` "
+    "(null on the last page) for the rest. `total` counts them all.",
+    query=paging_parameters(MAPPING_PAGE, MAX_MAPPING_PAGE, order="by team key"),
+    responses={200: MappingList, 422: None},
+)
 async def list_mappings(request: web.Request) -> web.Response:
-    return respond(MappingList(mappings=cached_mappings(request)))
+    reject_unknown_query(request)
+    limit = limit_of(request, MAPPING_PAGE, MAX_MAPPING_PAGE)
+    return respond(mapping_page_of(context_of(request), cursor_of(request, arity=1), limit))
 
 
 @router.route(

@@ -152,11 +152,11 @@ def reject_unknown_query(request: web.Request) -> None:
         )
 
 
-def limit_parameter(default: int, maximum: int) -> dict[str, QueryParameter]:
+def limit_parameter(default: int, maximum: int, *, order: str = "newest first") -> dict[str, QueryParameter]:
     """The `limit` query parameter of a listing as the OpenAPI document declares it (`limit_of` reads it)."""
     return {
         "limit": QueryParameter(
-            f"How many, newest first: 1 to {maximum} (default {default}).",
+            f"How many, {order}: 1 to {maximum} (default {default}).",
             schema={"type": "integer", "minimum": 1, "maximum": maximum},
         )
     }

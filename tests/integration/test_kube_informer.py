@@ -231,6 +231,29 @@ async def test_stop_leaves_no_task_behind(kube: KubeClient, namespace: str) -> N
     await informer.stop()
 
 
+async def test_a_derived_index_is_built_once_per_change_of_the_cache() -> None:
+    client = ScriptedClient(
+        lists=[ObjectList([stored("b", "1"), stored("a", "1")], "10")],
+        watches=[[WatchEvent("ADDED", stored("c", "11"))]],
+    )
+    built: list[list[str]] = []
+
+    def index(informer: Informer) -> list[str]:
+        names = [obj["metadata"]["name"] for obj in informer.project(lambda obj: obj)]
+        built.append(names)
+        return names
+
+    informer = Informer(client, PROJECT_MAPPINGS, "ns")
+    assert informer.derived(index) == [], "before the first list: the empty cache"
+    async with informer:
+        await eventually(lambda: len(names(informer)) == 3, "the watched object is cached")
+
+        assert informer.derived(index) == ["a", "b", "c"]
+        assert informer.derived(index) == ["a", "b", "c"]
+        assert built == [[], ["a", "b", "c"]], "nothing changed between the last two reads: built once"
+        assert informer.revision == 2, "one list and one event"
+
+
 async def test_lists_again_after_gone_and_reports_the_difference() -> None:
     client = ScriptedClient(
         lists=[

@@ -13,6 +13,8 @@ import pytest
 from controller.store import IssueSnapshot
 from tests.support.api_fixtures import Api, ApiFactory
 from tests.support.clock import FakeClock, real_now
+from tests.support.waiting import eventually
+from tests.web.test_mappings import LINEAR_MAPPING
 
 LINEAR_SECRET = "linear-webhook-secret"
 JIRA_SECRET = "jira-webhook-secret"
@@ -64,6 +66,63 @@ async def test_issues_and_blockers_come_from_the_last_poll(api: Api) -> None:
         "message": "concurrency-cap in words",
         "url": "https://linear.app/acme/issue/ENG-1",
     }
+
+
+async def inbox_page(api: Api, headers: dict[str, str], **params: str) -> dict[str, Any]:
+    response = await api.client.get("/api/issues", params=params, headers=headers)
+    assert response.status == 200, await response.text()
+    page: dict[str, Any] = await response.json()
+    return page
+
+
+async def test_the_inbox_pages_each_ticket_once_in_order_with_the_load_of_the_pages_mappings(api: Api) -> None:
+    headers = await api.login()
+    assert (await api.client.post("/api/mappings", json=LINEAR_MAPPING, headers=headers)).status == 201
+    await eventually(lambda: api.context.mappings.get("eng") is not None)
+    await api.context.store.replace_issue_snapshot(
+        "linear",
+        [
+            snapshot("OPS-2", "OPS", "ready"),
+            snapshot("ENG-3", "ENG", "planning-pending", "paused"),
+            snapshot("ENG-1", "ENG", "ready", "concurrency-cap"),
+            snapshot("OPS-1", "OPS", "ready"),
+            snapshot("ENG-2", "ENG", "ready"),
+        ],
+    )
+
+    pages = [await inbox_page(api, headers, limit="2")]
+    while pages[-1]["nextCursor"] is not None:
+        pages.append(await inbox_page(api, headers, limit="2", cursor=pages[-1]["nextCursor"]))
+    back = await inbox_page(api, headers, limit="2", cursor=pages[-1]["previousCursor"])
+
+    identifiers = [[row["identifier"] for row in page["issues"]] for page in pages]
+    assert identifiers == [["ENG-1", "ENG-2"], ["ENG-3", "OPS-1"], ["OPS-2"]]
+    assert [page["previousCursor"] is None for page in pages] == [True, False, False]
+    assert {page["total"] for page in pages} == {5}
+    eng = {"teamKey": "ENG", "inProgress": 0, "cap": 1, "blocked": 2, "ready": 2, "planningPending": 1}
+    assert [page["mappings"] for page in pages] == [[eng], [eng], []], "OPS has no mapping: no load"
+    assert [row["identifier"] for row in back["issues"]] == ["ENG-3", "OPS-1"]
+    everything = await inbox_page(api, headers)
+    assert [row["identifier"] for row in everything["issues"]] == ["ENG-1", "ENG-2", "ENG-3", "OPS-1", "OPS-2"]
+    assert (everything["nextCursor"], everything["previousCursor"]) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("query", "code", "said"),
+    [
+        ("limit=501", "invalid_limit", "limit='501' is not a whole number from 1 to 500"),
+        ("cursor=%3D%3D", "invalid_cursor", "cursor='==' is not a cursor of this listing"),
+        ("cursor=eyJhZnRlciI6WyJFTkciXX0", "invalid_cursor", "is not a cursor of this listing"),  # /api/mappings'
+        ("team=ENG", "unknown_query_parameter", "this endpoint takes cursor, limit"),
+    ],
+    ids=["limit-above-the-maximum", "garbage", "another-listings", "misspelt"],
+)
+async def test_an_inbox_page_that_cannot_be_read_is_refused(api: Api, query: str, code: str, said: str) -> None:
+    response = await api.client.get(f"/api/issues?{query}", headers=await api.login())
+
+    assert response.status == 422
+    error = (await response.json())["error"]
+    assert (error["code"], said in error["message"]) == (code, True)
 
 
 async def test_dedup_window_lists_and_forgets(api: Api, clock: FakeClock) -> None:

@@ -198,3 +198,70 @@ async def test_a_jira_jql_that_could_escape_the_combined_poll_is_refused(api: Ap
     [detail] = (await response.json())["error"]["details"]
     assert detail["field"] == "ticketing.jira.jql"
     assert said in detail["message"]
+
+
+async def mapping_page(api: Api, headers: dict[str, str], **params: str) -> dict[str, Any]:
+    response = await api.client.get("/api/mappings", params=params, headers=headers)
+    assert response.status == 200, await response.text()
+    page: dict[str, Any] = await response.json()
+    return page
+
+
+async def test_paging_lists_every_mapping_once_in_team_key_order_both_ways(api: Api, kube: KubeClient) -> None:
+    headers = await api.login()
+    team_keys = ["OPS", "API", "WEB", "DATA", "ENG"]
+    for team_key in team_keys:
+        manifest = {
+            "apiVersion": constants.API_VERSION,
+            "kind": constants.PROJECT_MAPPING_KIND,
+            "metadata": {"name": team_key.lower(), "namespace": api.context.namespace},
+            "spec": LINEAR_MAPPING | {"teamKey": team_key},
+        }
+        await kube.apply(PROJECT_MAPPINGS, api.context.namespace, manifest, "kubectl")
+    await eventually(lambda: len(api.context.mappings.items()) == len(team_keys))
+
+    everything = await mapping_page(api, headers)
+    pages = [await mapping_page(api, headers, limit="2")]
+    while pages[-1]["nextCursor"] is not None:
+        pages.append(await mapping_page(api, headers, limit="2", cursor=pages[-1]["nextCursor"]))
+    backwards = [pages[-1]]
+    while backwards[0]["previousCursor"] is not None:
+        backwards.insert(0, await mapping_page(api, headers, limit="2", cursor=backwards[0]["previousCursor"]))
+
+    assert [m["teamKey"] for m in everything["mappings"]] == sorted(team_keys)
+    assert (everything["nextCursor"], everything["previousCursor"], everything["total"]) == (None, None, 5)
+    assert [[m["teamKey"] for m in page["mappings"]] for page in pages] == [["API", "DATA"], ["ENG", "OPS"], ["WEB"]]
+    assert [page["previousCursor"] is None for page in pages] == [True, False, False]
+    assert {page["total"] for page in pages} == {5}
+    assert [[m["teamKey"] for m in page["mappings"]] for page in backwards] == [
+        ["API", "DATA"],
+        ["ENG", "OPS"],
+        ["WEB"],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("query", "code", "said"),
+    [
+        ("limit=0", "invalid_limit", "limit='0' is not a whole number from 1 to 500"),
+        ("limit=501", "invalid_limit", "limit='501' is not a whole number from 1 to 500"),
+        ("limit=ten", "invalid_limit", "limit='ten' is not a whole number from 1 to 500"),
+        ("cursor=not-a-cursor", "invalid_cursor", "cursor='not-a-cursor' is not a cursor of this listing"),
+        (
+            "cursor=eyJhZnRlciI6WyJFTkciLCJFTkctMSIsImlkIl19",  # {"after":["ENG","ENG-1","id"]}: one of /api/issues
+            "invalid_cursor",
+            "pass the nextCursor or previousCursor of an earlier answer",
+        ),
+        ("page=2", "unknown_query_parameter", "unknown query parameter 'page': this endpoint takes cursor, limit"),
+    ],
+    ids=["limit-zero", "limit-above-the-maximum", "limit-not-a-number", "garbage", "another-listings", "misspelt"],
+)
+async def test_a_page_that_cannot_be_read_is_refused_naming_the_parameter(
+    api: Api, query: str, code: str, said: str
+) -> None:
+    response = await api.client.get(f"/api/mappings?{query}", headers=await api.login())
+
+    assert response.status == 422
+    error = (await response.json())["error"]
+    assert error["code"] == code
+    assert said in error["message"]

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from tests.support.api_fixtures import Api
 from tests.support.ui import UiSession, sign_in
 from tests.support.waiting import eventually
 from tests.web.test_mappings import LINEAR_MAPPING
+
+NEXT_LINK = re.compile(r'<a href="([^"]+)" rel="next">')
+PREVIOUS_LINK = re.compile(r'<a href="([^"]+)" rel="prev">')
 
 
 async def a_project(api: Api) -> UiSession:
@@ -86,3 +90,53 @@ async def test_actions_need_the_sessions_csrf_token(api: Api) -> None:
     found = await mapping(api)
     assert found is not None
     assert found["spec"]["paused"] is False
+
+
+async def test_the_panel_shows_a_page_of_projects_with_links_to_the_next_and_previous(api: Api) -> None:
+    ui = await sign_in(api)
+    headers = await api.login()
+    for team_key in ("OPS", "API", "WEB"):
+        body = LINEAR_MAPPING | {"teamKey": team_key}
+        assert (await api.client.post("/api/mappings", json=body, headers=headers)).status == 201
+    await eventually(lambda: len(api.context.mappings.items()) == 3)
+
+    first = await ui.page("/admin/projects?limit=2")
+    following = NEXT_LINK.search(first)
+    assert following is not None, first
+    second = await ui.page(following.group(1).replace("&amp;", "&"))
+    previous = PREVIOUS_LINK.search(second)
+    assert previous is not None, second
+    again = await ui.page(previous.group(1).replace("&amp;", "&"))
+
+    assert ('id="project-API"' in first, 'id="project-OPS"' in first, 'id="project-WEB"' in first) == (
+        True,
+        True,
+        False,
+    )
+    assert "2 of 3 projects" in first
+    assert PREVIOUS_LINK.search(first) is None, "the first page has nothing before it"
+    assert ('id="project-WEB"' in second, 'id="project-API"' in second) == (True, False)
+    assert NEXT_LINK.search(second) is None, "the last page has nothing after it"
+    assert "&amp;limit=2" in following.group(1), "the links keep the page size"
+    assert ('id="project-API"' in again, 'id="project-OPS"' in again) == (True, True)
+
+
+async def test_a_page_link_the_panel_did_not_make_shows_the_first_page(api: Api) -> None:
+    ui = await a_project(api)
+
+    page = await ui.page("/admin/projects?cursor=mangled")
+
+    assert "That page link is not one this panel made" in page
+    assert 'id="project-ENG"' in page
+
+
+async def test_keep_it_puts_the_row_back_from_its_own_address(api: Api) -> None:
+    ui = await a_project(api)
+    confirm = await ui.page("/admin/projects/ENG/delete")
+    assert 'hx-get="/admin/projects/ENG"' in confirm
+
+    row = await ui.page("/admin/projects/ENG")
+
+    assert row.lstrip().startswith('<tr id="project-ENG">')
+    assert "Delete ENG and its team secrets?" not in row
+    assert await ui.page("/admin/projects/NOPE", status=404)

@@ -106,6 +106,29 @@ async def test_the_issues_panel_lists_the_inbox_and_the_load_per_mapping(api: Ap
     assert load_row in compact(page), "in progress 0, cap 1, blocked 1, ready 1, planning pending 1"
 
 
+async def test_the_issues_panel_shows_a_page_of_tickets_and_links_to_the_next(api: Api, clock: FakeClock) -> None:
+    await add_mapping(api)
+    await api.context.store.replace_issue_snapshot(
+        "linear", [snapshot(f"ENG-{n}", "ready", clock=clock) for n in (1, 2, 3)]
+    )
+    ui = await sign_in(api)
+
+    first = await ui.page("/admin/issues?limit=2")
+    following = re.search(r'<a href="([^"]+)" rel="next">Next', first)
+    assert following is not None, first
+    second = await ui.page(following.group(1).replace("&amp;", "&"))
+    mangled = await ui.page("/admin/issues?cursor=eyJ9")
+
+    assert (">ENG-1</a>" in first, ">ENG-2</a>" in first, ">ENG-3</a>" in first) == (True, True, False)
+    assert "2 of 3 tickets" in first
+    assert (">ENG-3</a>" in second, ">ENG-1</a>" in second) == (True, False)
+    assert 'rel="prev">← Previous</a>' in second
+    assert 'rel="next"' not in second
+    assert "<td>ENG</td><td>0</td><td>1</td>" in compact(second), "the load of the page's mapping"
+    assert "That page link is not one this panel made" in mangled
+    assert ">ENG-1</a>" in mangled
+
+
 async def test_the_issues_panel_escapes_ticket_text_and_never_links_a_script_url(api: Api, clock: FakeClock) -> None:
     hostile = snapshot(
         "ENG-9", "ready", reason="paused", title=HOSTILE_TITLE, url=HOSTILE_URL, message=HOSTILE_MESSAGE, clock=clock

@@ -25,7 +25,7 @@ from controller.web.audit import ui_actor_of
 from controller.web.context import WebContext, context_of
 from controller.web.errors import ApiError
 from controller.web.jira_admin import JiraFieldRow, JiraOptionRow, jira_field_options_of, jira_fields_of
-from controller.web.mappings import MappingView, apply_mapping_spec, mappings_of
+from controller.web.mappings import apply_mapping_spec, mapping_page_from, mappings_of
 from controller.web.secrets import set_team_secret_of
 from webui.pages import signed_in
 from webui.rendering import render
@@ -184,16 +184,10 @@ async def _create(request: web.Request, session: Session, values: dict[str, str]
             stored.append(written.stored_as)
         except ApiError as refused:
             failed.append(f"{name}: {refused.message}")
-    rows = _rows_with(context, view)
     result = {"team_key": spec.team_key, "created": created, "stored": stored, "failed": failed}
-    values_out: dict[str, Any] = {"result": result, "rows": rows, "now": context.clock(), "panel": PANEL}
+    page = mapping_page_from(context, view)
+    values_out: dict[str, Any] = {"result": result, "page": page, "limit": None, "now": context.clock(), "panel": PANEL}
     return render(request, "panels/project_created.html", values_out, session=session)
-
-
-def _rows_with(context: WebContext, view: MappingView) -> list[MappingView]:
-    """The table after the create: the informer may not have seen the new mapping yet."""
-    rows = [row for row in mappings_of(context) if row.team_key != view.team_key]
-    return sorted([*rows, view], key=lambda row: row.team_key)
 
 
 async def _show(
