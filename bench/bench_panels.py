@@ -180,6 +180,7 @@ def serve_api(kubeconfig: Path, sqlite: Path, port: int, log: Path) -> subproces
         "KUBECONFIG": str(kubeconfig),
         "DEDUP_DB_PATH": str(sqlite),
         "PORT": str(port),
+        "METRICS_PORT": str(free_port()),
         "ADMIN_ACCESS_CODE": ACCESS_CODE,
         "AI_IMPLEMENT_NAMESPACE": NAMESPACE,
         "LOG_LEVEL": "ERROR",

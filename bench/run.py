@@ -24,7 +24,7 @@ from pathlib import Path
 
 from kubernetes import config
 
-from bench.suite import decision_cost, memory, poll_cost
+from bench.suite import api_latency, decision_cost, memory, poll_cost
 from bench.suite.figures import Figure, table
 from bench.suite.lab import Lab
 from controller.devcluster import ControlPlane, install_crds, locate_binaries
@@ -37,6 +37,7 @@ START, END = "<!-- bench:results:start -->", "<!-- bench:results:end -->"
 CASES: dict[str, Callable[[Lab], Awaitable[list[Figure]]]] = {
     "1": poll_cost.run,
     "2": decision_cost.run,
+    "5": api_latency.run,
     "6": memory.run,
 }
 
