@@ -214,9 +214,14 @@ async def signed_in(base: str, mappings: int, process: subprocess.Popen[bytes], 
         return cookie, page
 
 
-async def measure(base: str, cookie: str, path: str, clients: int, requests: int) -> tuple[list[float], int]:
-    """Seconds per request from `clients` clients at once, after a warm-up; and the page's size."""
-    async with httpx.AsyncClient(base_url=base, timeout=60, headers={"Cookie": cookie}) as http:
+async def measure(
+    base: str, headers: dict[str, str], path: str, clients: int, requests: int
+) -> tuple[list[float], int]:
+    """Seconds per request from `clients` clients at once, after a warm-up; and the answer's size.
+
+    `headers` authenticate: the session cookie for a panel, a bearer token for the JSON API.
+    """
+    async with httpx.AsyncClient(base_url=base, timeout=60, headers=headers) as http:
         size = 0
         for _ in range(WARM_UP):
             answer = await http.get(path)
@@ -256,8 +261,8 @@ async def run(kubeconfig: Path, work: Path, mappings: int, log_rows: int) -> Non
         print(f"# one client x {ALONE} requests, then {CLIENTS} clients x {REQUESTS_PER_CLIENT}; ms", flush=True)
         print(f"{'panel':<24} {'alone p50':>10} {'p99':>7} {'loaded p50':>11} {'p99':>7} {'kB':>6}", flush=True)
         for path in panels:
-            alone, size = await measure(base, cookie, path, 1, ALONE)
-            loaded, _ = await measure(base, cookie, path, CLIENTS, REQUESTS_PER_CLIENT)
+            alone, size = await measure(base, {"Cookie": cookie}, path, 1, ALONE)
+            loaded, _ = await measure(base, {"Cookie": cookie}, path, CLIENTS, REQUESTS_PER_CLIENT)
             figures = [
                 statistics.median(alone),
                 quantile(alone, 0.99),

@@ -11,12 +11,11 @@ under 50 ms for JSON, under 100 ms for a panel. Endpoints that call an external 
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from bench.bench_panels import ACCESS_CODE, NAV_LINK, apply_mappings, fill_store, serve_api, signed_in
+from bench.bench_panels import ACCESS_CODE, NAV_LINK, apply_mappings, fill_store, measure, serve_api, signed_in
 from bench.suite.figures import Figure, quantile
 from bench.suite.lab import Lab
 from controller.devcluster.controlplane import free_port
@@ -86,7 +85,7 @@ async def run(lab: Lab) -> list[Figure]:
                 p50s, p99s = [], []
                 size = 0
                 for _ in range(lab.repeats):
-                    samples, size = await load(base, headers, path)
+                    samples, size = await measure(base, headers, path, CLIENTS, REQUESTS_PER_CLIENT)
                     p50s.append(1000 * quantile(samples, 0.5))
                     p99s.append(1000 * quantile(samples, 0.99))
                 label = f"{kind} {path} ({size / 1000:,.0f} kB)"
@@ -106,24 +105,3 @@ async def run(lab: Lab) -> list[Figure]:
         process.terminate()
         await asyncio.to_thread(process.wait, 30)
     return figures
-
-
-async def load(base: str, headers: dict[str, str], path: str) -> tuple[list[float], int]:
-    """Seconds per request from CLIENTS clients at once, after a warm-up; and the answer's size."""
-    async with httpx.AsyncClient(base_url=base, timeout=60, headers=headers) as http:
-        size = 0
-        for _ in range(3):
-            answer = await http.get(path)
-            answer.raise_for_status()
-            size = len(answer.content)
-
-        async def client() -> list[float]:
-            samples = []
-            for _ in range(REQUESTS_PER_CLIENT):
-                started = time.perf_counter()
-                (await http.get(path)).raise_for_status()
-                samples.append(time.perf_counter() - started)
-            return samples
-
-        per_client = await asyncio.gather(*(client() for _ in range(CLIENTS)))
-    return [sample for samples in per_client for sample in samples], size

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from cryptography.hazmat.primitives import serialization
 
 from bench.suite.figures import Figure
 from bench.suite.lab import AI_LABEL, LINEAR_KEY, Lab, linear_mapping
@@ -159,7 +158,7 @@ async def run(lab: Lab) -> list[Figure]:
     figures: list[Figure] = []
     applied_mappings = applied_dispatches = 0
     async with linear.running(), github.running(), lab.kube() as kube:
-        github.add_app(APP_ID, _public_key(lab))
+        github.add_app(APP_ID, lab.app_key_pem)
         for mappings, dispatches in SIZES:
             for n in range(applied_mappings, mappings):
                 linear.add_team(f"T{n}", f"Team {n}")
@@ -184,7 +183,3 @@ async def run(lab: Lab) -> list[Figure]:
             figures.append(Figure.of(CASE, f"API resident memory: {size}", "MB", [api for _, api in samples]))
             print(f"  {size}: operator / API MB {[(round(o), round(a)) for o, a in samples]}", flush=True)
     return figures
-
-
-def _public_key(lab: Lab) -> Any:
-    return serialization.load_pem_private_key(lab.app_key_pem.encode(), password=None).public_key()
