@@ -328,8 +328,8 @@ class Settings(BaseSettings):
     operator_port: int = Field(
         default=8081,
         description=(
-            "HTTP port the operator serves its own /metrics and /healthz on (the API has PORT), from 1 to "
-            "65535; it must differ from PORT when both run in one pod."
+            "HTTP port the operator serves its own /metrics and /healthz on (the API has PORT and METRICS_PORT), "
+            "from 1 to 65535; it must differ from both when they run in one pod."
         ),
         json_schema_extra={"section": Section.SERVICE},
     )
