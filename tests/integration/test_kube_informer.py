@@ -150,6 +150,23 @@ async def test_syncs_the_objects_that_already_exist(kube: KubeClient, namespace:
 
 
 @pytest.mark.controlplane
+async def test_caches_objects_without_their_managed_fields(kube: KubeClient, namespace: str) -> None:
+    """Server-side apply's bookkeeping is dropped from listed and watched objects alike (memory)."""
+    await kube.create(PROJECT_MAPPINGS, namespace, mapping("WEB"))
+    assert (await kube.get(PROJECT_MAPPINGS, namespace, "web"))["metadata"].get("managedFields")
+
+    async with Informer(kube, PROJECT_MAPPINGS, namespace) as informer:
+        assert await informer.wait_synced(DEADLINE_SECONDS)
+        await kube.create(PROJECT_MAPPINGS, namespace, mapping("API"))
+        await eventually(lambda: informer.get("api") is not None, "the created mapping is cached")
+
+        for name in ("web", "api"):
+            cached = informer.get(name)
+            assert cached is not None and "managedFields" not in cached["metadata"], name
+            assert cached["metadata"]["resourceVersion"]
+
+
+@pytest.mark.controlplane
 async def test_follows_create_update_and_delete(kube: KubeClient, namespace: str) -> None:
     recorder = Recorder()
     async_changes: list[ChangeType] = []
