@@ -5,11 +5,11 @@ reads them. Replacing a backend in one transaction means a reader sees one censu
 never half of each; a failed census keeps the previous rows and says why it failed.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from controller.store.base import StoreBase
 from controller.store.records import CensusState, LiveSession, ObservedSession
@@ -79,6 +79,32 @@ class LiveSessions(StoreBase):
         )
         if backend is not None:
             query = query.where(LiveSessionRow.backend == backend)
+        async with self._transaction() as session:
+            return [_live_session(row) for row in await session.scalars(query)]
+
+    async def live_session_counts(self, states: Collection[str]) -> Mapping[SessionBackend, int]:
+        """How many sessions in one of `states` each backend has: one grouped count, no row read."""
+        query = (
+            select(LiveSessionRow.backend, func.count())
+            .where(LiveSessionRow.state.in_(list(states)))
+            .group_by(LiveSessionRow.backend)
+        )
+        async with self._transaction() as session:
+            return {backend: count for backend, count in await session.execute(query)}
+
+    async def newest_live_sessions(self, states: Collection[str], limit: int) -> Sequence[LiveSession]:
+        """The `limit` sessions in one of `states` that the census saw first most recently."""
+        query = (
+            select(LiveSessionRow)
+            .where(LiveSessionRow.state.in_(list(states)))
+            .order_by(
+                LiveSessionRow.first_seen_at.desc(),
+                LiveSessionRow.created_at.asc().nulls_last(),
+                LiveSessionRow.resource_id,
+                LiveSessionRow.backend,
+            )
+            .limit(limit)
+        )
         async with self._transaction() as session:
             return [_live_session(row) for row in await session.scalars(query)]
 

@@ -75,14 +75,14 @@ async def get_runners(request: web.Request) -> web.Response:
 
 async def runners_of(context: WebContext) -> RunnersPanel:
     resolved = await runner_mode_in_force(context.store, context.settings)
-    live = [row for row in await context.store.live_sessions(None) if row.state in PANEL_STATES]
-    live.sort(key=lambda row: row.first_seen_at, reverse=True)
+    live = await context.store.live_session_counts(PANEL_STATES)
+    newest = await context.store.newest_live_sessions(PANEL_STATES, TOP_SESSIONS)
     mappings = mappings_of(context) if context.mappings.synced else []
     reaped = await context.store.reaper_counts_since(context.clock() - REAPER_WINDOW)
     return RunnersPanel(
         runner_mode=RunnerModeNow(mode=resolved.mode, source=resolved.source, env_locked=resolved.env_locked),
-        live_sessions=len(live),
-        live_fly_sessions=sum(row.backend == "fly-machines" for row in live),
+        live_sessions=sum(live.values()),
+        live_fly_sessions=live.get("fly-machines", 0),
         top_sessions=[
             LiveSession(
                 machine_id=row.resource_id,
@@ -92,7 +92,7 @@ async def runners_of(context: WebContext) -> RunnersPanel:
                 team_key=row.team_key,
                 first_seen_at=row.first_seen_at,
             )
-            for row in live[:TOP_SESSIONS]
+            for row in newest
         ],
         capacity=capacity_of(mappings),
         reaped_recently=sum(reaped.destroyed_by_backend.values()),

@@ -163,6 +163,37 @@ async def test_sessions_come_oldest_first_and_those_of_unknown_age_last(store: S
     assert await resource_ids(store) == ["old", "middle", "young", "a-unknown-age", "b-unknown-age", "late"]
 
 
+async def test_live_sessions_are_counted_per_backend_in_the_states_asked_for(store: Store) -> None:
+    await store.replace_live_sessions(
+        "fly-machines",
+        [observed("m-1"), observed("m-2", state="starting"), observed("m-3", state="stopping")],
+        observed_at=T0,
+    )
+    await store.replace_live_sessions("local", [observed("c-1", backend="local")], observed_at=T0)
+
+    assert await store.live_session_counts(["started", "starting"]) == {"fly-machines": 2, "local": 1}
+    assert await store.live_session_counts(["stopping"]) == {"fly-machines": 1}
+    assert await store.live_session_counts(["destroyed"]) == {}
+
+
+async def test_the_newest_sessions_are_those_first_seen_last(store: Store) -> None:
+    await store.replace_live_sessions(
+        "fly-machines", [observed("first"), observed("gone", state="stopping")], observed_at=T0
+    )
+    await store.replace_live_sessions(
+        "local", [observed("young", backend="local"), observed("old", backend="local")], observed_at=T0
+    )
+    await store.replace_live_sessions(
+        "fly-machines",
+        [observed("first"), observed("gone", state="stopping"), observed("late")],
+        observed_at=T0 + timedelta(minutes=1),
+    )
+
+    newest = await store.newest_live_sessions(["started"], limit=3)
+
+    assert [session.resource_id for session in newest] == ["late", "first", "old"]
+
+
 async def test_sessions_can_be_listed_for_one_backend(store: Store) -> None:
     await store.replace_live_sessions("fly-machines", [observed("m-1")], observed_at=T0)
     await store.replace_live_sessions("github-actions", [observed("run-1", backend="github-actions")], observed_at=T0)
