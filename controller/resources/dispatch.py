@@ -252,6 +252,7 @@ def pull_request_dispatch(
         "metadata": {
             "name": dispatch_name_for(issue.identifier, kind, iteration),
             "namespace": namespace,
+            "finalizers": [constants.FINALIZER],  # kopf's, set at birth: one write less per run
             "labels": {
                 constants.LABEL_TEAM: label(team_key),
                 constants.LABEL_ISSUE: label(issue.identifier),

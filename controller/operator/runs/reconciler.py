@@ -161,9 +161,9 @@ class DispatchReconciler:
             )
             return
         try:
-            status = await self._mark_starting(dispatch, status, mapping)
+            status = await self._mark_starting(dispatch, spec, status, mapping)
             await self.checkpoint("starting")
-            await self._mark_ticket(name, spec, status)
+            await self._tickets(spec.issue.provider).mark_in_progress(spec.issue)
             await self.checkpoint("ticket-marked")
             await self._record_dedup(spec)
             await self.checkpoint("dedup-recorded")
@@ -214,25 +214,24 @@ class DispatchReconciler:
         return mapping.spec if mapping is not None else None
 
     async def _mark_starting(
-        self, dispatch: dict[str, Any], status: DispatchStatus, mapping: ProjectMappingSpec
+        self, dispatch: dict[str, Any], spec: DispatchSpec, status: DispatchStatus, mapping: ProjectMappingSpec
     ) -> DispatchStatus:
-        """Phase Starting and the run's deadline, written once: tokens and timeouts derive from it."""
-        if status.phase == "Starting" and status.deadline_at is not None:
-            return status
-        now = self.clock()
-        patch: dict[str, Any] = {"phase": "Starting"}
+        """Phase Starting, the run's deadline and the ticket's status before the run, in one write, once.
+
+        Tokens and timeouts derive from the deadline; a release moves the ticket back to the status
+        remembered here, which is read before anything moves it.
+        """
+        patch: dict[str, Any] = {}
+        if status.phase != "Starting":
+            patch["phase"] = "Starting"
         if status.deadline_at is None:
-            patch["deadlineAt"] = kube_timestamp(now + timedelta(minutes=mapping.capacity.max_job_minutes))
+            patch["deadlineAt"] = kube_timestamp(self.clock() + timedelta(minutes=mapping.capacity.max_job_minutes))
+        if status.ticket_status_before is None:
+            patch["ticketStatusBefore"] = await self._tickets(spec.issue.provider).status_of(spec.issue)
+        if not patch:
+            return status
         updated = await self._patch_status(dispatch["metadata"]["name"], patch)
         return DispatchStatus.model_validate(updated.get("status") or {})
-
-    async def _mark_ticket(self, name: str, spec: DispatchSpec, status: DispatchStatus) -> None:
-        """Remember the ticket's status before moving it, so that a release can move it back."""
-        updater = self._tickets(spec.issue.provider)
-        if status.ticket_status_before is None:
-            before = await updater.status_of(spec.issue)
-            await self._patch_status(name, {"ticketStatusBefore": before})
-        await updater.mark_in_progress(spec.issue)
 
     def _tickets(self, provider: str) -> TicketUpdater:
         updater = self.tickets.get(provider)
