@@ -162,7 +162,8 @@ async def test_caches_objects_without_their_managed_fields(kube: KubeClient, nam
 
         for name in ("web", "api"):
             cached = informer.get(name)
-            assert cached is not None and "managedFields" not in cached["metadata"], name
+            assert cached is not None, name
+            assert "managedFields" not in cached["metadata"], name
             assert cached["metadata"]["resourceVersion"]
 
 
