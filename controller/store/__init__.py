@@ -9,7 +9,7 @@ from controller.store.dedup import DEDUP_WINDOW, DedupWindow
 from controller.store.dispatch_log import DISPATCH_LOG_PAGE, DispatchLog
 from controller.store.engine import create_store_engine
 from controller.store.issue_snapshots import IssueSnapshots
-from controller.store.live_sessions import LiveSessions
+from controller.store.live_sessions import LiveSessionPage, LiveSessions, SessionKey, session_key
 from controller.store.migrate import upgrade_database
 from controller.store.reaper_history import ReaperHistory
 from controller.store.records import (
@@ -70,6 +70,7 @@ __all__ = [
     "IssueSnapshots",
     "JsonValue",
     "LiveSession",
+    "LiveSessionPage",
     "LiveSessions",
     "ObservedSession",
     "ReaperAction",
@@ -86,6 +87,7 @@ __all__ = [
     "RunnerTokenPurpose",
     "RunnerTokens",
     "SessionBackend",
+    "SessionKey",
     "SessionReset",
     "SessionResetState",
     "SessionResets",
@@ -103,5 +105,6 @@ __all__ = [
     "database_url_from_settings",
     "redact_database_url",
     "runner_mode_in_force",
+    "session_key",
     "upgrade_database",
 ]

@@ -6,19 +6,42 @@ never half of each; a failed census keeps the previous rows and says why it fail
 """
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from datetime import datetime
-from typing import Any
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, delete, func, literal, select, tuple_
 
 from controller.store.base import StoreBase
 from controller.store.records import CensusState, LiveSession, ObservedSession
 from controller.store.tables import LiveSessionRow, SessionCensusRow
-from controller.store.timestamps import as_utc
+from controller.store.timestamps import UtcDateTime, as_utc
 from controller.store.vocabulary import SessionBackend
 
 _KEY = ("backend", "resource_id")
 _FIRST_SEEN = "first_seen_at"
+
+UNKNOWN_AGE: Final = datetime(9999, 12, 31, tzinfo=UTC)
+"""Where a session whose backend does not say when it was created sorts: after every other."""
+SessionKey = tuple[datetime, datetime, str, str]
+"""A session's place in the listing: (created, or UNKNOWN_AGE; first seen; resource id; backend)."""
+_AGE = func.coalesce(LiveSessionRow.created_at, literal(UNKNOWN_AGE, UtcDateTime()))
+_LISTING_ORDER = (_AGE, LiveSessionRow.first_seen_at, LiveSessionRow.resource_id, LiveSessionRow.backend)
+
+
+def session_key(session: LiveSession) -> SessionKey:
+    return (session.created_at or UNKNOWN_AGE, session.first_seen_at, session.resource_id, session.backend)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LiveSessionPage:
+    """Up to `limit` sessions, oldest first, and whether there are more on either side of them."""
+
+    sessions: Sequence[LiveSession]
+    more_before: bool
+    more_after: bool
+    total: int
+    """Every session the listing selects, on every page."""
 
 
 class LiveSessions(StoreBase):
@@ -90,7 +113,7 @@ class LiveSessions(StoreBase):
             .group_by(LiveSessionRow.backend)
         )
         async with self._transaction() as session:
-            return {backend: count for backend, count in await session.execute(query)}
+            return dict((await session.execute(query)).all())
 
     async def newest_live_sessions(self, states: Collection[str], limit: int) -> Sequence[LiveSession]:
         """The `limit` sessions in one of `states` that the census saw first most recently."""
@@ -107,6 +130,45 @@ class LiveSessions(StoreBase):
         )
         async with self._transaction() as session:
             return [_live_session(row) for row in await session.scalars(query)]
+
+    async def live_session_page(
+        self,
+        *,
+        states: Collection[str],
+        backend: SessionBackend | None = None,
+        after: SessionKey | None = None,
+        before: SessionKey | None = None,
+        limit: int,
+    ) -> LiveSessionPage:
+        """The `limit` sessions in one of `states` after `after` (or before `before`, or the first ones),
+        in the order of `live_sessions`: a keyset query, so a page costs what it holds."""
+        if after is not None and before is not None:
+            raise ValueError("a page starts after one session or ends before one, not both")
+        forward = before is None
+        edge = after if forward else before
+        place = tuple_(*_LISTING_ORDER)
+        selected: list[ColumnElement[bool]] = [LiveSessionRow.state.in_(list(states))]
+        if backend is not None:
+            selected.append(LiveSessionRow.backend == backend)
+        query = select(LiveSessionRow).where(*selected).limit(limit + 1)
+        query = query.order_by(*(_LISTING_ORDER if forward else [column.desc() for column in _LISTING_ORDER]))
+        if edge is not None:
+            query = query.where(place > tuple_(*edge) if forward else place < tuple_(*edge))
+        async with self._transaction() as session:
+            rows = list(await session.scalars(query))
+            sessions = [_live_session(row) for row in rows[:limit]]
+            ahead = len(rows) > limit
+            behind = False
+            if edge is not None:
+                other_side = place <= tuple_(*edge) if forward else place >= tuple_(*edge)
+                behind = (
+                    await session.scalar(select(LiveSessionRow.resource_id).where(*selected, other_side).limit(1))
+                    is not None
+                )
+            total = await session.scalar(select(func.count()).select_from(LiveSessionRow).where(*selected)) or 0
+        if forward:
+            return LiveSessionPage(sessions=sessions, more_before=behind, more_after=ahead, total=total)
+        return LiveSessionPage(sessions=sessions[::-1], more_before=ahead, more_after=behind, total=total)
 
     async def live_session(self, resource_id: str, backend: SessionBackend | None = None) -> LiveSession | None:
         """One session by its resource id; with no backend given, the first backend listing that id."""

@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Literal, get_args
+from typing import Final, Literal, get_args
 
 from aiohttp import web
 from pydantic import Field, JsonValue
 
 from controller.kube import RUNNER_SESSIONS
-from controller.store import LiveSession, SessionReset
+from controller.store import LiveSession, SessionKey, SessionReset, session_key
 from controller.web.audit import actor_of, record_change_by
 from controller.web.context import WebContext, context_of
 from controller.web.errors import ApiError, not_found
 from controller.web.models import CamelModel
-from controller.web.routing import ApiRouter, QueryParameter, path_param, reject_unknown_query, respond
+from controller.web.paging import Position, Window, cursor_of, paging_parameters
+from controller.web.routing import ApiRouter, QueryParameter, limit_of, path_param, reject_unknown_query, respond
 
 router = ApiRouter(tag="sessions")
 
@@ -30,6 +31,9 @@ BACKENDS: tuple[str, ...] = get_args(Backend)
 BACKEND_SCHEMA = {"type": "string", "enum": list(BACKENDS)}
 PANEL_STATES = ("created", "starting", "started")
 """The states the Sessions panel lists: a machine that is stopping is already on its way out."""
+SESSION_PAGE: Final = 100
+MAX_SESSION_PAGE: Final = 500
+SESSION_KEY_PARTS: Final = 4
 POLL_SECONDS = 0.2
 
 
@@ -65,8 +69,18 @@ class CensusRow(CamelModel):
 
 
 class SessionList(CamelModel):
-    sessions: list[SessionRow] = Field(description="Oldest first.")
+    sessions: list[SessionRow] = Field(
+        description=f"One page, oldest first (by creation, those of unknown age last): the first {SESSION_PAGE} "
+        "unless limit or cursor say otherwise."
+    )
     census: list[CensusRow] = Field(description="When each backend was last listed, and any error.")
+    next_cursor: str | None = Field(
+        default=None, description="The cursor of the page after this one; null on the last page."
+    )
+    previous_cursor: str | None = Field(
+        default=None, description="The cursor of the page before this one; null on the first page."
+    )
+    total: int = Field(default=0, description="How many live sessions there are (of the backend asked for).")
 
 
 class SessionResetAnswer(CamelModel):
@@ -125,23 +139,63 @@ def _backend_filter(request: web.Request) -> Backend | None:
     ),
     query={
         "backend": QueryParameter("Only this backend: fly-machines, github-actions or local.", schema=BACKEND_SCHEMA)
-    },
+    }
+    | paging_parameters(SESSION_PAGE, MAX_SESSION_PAGE, order="oldest first, those of unknown age last"),
     responses={200: SessionList, 422: None},
 )
 async def list_sessions(request: web.Request) -> web.Response:
     reject_unknown_query(request)
-    return respond(await sessions_of(context_of(request), _backend_filter(request)))
+    backend = _backend_filter(request)
+    limit = limit_of(request, SESSION_PAGE, MAX_SESSION_PAGE)
+    return respond(await sessions_of(context_of(request), backend, session_position(request), limit))
 
 
-async def sessions_of(context: WebContext, backend: Backend | None = None) -> SessionList:
-    """The live sessions and how each census went, for the JSON API and the Sessions panel alike."""
+def session_position(request: web.Request) -> Position | None:
+    """The `cursor` of a sessions listing, checked down to its timestamps; 422 for one we did not hand out."""
+    position = cursor_of(request, arity=SESSION_KEY_PARTS)
+    if position is not None:
+        try:
+            _session_key(position)
+        except ValueError:
+            raise ApiError(
+                422,
+                "invalid_cursor",
+                "cursor is not a cursor of the sessions listing: pass nextCursor or "
+                "previousCursor as it came, or leave cursor out for the first page",
+            ) from None
+    return position
+
+
+def _session_key(position: Position) -> SessionKey:
+    created, first_seen, resource_id, backend = position.key
+    moments = datetime.fromisoformat(created), datetime.fromisoformat(first_seen)
+    if any(moment.tzinfo is None for moment in moments) or backend not in BACKENDS:
+        raise ValueError(f"not a session's place: {position.key}")
+    return moments[0], moments[1], resource_id, backend
+
+
+def _cursor_key(row: LiveSession) -> tuple[str, ...]:
+    created, first_seen, resource_id, backend = session_key(row)
+    return created.isoformat(), first_seen.isoformat(), resource_id, backend
+
+
+async def sessions_of(
+    context: WebContext, backend: Backend | None = None, position: Position | None = None, limit: int = SESSION_PAGE
+) -> SessionList:
+    """A page of live sessions and how each census went, for the JSON API and the Sessions panel alike."""
     now = context.clock()
     pending = {(reset.backend, reset.resource_id) for reset in await context.store.pending_session_resets(limit=1000)}
-    rows = [
-        session_row(row, now, pending)
-        for row in await context.store.live_sessions(backend)
-        if row.state in PANEL_STATES
-    ]
+    key = _session_key(position) if position is not None else None
+    page = await context.store.live_session_page(
+        states=PANEL_STATES,
+        backend=backend,
+        after=key if position is not None and position.forward else None,
+        before=key if position is not None and not position.forward else None,
+        limit=limit,
+    )
+    rows = [session_row(row, now, pending) for row in page.sessions]
+    window = Window(items=page.sessions, more_before=page.more_before, more_after=page.more_after)
+    previous, following = window.cursors(_cursor_key)
     census = [
         CensusRow(
             backend=state.backend,
@@ -152,7 +206,16 @@ async def sessions_of(context: WebContext, backend: Backend | None = None) -> Se
         for state in await context.store.census_states()
         if backend is None or state.backend == backend
     ]
-    return SessionList(sessions=rows, census=census)
+    return SessionList(sessions=rows, census=census, next_cursor=following, previous_cursor=previous, total=page.total)
+
+
+async def listed_session(context: WebContext, machine_id: str, backend: Backend | None) -> SessionRow | None:
+    """One session as the list shows it, or None when the census no longer lists it as live."""
+    row = await context.store.live_session(machine_id, backend) if 0 < len(machine_id) <= 256 else None
+    if row is None or row.state not in PANEL_STATES:
+        return None
+    pending = {(reset.backend, reset.resource_id) for reset in await context.store.pending_session_resets(limit=1000)}
+    return session_row(row, context.clock(), pending)
 
 
 @router.route(

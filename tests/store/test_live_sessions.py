@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from controller.store import CensusState, LiveSession, ObservedSession, SessionBackend, Store
+from controller.store import CensusState, LiveSession, ObservedSession, SessionBackend, Store, session_key
 from tests.store.moments import T0
 
 
@@ -192,6 +192,41 @@ async def test_the_newest_sessions_are_those_first_seen_last(store: Store) -> No
     newest = await store.newest_live_sessions(["started"], limit=3)
 
     assert [session.resource_id for session in newest] == ["late", "first", "old"]
+
+
+async def test_pages_of_sessions_follow_the_listing_order_and_cover_it_once(store: Store) -> None:
+    first = [observed(f"aged-{n}", created_at=T0 - timedelta(minutes=n)) for n in range(5)]
+    first += [observed("unknown-b"), observed("unknown-a"), observed("stopping", state="stopping")]
+    await store.replace_live_sessions("fly-machines", first, observed_at=T0)
+    await store.replace_live_sessions("local", [observed("c-1", backend="local", created_at=T0)], observed_at=T0)
+    expected = [s.resource_id for s in await store.live_sessions() if s.state == "started"]
+
+    seen, after, pages = [], None, 0
+    while True:
+        page = await store.live_session_page(states=["started"], after=after, limit=3)
+        pages += 1
+        assert page.total == 8
+        assert page.more_before == (pages > 1)
+        seen += [s.resource_id for s in page.sessions]
+        if not page.more_after:
+            break
+        after = session_key(page.sessions[-1])
+
+    assert seen == expected
+    assert pages == 3
+    last = await store.live_session_page(states=["started"], before=session_key(page.sessions[0]), limit=3)
+    assert [s.resource_id for s in last.sessions] == expected[3:6]
+    assert (last.more_before, last.more_after) == (True, True)
+
+
+async def test_a_page_of_one_backend_counts_only_that_backend(store: Store) -> None:
+    await store.replace_live_sessions("fly-machines", [observed("m-1"), observed("m-2")], observed_at=T0)
+    await store.replace_live_sessions("local", [observed("c-1", backend="local")], observed_at=T0)
+
+    page = await store.live_session_page(states=["started"], backend="local", limit=10)
+
+    assert [s.resource_id for s in page.sessions] == ["c-1"]
+    assert (page.total, page.more_before, page.more_after) == (1, False, False)
 
 
 async def test_sessions_can_be_listed_for_one_backend(store: Store) -> None:

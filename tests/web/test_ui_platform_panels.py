@@ -93,6 +93,64 @@ async def test_the_sessions_panel_lists_the_census_and_says_when_a_backend_fails
     assert live.lstrip().startswith('<div id="sessions-live"'), "the live part alone, for htmx to swap"
 
 
+async def many_live_sessions(store: Store, clock: FakeClock, count: int) -> list[str]:
+    """`count` Fly machines, the oldest first; their ids in the listing's order."""
+    sessions = [
+        ObservedSession(
+            backend="fly-machines",
+            resource_id=f"m-{n:03}",
+            name=f"ai-implement-m-{n:03}",
+            state="started",
+            backend_state="started",
+            created_at=clock.now - timedelta(minutes=count - n),
+        )
+        for n in range(count)
+    ]
+    await store.replace_live_sessions("fly-machines", sessions, observed_at=clock.now)
+    return [session.resource_id for session in sessions]
+
+
+async def test_the_sessions_api_pages_the_live_sessions_and_refuses_foreign_cursors(api: Api, clock: FakeClock) -> None:
+    ids = await many_live_sessions(api.context.store, clock, 5)
+
+    first = await api_json(api, "/api/sessions?limit=2")
+    second = await api_json(api, f"/api/sessions?limit=2&cursor={first['nextCursor']}")
+    last = await api_json(api, f"/api/sessions?limit=2&cursor={second['nextCursor']}")
+    back = await api_json(api, f"/api/sessions?limit=2&cursor={last['previousCursor']}")
+
+    assert [row["machineId"] for row in first["sessions"] + second["sessions"] + last["sessions"]] == ids
+    assert (first["total"], first["previousCursor"], last["nextCursor"]) == (5, None, None)
+    assert back["sessions"] == second["sessions"]
+    assert [row["machineId"] for row in (await api_json(api, "/api/sessions"))["sessions"]] == ids
+    headers = await api.login()
+    for cursor in ("not-a-cursor", first["nextCursor"][:-4], "WyJhIiwiYiIsImMiLCJkIl0"):
+        response = await api.client.get(f"/api/sessions?cursor={cursor}", headers=headers)
+        assert response.status == 422, cursor
+        assert (await response.json())["error"]["code"] == "invalid_cursor"
+
+
+async def test_the_sessions_panel_pages_and_its_refresh_keeps_the_page(api: Api, clock: FakeClock) -> None:
+    ids = await many_live_sessions(api.context.store, clock, 120)
+    ui = await sign_in(api)
+
+    first = compact(await ui.page("/admin/sessions"))
+    assert f"<code>{ids[99]}</code>" in first
+    assert f"<code>{ids[100]}</code>" not in first
+    assert "100 of 120 sessions" in first
+    link = re.search(r'href="/admin/sessions\?cursor=([^"]+)" rel="next"', first)
+    assert link is not None, "a Next link"
+    second = compact(await ui.page(f"/admin/sessions?cursor={link[1]}"))
+    assert f"<code>{ids[100]}</code>" in second
+    assert f"<code>{ids[99]}</code>" not in second
+    assert f'hx-get="/admin/sessions/live?cursor={link[1]}"' in second, "the refresh asks for the same page"
+    refreshed = compact(await ui.page(f"/admin/sessions/live?cursor={link[1]}"))
+    assert f"<code>{ids[119]}</code>" in refreshed
+    assert f"<code>{ids[0]}</code>" not in refreshed
+    mangled = compact(await ui.page("/admin/sessions?cursor=not-ours"))
+    assert "That page link is not one this panel made" in mangled
+    assert f"<code>{ids[0]}</code>" in mangled
+
+
 async def test_the_sessions_panel_says_what_to_expect_when_nothing_runs(api: Api) -> None:
     ui = await sign_in(api)
 

@@ -20,15 +20,19 @@ from controller.web.context import WebContext, context_of
 from controller.web.errors import ApiError, from_kube_error
 from controller.web.sessions import (
     BACKENDS,
+    MAX_SESSION_PAGE,
+    SESSION_KEY_PARTS,
+    SESSION_PAGE,
     Backend,
     SessionResetAnswer,
-    SessionRow,
     destroy_and_reset,
+    listed_session,
     session_reset_of,
     sessions_of,
 )
 from webui.navigation import Panel, register
 from webui.pages import signed_in
+from webui.paging import NOT_OURS, panel_page
 from webui.rendering import render
 from webui.session import Session
 
@@ -68,33 +72,36 @@ def reset_details(details: Mapping[str, JsonValue]) -> list[tuple[str, str]]:
     return shown
 
 
-async def _list_values(context: WebContext) -> dict[str, object]:
-    listing = await sessions_of(context)
+async def _list_values(request: web.Request) -> dict[str, object]:
+    """The page the links ask for; the self-refresh asks for the same page again."""
+    context = context_of(request)
+    asked = panel_page(request, arity=SESSION_KEY_PARTS, default=SESSION_PAGE, maximum=MAX_SESSION_PAGE)
+    position, note = asked.position, asked.note
+    try:
+        listing = await sessions_of(context, None, position, asked.limit)
+    except ValueError:  # a cursor of the right shape whose timestamps are not ours
+        listing, note = await sessions_of(context, None, None, asked.limit), NOT_OURS
     return {
         "listing": listing,
         "now": context.clock(),
         "panel": PANEL,
         "refresh_seconds": REFRESH_SECONDS,
+        "note": note,
+        "limit": asked.link_limit,
+        "page_query": request.query_string,
     }
 
 
 async def _page(request: web.Request, session: Session) -> web.StreamResponse:
-    values = await _list_values(context_of(request))
-    return render(request, "panels/sessions.html", values, session=session)
+    return render(request, "panels/sessions.html", await _list_values(request), session=session)
 
 
 async def _live(request: web.Request, session: Session) -> web.StreamResponse:
-    values = await _list_values(context_of(request))
-    return render(request, "panels/sessions_live.html", values, session=session)
+    return render(request, "panels/sessions_live.html", await _list_values(request), session=session)
 
 
 def _backend(text: str) -> Backend | None:
     return cast(Backend, text) if text in BACKENDS else None
-
-
-async def _listed(context: WebContext, machine_id: str, backend: Backend | None) -> SessionRow | None:
-    listing = await sessions_of(context, backend)
-    return next((row for row in listing.sessions if row.machine_id == machine_id), None)
 
 
 async def _confirm(request: web.Request, session: Session) -> web.StreamResponse:
@@ -102,7 +109,7 @@ async def _confirm(request: web.Request, session: Session) -> web.StreamResponse
     context = context_of(request)
     machine_id = request.query.get("machine", "").strip()
     backend = _backend(request.query.get("backend", ""))
-    row = await _listed(context, machine_id, backend) if machine_id else None
+    row = await listed_session(context, machine_id, backend)
     problem = None
     if row is None:
         problem = (
@@ -139,7 +146,7 @@ async def _destroy(request: web.Request, session: Session) -> web.StreamResponse
             "now": context.clock(),
             "machine_id": machine_id,
             "backend": backend or "",
-            "row": await _listed(context, machine_id, backend),
+            "row": await listed_session(context, machine_id, backend),
             "problem": problem,
         }
         return render(request, "panels/sessions_confirm.html", values, session=session)
