@@ -8,6 +8,7 @@ the inputs given must be declared there (at most 25), required ones must be give
 
 from __future__ import annotations
 
+import functools
 import operator
 import re
 from collections.abc import Callable, Mapping
@@ -53,8 +54,13 @@ class WorkflowDefinition:
     """None when the workflow has no `workflow_dispatch` trigger (or does not parse)."""
 
 
+@functools.lru_cache(maxsize=256)
 def parse_workflow(text: str) -> WorkflowDefinition:
-    """The parts of a workflow file a dispatch needs; a file that does not parse cannot be dispatched."""
+    """The parts of a workflow file a dispatch needs; a file that does not parse cannot be dispatched.
+
+    Once per text: every dispatch reads the same few files, and parsing each again made the sandbox the
+    bottleneck of the throughput benchmarks. The answer is shared, so callers only read it.
+    """
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError:
