@@ -78,6 +78,10 @@ class RunLaunch:
     secrets: Mapping[str, str] = field(default_factory=dict)
     created_at: datetime | None = None
     """When the Dispatch was created: a backend resource older than that is not this run's."""
+    earlier_attempt: bool = True
+    """Whether an earlier attempt may have started this run (and died before saying so): a backend then
+    adopts what it finds. False on a Dispatch's first attempt, so GitHub Actions need not list the
+    repository's recent runs before every start."""
 
     def metadata(self) -> dict[str, str]:
         """What the reaper and the sessions panel read back from a live resource: never a secret."""

@@ -304,7 +304,7 @@ class GitHubActionsBackend:
         self._clock = clock
 
     async def start(self, launch: RunLaunch) -> RunHandle:
-        found = await self.find(launch)
+        found = await self.find(launch) if launch.earlier_attempt else None
         if found is not None:
             return found
         repo = launch.repo

@@ -159,6 +159,29 @@ async def test_starting_twice_starts_one_run_and_adopts_it(
     assert found.id == first.id
 
 
+async def test_a_first_attempt_dispatches_without_listing_the_repositorys_runs(
+    backend: GitHubActionsBackend, github_sandbox: GitHubSandbox
+) -> None:
+    """No earlier attempt reached the start call, so there is nothing to adopt and nothing to list."""
+    handle = await backend.start(make_launch(earlier_attempt=False))
+
+    assert len(dispatches(github_sandbox)) == 1
+    assert [r.path for r in github_sandbox.requests if r.method == "GET" and r.path.endswith("/runs")] == []
+    assert handle.id == f"acme/web/{next(iter(github_sandbox.runs))}"
+
+
+async def test_a_later_attempt_looks_for_the_run_an_earlier_one_started(
+    backend: GitHubActionsBackend, github_sandbox: GitHubSandbox, fake_time: FakeTime
+) -> None:
+    first = await backend.start(make_launch(earlier_attempt=False))
+    fake_time.now += 30
+
+    again = await backend.start(make_launch(earlier_attempt=True))
+
+    assert len(dispatches(github_sandbox)) == 1
+    assert again.id == first.id
+
+
 async def test_a_run_of_a_dispatch_with_a_longer_name_is_not_adopted(
     backend: GitHubActionsBackend, github_sandbox: GitHubSandbox
 ) -> None:

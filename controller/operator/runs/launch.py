@@ -95,6 +95,8 @@ class LaunchFacts:
     """The sessions region in force (FLY_SESSIONS_REGION, else the stored setting)."""
     created_at: datetime | None = None
     """The Dispatch's creationTimestamp."""
+    earlier_attempt: bool = True
+    """Whether an earlier attempt got as far as phase Starting, so it may have started the run."""
 
 
 def compose_launch(facts: LaunchFacts, settings: Settings, runner_mode: str) -> RunLaunch:
@@ -128,6 +130,7 @@ def compose_launch(facts: LaunchFacts, settings: Settings, runner_mode: str) -> 
     }
     return RunLaunch(
         created_at=facts.created_at,
+        earlier_attempt=facts.earlier_attempt,
         dispatch_name=facts.dispatch_name,
         dispatch_uid=facts.dispatch_uid,
         namespace=facts.namespace,

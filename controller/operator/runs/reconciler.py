@@ -160,6 +160,7 @@ class DispatchReconciler:
                 dispatch, "MappingMissing", f"the ProjectMapping of team {spec.mapping} does not exist any more"
             )
             return
+        earlier_attempt = status.phase == "Starting"  # a run may exist only once an attempt got this far
         try:
             status = await self._mark_starting(dispatch, spec, status, mapping)
             await self.checkpoint("starting")
@@ -167,7 +168,7 @@ class DispatchReconciler:
             await self.checkpoint("ticket-marked")
             await self._record_dedup(spec)
             await self.checkpoint("dedup-recorded")
-            launch = await self._launch(dispatch, spec, mapping, status)
+            launch = await self._launch(dispatch, spec, mapping, status, earlier_attempt=earlier_attempt)
             await self.checkpoint("tokens-recorded")
             primary, _ = self.backends.for_mode(spec.runner_mode)
             handle = await primary.start(launch)
@@ -257,7 +258,13 @@ class DispatchReconciler:
         )
 
     async def _launch(
-        self, dispatch: dict[str, Any], spec: DispatchSpec, mapping: ProjectMappingSpec, status: DispatchStatus
+        self,
+        dispatch: dict[str, Any],
+        spec: DispatchSpec,
+        mapping: ProjectMappingSpec,
+        status: DispatchStatus,
+        *,
+        earlier_attempt: bool = True,
     ) -> RunLaunch:
         metadata = dispatch["metadata"]
         assert status.deadline_at is not None
@@ -284,6 +291,7 @@ class DispatchReconciler:
             deadline=status.deadline_at,
             fly_region=self.fly_region,
             created_at=parse_kube_timestamp(metadata.get("creationTimestamp")),
+            earlier_attempt=earlier_attempt,
         )
         return compose_launch(facts, self.settings, spec.runner_mode)
 
