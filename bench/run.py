@@ -24,7 +24,7 @@ from pathlib import Path
 
 from kubernetes import config
 
-from bench.suite import api_latency, decision_cost, memory, poll_cost
+from bench.suite import api_latency, decision_cost, exactly_once, latency, memory, poll_cost, throughput
 from bench.suite.figures import Figure, table
 from bench.suite.lab import Lab
 from controller.devcluster import ControlPlane, install_crds, locate_binaries
@@ -37,8 +37,11 @@ START, END = "<!-- bench:results:start -->", "<!-- bench:results:end -->"
 CASES: dict[str, Callable[[Lab], Awaitable[list[Figure]]]] = {
     "1": poll_cost.run,
     "2": decision_cost.run,
+    "3": latency.run,
+    "4": throughput.run,
     "5": api_latency.run,
     "6": memory.run,
+    "7": exactly_once.run,
 }
 
 

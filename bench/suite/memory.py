@@ -10,17 +10,12 @@ polled. Target: the operator under 200 MB at 1,000 mappings and 10,000 Dispatche
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
-import time
-from pathlib import Path
 from typing import Any
-
-import httpx
 
 from bench.suite.figures import Figure
 from bench.suite.lab import AI_LABEL, LINEAR_KEY, Lab, linear_mapping
 from bench.suite.poll_cost import apply_mappings
+from bench.suite.processes import start_controller, until_api_ready, until_leading
 from controller import constants
 from controller.clock import kube_timestamp, utc_now
 from controller.devcluster.controlplane import free_port
@@ -71,36 +66,11 @@ async def add_dispatches(kube: KubeClient, namespace: str, start: int, stop: int
         await asyncio.gather(*(one(n) for n in range(first, min(first + 32, stop))))
 
 
-def resident_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for process {pid}")
-
-
-async def ready(api_port: int, operator_port: int) -> bool:
-    """The API lists every mapping and the operator leads and has polled."""
-    async with httpx.AsyncClient(timeout=10) as http:
-        try:
-            api = f"http://127.0.0.1:{api_port}"
-            if (await http.get(f"{api}/readyz")).status_code != 200:
-                return False
-            metrics = (await http.get(f"http://127.0.0.1:{operator_port}/metrics")).text
-        except httpx.TransportError:
-            return False
-    leads = "ai_implement_leader 1.0" in metrics
-    polled = 'ai_implement_polls_total{outcome="ok",provider="linear"}' in metrics
-    return leads and polled
-
-
 async def measure(
     lab: Lab, namespace: str, mappings: int, linear: LinearSandbox, github: GitHubSandbox
 ) -> tuple[float, float]:
     api_port, metrics_port, operator_port = free_port(), free_port(), free_port()
     environment = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(lab.work),
-        "PYTHONPATH": str(Path(__file__).parents[2]),
         "KUBECONFIG": str(lab.kubeconfig),
         "AI_IMPLEMENT_NAMESPACE": namespace,
         "DEDUP_DB_PATH": str(lab.work / f"{namespace}.sqlite"),
@@ -116,37 +86,16 @@ async def measure(
         "POLL_INTERVAL_MS": "5000",
         "LOG_LEVEL": "WARNING",
     }
-    processes = []
-    for command in ("operator", "api"):
-        log = (lab.work / f"{namespace}-{command}-{mappings}.log").open("wb")
-        processes.append(
-            await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "controller.cli",
-                command,
-                "--env-file",
-                str(lab.work / "none.env"),
-                env=environment,
-                cwd=lab.work,
-                stdout=log,
-                stderr=asyncio.subprocess.STDOUT,
-            )
-        )
-    operator, api = processes
+    operator = await start_controller(lab, "operator", environment, f"{namespace}-operator-{mappings}")
+    api = await start_controller(lab, "api", environment, f"{namespace}-api-{mappings}")
     try:
-        deadline = time.monotonic() + 300
-        while not await ready(api_port, operator_port):
-            if time.monotonic() > deadline or any(p.returncode is not None for p in processes):
-                raise RuntimeError(f"the processes did not get ready; see the logs in {lab.work}")
-            await asyncio.sleep(1)
+        await until_leading(operator, operator_port, within=300)
+        await until_api_ready(api, api_port, within=300)
         await asyncio.sleep(5)  # a poll or two more, and the caches settled
-        return resident_mb(operator.pid), resident_mb(api.pid)
+        return operator.resident_mb(), api.resident_mb()
     finally:
-        for process in processes:
-            if process.returncode is None:
-                process.terminate()
-                await process.wait()
+        await operator.stop()
+        await api.stop()
 
 
 async def run(lab: Lab) -> list[Figure]:
