@@ -3,7 +3,7 @@
 1,000 ProjectMappings on the API server, a store with 10,000 dispatch-log rows (and inbox
 snapshots, pull requests, dedup entries, reaper actions and admin changes in proportion, as
 bench/bench_panels.py fills it) and 5,000 live sessions; `ai-implement api` in its own process as in
-production. Each path is asked by four clients at once, 15 requests each, per round. Targets: p99
+production. Each path is asked by four clients at once, 10 requests each, per round. Targets: p99
 under 50 ms for JSON, under 100 ms for a panel. Endpoints that call an external service by design
 (the config-status probes, Jira's field lists) are left out.
 """
@@ -30,7 +30,7 @@ MAPPINGS = 1_000
 LOG_ROWS = 10_000
 LIVE_SESSIONS = 5_000
 CLIENTS = 4
-REQUESTS_PER_CLIENT = 15
+REQUESTS_PER_CLIENT = 10
 CALLS_OUT = frozenset({"/api/admin/config-status", "/api/jira/fields", "/api/jira/field-options"})
 
 
