@@ -7,8 +7,7 @@ one, never half of each, and a ticket that left the scope disappears with the po
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, delete, exists, func, select, tuple_
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import delete, func, select
 
 from controller.store.base import StoreBase
 from controller.store.records import IssueSnapshot
@@ -82,30 +81,13 @@ class IssueSnapshots(StoreBase):
         Keyset paging: the query starts at a ticket's sort key rather than skipping an offset, so a
         page reads the page and a ticket that comes or goes moves no other ticket to another page.
         """
-        if after is not None and before is not None:
-            raise ValueError("a page starts after one ticket or ends before one, not both")
-        forward = before is None
-        edge = after if forward else before
-        place = tuple_(*_INBOX_ORDER)
-        query = select(IssueSnapshotRow).limit(limit + 1)
-        query = query.order_by(*(_INBOX_ORDER if forward else [column.desc() for column in _INBOX_ORDER]))
-        if edge is not None:
-            query = query.where(place > tuple_(*edge) if forward else place < tuple_(*edge))
-        async with self._transaction() as session:
-            rows = list(await session.scalars(query))
-            snapshots = [_issue_snapshot(row) for row in rows[:limit]]
-            ahead = len(rows) > limit  # more tickets in the direction read
-            behind = False  # tickets on the other side of the edge: before a page read forward, after one read back
-            if edge is not None:
-                behind = await self._any(session, place <= tuple_(*edge) if forward else place >= tuple_(*edge))
-            total = await session.scalar(select(func.count()).select_from(IssueSnapshotRow)) or 0
-        if forward:
-            return IssueSnapshotPage(snapshots=snapshots, more_before=behind, more_after=ahead, total=total)
-        return IssueSnapshotPage(snapshots=snapshots[::-1], more_before=ahead, more_after=behind, total=total)
-
-    @staticmethod
-    async def _any(session: AsyncSession, condition: ColumnElement[bool]) -> bool:
-        return bool(await session.scalar(select(exists().where(condition))))
+        page = await self._keyset_page(IssueSnapshotRow, _INBOX_ORDER, after=after, before=before, limit=limit)
+        return IssueSnapshotPage(
+            snapshots=[_issue_snapshot(row) for row in page.rows],
+            more_before=page.more_before,
+            more_after=page.more_after,
+            total=page.total,
+        )
 
     async def issue_counts_by_team(self, team_keys: Collection[str]) -> Mapping[str, TeamIssueCounts]:
         """Each team's counts, counted by the database over its tickets only (the teams of a page of the inbox)."""

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, delete, func, literal, select, tuple_
+from sqlalchemy import ColumnElement, delete, func, literal, select
 
 from controller.store.base import StoreBase
 from controller.store.records import CensusState, LiveSession, ObservedSession
@@ -142,33 +142,18 @@ class LiveSessions(StoreBase):
     ) -> LiveSessionPage:
         """The `limit` sessions in one of `states` after `after` (or before `before`, or the first ones),
         in the order of `live_sessions`: a keyset query, so a page costs what it holds."""
-        if after is not None and before is not None:
-            raise ValueError("a page starts after one session or ends before one, not both")
-        forward = before is None
-        edge = after if forward else before
-        place = tuple_(*_LISTING_ORDER)
         selected: list[ColumnElement[bool]] = [LiveSessionRow.state.in_(list(states))]
         if backend is not None:
             selected.append(LiveSessionRow.backend == backend)
-        query = select(LiveSessionRow).where(*selected).limit(limit + 1)
-        query = query.order_by(*(_LISTING_ORDER if forward else [column.desc() for column in _LISTING_ORDER]))
-        if edge is not None:
-            query = query.where(place > tuple_(*edge) if forward else place < tuple_(*edge))
-        async with self._transaction() as session:
-            rows = list(await session.scalars(query))
-            sessions = [_live_session(row) for row in rows[:limit]]
-            ahead = len(rows) > limit
-            behind = False
-            if edge is not None:
-                other_side = place <= tuple_(*edge) if forward else place >= tuple_(*edge)
-                behind = (
-                    await session.scalar(select(LiveSessionRow.resource_id).where(*selected, other_side).limit(1))
-                    is not None
-                )
-            total = await session.scalar(select(func.count()).select_from(LiveSessionRow).where(*selected)) or 0
-        if forward:
-            return LiveSessionPage(sessions=sessions, more_before=behind, more_after=ahead, total=total)
-        return LiveSessionPage(sessions=sessions[::-1], more_before=ahead, more_after=behind, total=total)
+        page = await self._keyset_page(
+            LiveSessionRow, _LISTING_ORDER, where=selected, after=after, before=before, limit=limit
+        )
+        return LiveSessionPage(
+            sessions=[_live_session(row) for row in page.rows],
+            more_before=page.more_before,
+            more_after=page.more_after,
+            total=page.total,
+        )
 
     async def live_session(self, resource_id: str, backend: SessionBackend | None = None) -> LiveSession | None:
         """One session by its resource id; with no backend given, the first backend listing that id."""
