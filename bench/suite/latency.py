@@ -14,6 +14,7 @@ machine's.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 
 from bench.suite.figures import Figure, quantile
@@ -100,7 +101,9 @@ async def poll_path(lab: Lab, fleet: Fleet) -> list[float]:
 async def run(lab: Lab) -> list[Figure]:
     async with lab.kube() as kube:
         tickets = WEBHOOK_TICKETS + POLL_TICKETS
-        fleet = await new_fleet(lab, kube, "latency", teams=TEAMS, tickets=tickets, cap=tickets // TEAMS)
+        fleet = await new_fleet(
+            lab, kube, "latency", teams=TEAMS, tickets=tickets, cap=math.ceil(tickets / TEAMS)
+        )  # room for every ticket: no cap holds one back
     async with fleet.linear.running(), fleet.github.running():
         webhook = await webhook_path(lab, fleet)
         polled = await poll_path(lab, fleet)
