@@ -26,6 +26,37 @@ APP_ID = 4242
 RUNNER_TOKEN_SECRET = "bench-runner-token-secret-0123456789"
 
 
+def poller_dispatch(
+    namespace: str, identifier: str, issue_id: str, title: str, url: str, *, open_: bool = True
+) -> dict[str, Any]:
+    """An implementation Dispatch for a Linear ticket as the poller creates it (name, labels, spec);
+    `open_=False` leaves out kopf's finalizer, which a closed Dispatch no longer carries."""
+    team = identifier.split("-")[0]
+    metadata: dict[str, Any] = {
+        "name": dispatch_name_for(identifier, "implementation", 1),
+        "namespace": namespace,
+        "labels": {
+            constants.LABEL_TEAM: label_value(team),
+            constants.LABEL_ISSUE: label_value(identifier),
+            constants.LABEL_KIND: "implementation",
+        },
+    }
+    if open_:
+        metadata["finalizers"] = [constants.FINALIZER]
+    return {
+        "apiVersion": constants.API_VERSION,
+        "kind": constants.DISPATCH_KIND,
+        "metadata": metadata,
+        "spec": {
+            "mapping": team,
+            "issue": {"provider": "linear", "id": issue_id, "identifier": identifier, "title": title, "url": url},
+            "kind": "implementation",
+            "iteration": 1,
+            "runnerMode": "github-actions",
+        },
+    }
+
+
 @dataclass
 class Fleet:
     namespace: str
@@ -34,36 +65,9 @@ class Fleet:
     issues: list[LinearIssueState]
 
     def dispatch(self, n: int) -> dict[str, Any]:
-        """The Dispatch the poller would create for ticket `n` (same name, same spec)."""
+        """The Dispatch the poller would create for ticket `n`."""
         issue = self.issues[n]
-        team = issue.identifier.split("-")[0]
-        return {
-            "apiVersion": constants.API_VERSION,
-            "kind": constants.DISPATCH_KIND,
-            "metadata": {
-                "name": dispatch_name_for(issue.identifier, "implementation", 1),
-                "namespace": self.namespace,
-                "finalizers": [constants.FINALIZER],
-                "labels": {
-                    constants.LABEL_TEAM: label_value(team),
-                    constants.LABEL_ISSUE: label_value(issue.identifier),
-                    constants.LABEL_KIND: "implementation",
-                },
-            },
-            "spec": {
-                "mapping": team,
-                "issue": {
-                    "provider": "linear",
-                    "id": issue.id,
-                    "identifier": issue.identifier,
-                    "title": issue.title,
-                    "url": issue.url,
-                },
-                "kind": "implementation",
-                "iteration": 1,
-                "runnerMode": "github-actions",
-            },
-        }
+        return poller_dispatch(self.namespace, issue.identifier, issue.id, issue.title, issue.url)
 
     def runs_per_dispatch(self) -> Counter[str]:
         """How many workflow runs the GitHub sandbox started for each Dispatch (its `dispatch` input)."""

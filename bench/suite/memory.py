@@ -13,10 +13,10 @@ import asyncio
 from typing import Any
 
 from bench.suite.figures import Figure
+from bench.suite.fleet import poller_dispatch
 from bench.suite.lab import AI_LABEL, LINEAR_KEY, Lab, linear_mapping
 from bench.suite.poll_cost import apply_mappings
 from bench.suite.processes import start_controller, until_api_ready, until_leading
-from controller import constants
 from controller.clock import kube_timestamp, utc_now
 from controller.devcluster.controlplane import free_port
 from controller.kube import DISPATCHES, KubeClient
@@ -32,25 +32,10 @@ TARGET_MB = 200
 
 
 def closed_dispatch(namespace: str, n: int, mappings: int) -> dict[str, Any]:
-    team = n % mappings
-    return {
-        "apiVersion": constants.API_VERSION,
-        "kind": constants.DISPATCH_KIND,
-        "metadata": {"name": f"t{team}-{n}-implementation-1", "namespace": namespace},
-        "spec": {
-            "mapping": f"T{team}",
-            "issue": {
-                "provider": "linear",
-                "id": f"issue-{n}",
-                "identifier": f"T{team}-{n}",
-                "title": f"Ticket {n}: make the thing do the other thing",
-                "url": f"https://linear.app/acme/issue/T{team}-{n}",
-            },
-            "kind": "implementation",
-            "iteration": 1,
-            "runnerMode": "github-actions",
-        },
-    }
+    identifier = f"T{n % mappings}-{n}"
+    title = f"Ticket {n}: make the thing do the other thing"
+    url = f"https://linear.app/acme/issue/{identifier}"
+    return poller_dispatch(namespace, identifier, f"issue-{n}", title, url, open_=False)
 
 
 async def add_dispatches(kube: KubeClient, namespace: str, start: int, stop: int, mappings: int) -> None:
